@@ -176,7 +176,10 @@ pub enum AdminMessage {
     StopAgent(Wire<AgentId>, RpcReplyPort<Wire<Result<(), AdminError>>>),
     /// Stops an agent and starts it again from its spec, under the same name.
     #[rpc]
-    RestartAgent(Wire<AgentId>, RpcReplyPort<Wire<Result<AgentInfo, AdminError>>>),
+    RestartAgent(
+        Wire<AgentId>,
+        RpcReplyPort<Wire<Result<AgentInfo, AdminError>>>,
+    ),
     /// Returns the live supervision tree, rooted at the Admin.
     #[rpc]
     GetTree(RpcReplyPort<Wire<ActorTree>>),
@@ -347,13 +350,17 @@ mod tests {
 
         let (tx, _rx) = ractor::concurrency::oneshot();
         let back = AdminMessage::deserialize(
-            AdminMessage::GetTree(RpcReplyPort::from(tx)).serialize().unwrap(),
+            AdminMessage::GetTree(RpcReplyPort::from(tx))
+                .serialize()
+                .unwrap(),
         )
         .unwrap();
         assert!(matches!(back, AdminMessage::GetTree(_)));
         let (tx, _rx) = ractor::concurrency::oneshot();
         let back = AdminMessage::deserialize(
-            AdminMessage::GetKinds(RpcReplyPort::from(tx)).serialize().unwrap(),
+            AdminMessage::GetKinds(RpcReplyPort::from(tx))
+                .serialize()
+                .unwrap(),
         )
         .unwrap();
         assert!(matches!(back, AdminMessage::GetKinds(_)));

@@ -58,7 +58,9 @@ pub struct HostProfile {
 impl HostProfile {
     /// Returns the tool named `name`, if it was found on PATH.
     pub fn tool(&self, name: &str) -> Option<&ToolInfo> {
-        self.tools.iter().find(|t| t.name == name && t.path.is_some())
+        self.tools
+            .iter()
+            .find(|t| t.name == name && t.path.is_some())
     }
 }
 

@@ -127,7 +127,10 @@ mod tests {
     fn parse_accepts_names_and_refuses_the_rest() {
         assert!(AgentId::parse("env-detector.1_a").is_ok());
         assert_eq!(AgentId::parse(""), Err(IdError::Empty));
-        assert!(matches!(AgentId::parse("a/b"), Err(IdError::BadChar { ch: '/', .. })));
+        assert!(matches!(
+            AgentId::parse("a/b"),
+            Err(IdError::BadChar { ch: '/', .. })
+        ));
         assert!(matches!(
             NodeId::parse(&"x".repeat(MAX_ID_LEN + 1)),
             Err(IdError::TooLong { .. })

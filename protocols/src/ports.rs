@@ -68,7 +68,10 @@ pub enum PortError {
 pub enum PortManagerMessage {
     /// Leases a free port, checked by binding it.
     #[rpc]
-    Lease(Wire<LeaseRequest>, RpcReplyPort<Wire<Result<PortLease, PortError>>>),
+    Lease(
+        Wire<LeaseRequest>,
+        RpcReplyPort<Wire<Result<PortLease, PortError>>>,
+    ),
     /// Releases a lease by id.
     #[rpc]
     Release(Wire<u64>, RpcReplyPort<Wire<Result<(), PortError>>>),

@@ -19,7 +19,10 @@ fn round_trips_a_value() {
 
 #[test]
 fn names_what_was_wrong() {
-    assert!(matches!(decode::<u64>(b"R"), Err(WireError::Truncated { len: 1 })));
+    assert!(matches!(
+        decode::<u64>(b"R"),
+        Err(WireError::Truncated { len: 1 })
+    ));
     assert!(matches!(
         decode::<u64>(b"XX\x01\x00"),
         Err(WireError::BadMagic { .. })
@@ -35,7 +38,20 @@ fn names_what_was_wrong() {
         Err(WireError::TrailingBytes { extra: 1, .. })
     ));
     // A string whose length prefix claims far more bytes than the limit allows.
-    let forged = [b'R', b'R', WIRE_VERSION, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x01];
+    let forged = [
+        b'R',
+        b'R',
+        WIRE_VERSION,
+        0xfd,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0x00,
+        0x01,
+    ];
     assert!(matches!(
         decode::<String>(&forged),
         Err(WireError::MalformedBody { .. })
@@ -52,7 +68,8 @@ fn wire_turns_garbage_into_an_error_value() {
         node: NodeId::new("n"),
         actor_id: "0.1".into(),
     };
-    let back = <Wire<AgentInfo> as BytesConvertable>::from_bytes(Wire::new(info.clone()).into_bytes());
+    let back =
+        <Wire<AgentInfo> as BytesConvertable>::from_bytes(Wire::new(info.clone()).into_bytes());
     assert_eq!(back, Wire::Value(info));
 }
 
@@ -73,7 +90,10 @@ fn nested_results_round_trip() {
         known: vec!["echo".into()],
     });
     for v in [ok, err] {
-        assert_eq!(decode::<Result<ActorTree, AdminError>>(&encode(&v).unwrap()).unwrap(), v);
+        assert_eq!(
+            decode::<Result<ActorTree, AdminError>>(&encode(&v).unwrap()).unwrap(),
+            v
+        );
     }
 }
 
