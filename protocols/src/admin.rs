@@ -162,6 +162,17 @@ pub enum AdminError {
     Wire(#[from] WireError),
 }
 
+/// A restart whose backoff has passed. The Admin sends it to itself after the delay. One
+/// forged by a peer is harmless: it is ignored unless it names the restart that is pending,
+/// and then it only ends that child's backoff early.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartDue {
+    /// The child to restart.
+    pub child: String,
+    /// The restart's generation, which tells a current ticket from a stale one.
+    pub generation: u64,
+}
+
 /// The Admin's message enum. Variants are wire tags: never rename one.
 #[derive(RactorClusterMessage)]
 pub enum AdminMessage {
@@ -186,6 +197,8 @@ pub enum AdminMessage {
     /// Returns the registered agent kinds.
     #[rpc]
     GetKinds(RpcReplyPort<Wire<Vec<AgentKindDescriptor>>>),
+    /// A restart of one of the Admin's own children whose backoff has passed.
+    RestartDue(Wire<RestartDue>),
 }
 
 impl std::fmt::Debug for AdminMessage {
@@ -196,6 +209,7 @@ impl std::fmt::Debug for AdminMessage {
             AdminMessage::RestartAgent(..) => "RestartAgent",
             AdminMessage::GetTree(..) => "GetTree",
             AdminMessage::GetKinds(..) => "GetKinds",
+            AdminMessage::RestartDue(..) => "RestartDue",
         })
     }
 }
@@ -364,6 +378,20 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(back, AdminMessage::GetKinds(_)));
+        let due = RestartDue {
+            child: "ports".into(),
+            generation: 3,
+        };
+        match AdminMessage::deserialize(
+            AdminMessage::RestartDue(Wire::new(due.clone()))
+                .serialize()
+                .unwrap(),
+        )
+        .unwrap()
+        {
+            AdminMessage::RestartDue(w) => assert_eq!(w, Wire::Value(due)),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// A frame whose payload is garbage still reaches the handler, as `Wire::Malformed`.

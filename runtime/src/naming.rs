@@ -63,5 +63,5 @@ impl Namespace {
 /// The registry does not record message types: the caller must know which type the actor
 /// under that name takes (the [`Namespace`] helpers name actors whose types are fixed).
 pub fn lookup<M: Message>(name: &str) -> Option<ActorRef<M>> {
-    ractor::registry::where_is(name.to_string()).map(ActorRef::from)
+    ractor::registry::where_is(name).map(ActorRef::from)
 }

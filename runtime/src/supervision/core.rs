@@ -58,6 +58,23 @@ pub struct RestartTicket {
     generation: u64,
 }
 
+impl RestartTicket {
+    /// Rebuilds a ticket from its parts, for actors whose messages cross the wire.
+    pub fn from_parts(child: String, generation: u64) -> Self {
+        Self { child, generation }
+    }
+
+    /// Returns the child to restart.
+    pub fn child(&self) -> &str {
+        &self.child
+    }
+
+    /// Returns the generation that tells a current ticket from a stale one.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 /// Schedules a [`RestartTicket`] to come back after a delay.
 pub type Scheduler = Box<dyn Fn(Duration, RestartTicket) + Send + Sync>;
 
@@ -567,16 +584,16 @@ async fn terminate(cell: &ActorCell, shutdown: Shutdown) {
         Shutdown::Infinity => {
             let _ = cell.stop_and_wait(reason, None).await;
         }
-        Shutdown::Timeout(timeout) => match cell.stop_and_wait(reason, Some(timeout)).await {
-            Err(RactorErr::Timeout) => {
+        // Ok, or a closed channel, means the child is gone either way; only a timeout
+        // calls for the kill.
+        Shutdown::Timeout(timeout) => {
+            if let Err(RactorErr::Timeout) = cell.stop_and_wait(reason, Some(timeout)).await {
                 tracing::warn!(actor = %cell.get_id(), timeout_ms = timeout.as_millis() as u64, "child did not stop in time, killing it");
                 if cell.kill_and_wait(Some(KILL_WAIT)).await.is_err() {
                     tracing::error!(actor = %cell.get_id(), "child did not die after a kill");
                 }
             }
-            // Ok, or the channel is already closed: the child is gone either way.
-            _ => {}
-        },
+        }
     }
 }
 

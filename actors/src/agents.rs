@@ -1,0 +1,24 @@
+//! The agents: actors that do the work, spawned at runtime by kind under the
+//! AgentSupervisor. [`builtin_kinds`] registers the kinds Repo Runner ships.
+
+pub mod env_detector;
+
+pub use env_detector::{EnvDetector, EnvDetectorConfig};
+
+use reporunner_runtime::kinds::{KindError, KindRegistry};
+
+/// Registers every agent kind Repo Runner ships in `registry`.
+///
+/// # Errors
+/// [`KindError::Duplicate`] if one of them is already registered.
+pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> {
+    registry.register(env_detector::kind())?;
+    Ok(())
+}
+
+/// A registry holding the kinds Repo Runner ships.
+pub fn builtin_kinds() -> KindRegistry {
+    let registry = KindRegistry::new();
+    register_builtin_kinds(&registry).expect("an empty registry has no duplicates");
+    registry
+}

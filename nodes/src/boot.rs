@@ -1,0 +1,139 @@
+//! Boots a node: the Admin and the managers under it, in this process.
+
+use anyhow::Context as _;
+use ractor::{Actor, ActorRef};
+use reporunner_actors::admin::{Admin, AdminArguments, AdminMessage};
+use reporunner_actors::managers::PortRange;
+use reporunner_protocols::admin::AdminClient;
+use reporunner_protocols::ids::NodeId;
+use reporunner_runtime::kinds::KindRegistry;
+use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::supervision::SupervisorOptions;
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long [`Node::shutdown`] waits for the tree to stop in order.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node's validated configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's id: the host name unless configured.
+    pub node: NodeId,
+    /// The prefix of every actor name this node registers.
+    pub namespace: Namespace,
+    /// The agent kinds it can spawn: the built-in ones unless configured.
+    pub kinds: KindRegistry,
+    /// The ports its PortManager leases.
+    pub ports: PortRange,
+    /// Strategy, intensity and backoff of the Admin's own children.
+    pub admin_options: SupervisorOptions,
+    /// Strategy, intensity, backoff and child limit of the AgentSupervisor.
+    pub agent_options: SupervisorOptions,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        let admin = AdminArguments::default();
+        Self {
+            node: NodeId::new(local_hostname()),
+            namespace: admin.namespace,
+            kinds: admin.kinds,
+            ports: admin.ports,
+            admin_options: admin.options,
+            agent_options: admin.agent_options,
+        }
+    }
+}
+
+/// A running node: the Admin, its managers and its agents.
+#[derive(Debug)]
+pub struct Node {
+    admin: ActorRef<AdminMessage>,
+    handle: JoinHandle<()>,
+    config: NodeConfig,
+}
+
+impl Node {
+    /// Starts the Admin, which starts the AgentSupervisor and the PortManager.
+    ///
+    /// # Errors
+    /// If the Admin or one of its children fails to start, for example because another
+    /// runtime in this process uses the same namespace.
+    pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
+        reporunner_runtime::panics::install_quiet_hook();
+        let args = AdminArguments {
+            node: config.node.clone(),
+            namespace: config.namespace.clone(),
+            kinds: config.kinds.clone(),
+            options: config.admin_options.clone(),
+            agent_options: config.agent_options.clone(),
+            ports: config.ports,
+        };
+        let (admin, handle) = Actor::spawn(Some(config.namespace.admin()), Admin, args)
+            .await
+            .with_context(|| format!("starting the admin of node {}", config.node))?;
+        Ok(Node {
+            admin,
+            handle,
+            config,
+        })
+    }
+
+    /// Returns a typed client of the Admin.
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(self.admin.clone())
+    }
+
+    /// Returns the kind registry, where embedders register their own kinds at runtime.
+    pub fn kinds(&self) -> &KindRegistry {
+        &self.config.kinds
+    }
+
+    /// Returns the namespace, which names every actor of this node.
+    pub fn namespace(&self) -> &Namespace {
+        &self.config.namespace
+    }
+
+    /// Returns the node's id.
+    pub fn id(&self) -> &NodeId {
+        &self.config.node
+    }
+
+    /// Runs until `shutdown` completes or the Admin stops, then shuts down.
+    ///
+    /// # Errors
+    /// If the Admin failed (its restart intensity ran out) or the shutdown timed out.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = shutdown => self.shutdown().await,
+            res = &mut self.handle => {
+                res.context("the admin task panicked")?;
+                anyhow::bail!("the admin stopped by itself: its restart intensity ran out")
+            }
+        }
+    }
+
+    /// Stops the Admin, which stops its children in reverse start order.
+    ///
+    /// # Errors
+    /// If the tree did not stop within [`SHUTDOWN_TIMEOUT`].
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.admin.stop(Some("shutdown".to_string()));
+        tokio::time::timeout(SHUTDOWN_TIMEOUT, self.handle)
+            .await
+            .context("the node did not stop in time")?
+            .context("the admin task panicked")?;
+        Ok(())
+    }
+}
+
+/// The host name, or `local` if it cannot be read or is not a valid node id.
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| NodeId::parse(s).is_ok())
+        .unwrap_or_else(|| "local".to_string())
+}

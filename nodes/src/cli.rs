@@ -1,0 +1,32 @@
+//! The `reporunner` command line. clap types live here and nowhere else.
+
+mod env;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Repo Runner: gets a source repository running by itself.
+#[derive(Debug, Parser)]
+#[command(name = "reporunner", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect what this host offers: OS, CPUs, memory, GPUs, container, cloud and tools.
+    Env(env::EnvArgs),
+}
+
+/// Runs the parsed command line and returns the process's exit code.
+///
+/// # Errors
+/// Any failure of the command, to be printed by `main`.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Env(args) => env::run(args).await,
+    }
+}
