@@ -32,5 +32,6 @@ pub mod host;
 pub mod ids;
 pub mod kinds;
 pub mod ports;
+pub mod record;
 
 pub use codec::{Wire, WireError};
