@@ -110,3 +110,25 @@ fn every_acknowledged_write_survives_sigkill() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_second_process_on_the_same_data_directory_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("reporunner-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _held = SledStore::open(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_store-writer"))
+        .arg(&dir)
+        .arg("0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&dir.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(err.contains("in use by another process"), "{err}");
+    drop(_held);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,15 +12,18 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallRes
 use reporunner_protocols::Wire;
 pub use reporunner_protocols::admin::AdminMessage;
 use reporunner_protocols::admin::{
-    ActorStatus, ActorTree, AdminError, AgentInfo, RestartDue, SpawnAgentRequest,
+    ActorStatus, ActorTree, AdminError, AdminTreeCheckpoint, AgentCheckpoint, AgentInfo,
+    RestartDue, SpawnAgentRequest,
 };
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_runtime::kinds::{KindError, KindRegistry, SpawnContext};
 use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::store::{CheckpointKind, Store, StoreExt, Tree, checkpoint_key};
 use reporunner_runtime::supervision::{
     ChildSpec, RestartTicket, SupervisionError, Supervisor, SupervisorArguments, SupervisorCore,
     SupervisorMessage, SupervisorOptions,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -46,6 +49,9 @@ pub struct AdminArguments {
     pub agent_options: SupervisorOptions,
     /// The ports the PortManager leases.
     pub ports: PortRange,
+    /// Where the Admin checkpoints its tree, and restores it from at start. Without a
+    /// store, the tree lives only as long as the process.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl Default for AdminArguments {
@@ -61,6 +67,7 @@ impl Default for AdminArguments {
                 ..SupervisorOptions::default()
             },
             ports: crate::managers::port_manager::DEFAULT_PORT_RANGE,
+            store: None,
         }
     }
 }
@@ -74,6 +81,13 @@ pub struct AdminState {
     namespace: Namespace,
     kinds: KindRegistry,
     started_at: Instant,
+    /// Where the tree is checkpointed.
+    store: Option<Arc<dyn Store>>,
+    /// The agents spawned through the Admin, in spawn order: what a restart rebuilds.
+    agents: Vec<AgentCheckpoint>,
+    /// Checkpointed agents that could not be spawned again (their kind is not registered
+    /// yet, say). They stay in the checkpoint and show in the tree as stopped.
+    pending: Vec<(AgentCheckpoint, String)>,
 }
 
 impl Actor for Admin {
@@ -118,14 +132,22 @@ impl Actor for Admin {
             .kind("port-manager"),
         ])
         .await?;
-        tracing::info!(node = %args.node, namespace = args.namespace.as_str(), "admin started");
-        Ok(AdminState {
+        let mut state = AdminState {
             core,
             node: args.node,
             namespace: args.namespace,
             kinds: args.kinds,
             started_at: Instant::now(),
-        })
+            store: args.store,
+            agents: Vec::new(),
+            pending: Vec::new(),
+        };
+        if let Err(e) = state.restore().await {
+            state.core.shutdown().await;
+            return Err(e.into());
+        }
+        tracing::info!(node = %state.node, namespace = state.namespace.as_str(), agents = state.agents.len(), "admin started");
+        Ok(state)
     }
 
     async fn post_stop(
@@ -209,7 +231,97 @@ impl AdminState {
             })
     }
 
-    async fn spawn_agent(&self, request: SpawnAgentRequest) -> Result<AgentInfo, AdminError> {
+    /// The key of the tree checkpoint.
+    fn tree_key() -> String {
+        checkpoint_key(CheckpointKind::Admin, "tree")
+    }
+
+    /// Spawns again every agent of the checkpoint, in order.
+    ///
+    /// # Errors
+    /// A checkpoint that cannot be read (corrupt, or written by a newer version) stops the
+    /// start: a silent empty tree would lose the operator's agents.
+    async fn restore(&mut self) -> Result<(), AdminError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        let checkpoint = store
+            .get_record::<AdminTreeCheckpoint>(Tree::Checkpoints, &Self::tree_key())
+            .map_err(|e| AdminError::Failed {
+                name: "admin".into(),
+                reason: format!("cannot restore the tree: {e}"),
+            })?
+            .unwrap_or_default();
+        for agent in checkpoint.agents {
+            match self
+                .start_agent(agent.name.clone(), &agent.kind, agent.config.clone())
+                .await
+            {
+                Ok(_) => self.agents.push(agent),
+                Err(e) => {
+                    tracing::warn!(agent = %agent.name, kind = %agent.kind, error = %e, "checkpointed agent not restored");
+                    self.pending.push((agent, e.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the tree checkpoint and waits until it is on disk. Agents that left the
+    /// supervisor on their own (transient or temporary ones that ended) are dropped first.
+    async fn checkpoint(&mut self) -> Result<(), AdminError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        if let Ok(children) = self
+            .call_agents(&AgentId::new("admin"), SupervisorMessage::GetChildren)
+            .await
+        {
+            self.agents
+                .retain(|a| children.iter().any(|c| c.id == a.name.as_str()));
+        }
+        let record = AdminTreeCheckpoint {
+            agents: self
+                .agents
+                .iter()
+                .cloned()
+                .chain(self.pending.iter().map(|(a, _)| a.clone()))
+                .collect(),
+        };
+        store
+            .put_record_durable(Tree::Checkpoints, &Self::tree_key(), &record)
+            .await
+            .map_err(|e| AdminError::Failed {
+                name: "admin".into(),
+                reason: format!("cannot checkpoint the tree: {e}"),
+            })
+    }
+
+    async fn spawn_agent(&mut self, request: SpawnAgentRequest) -> Result<AgentInfo, AdminError> {
+        let info = self
+            .start_agent(request.name, &request.kind, request.config.clone())
+            .await?;
+        self.pending.retain(|(a, _)| a.name != info.name);
+        self.agents.push(AgentCheckpoint {
+            name: info.name.clone(),
+            kind: info.kind.clone(),
+            config: request.config,
+        });
+        self.checkpoint().await?;
+        Ok(info)
+    }
+
+    async fn start_agent(
+        &self,
+        name: AgentId,
+        kind_name: &str,
+        config: String,
+    ) -> Result<AgentInfo, AdminError> {
+        let request = SpawnAgentRequest {
+            kind: kind_name.to_string(),
+            name,
+            config,
+        };
         let name = AgentId::parse(request.name.as_str()).map_err(|e| AdminError::InvalidName {
             name: request.name.to_string(),
             reason: e.to_string(),
@@ -253,16 +365,24 @@ impl AdminState {
         })
     }
 
-    async fn stop_agent(&self, name: &AgentId) -> Result<(), AdminError> {
+    async fn stop_agent(&mut self, name: &AgentId) -> Result<(), AdminError> {
+        let before = self.pending.len();
+        self.pending.retain(|(a, _)| &a.name != name);
+        let was_pending = self.pending.len() != before;
         let id = name.to_string();
-        self.call_agents(name, |reply| SupervisorMessage::TerminateChild(id, reply))
+        let stopped = self
+            .call_agents(name, |reply| SupervisorMessage::TerminateChild(id, reply))
             .await?
-            .map_err(|e| supervision_error(name, e))?;
+            .map_err(|e| supervision_error(name, e));
+        if stopped.is_err() && !was_pending {
+            return stopped;
+        }
+        self.agents.retain(|a| &a.name != name);
         tracing::info!(agent = %name, "agent stopped");
-        Ok(())
+        self.checkpoint().await
     }
 
-    async fn restart_agent(&self, name: &AgentId) -> Result<AgentInfo, AdminError> {
+    async fn restart_agent(&mut self, name: &AgentId) -> Result<AgentInfo, AdminError> {
         let id = name.to_string();
         let cell = self
             .call_agents(name, |reply| SupervisorMessage::RestartChild(id, reply))
@@ -277,6 +397,7 @@ impl AdminState {
             .map(|c| c.kind)
             .unwrap_or_default();
         tracing::info!(agent = %name, actor = %cell.get_id(), "agent restarted");
+        self.checkpoint().await?;
         Ok(AgentInfo {
             name: name.clone(),
             kind,
@@ -305,6 +426,22 @@ impl AdminState {
     }
 
     async fn tree(&self) -> ActorTree {
+        let mut children = self.core.child_trees(&self.node).await;
+        // Agents waiting for their kind show, stopped, under the agent supervisor.
+        let sup = self.namespace.agent_supervisor();
+        if let Some(agents) = children.iter_mut().find(|c| c.name == sup) {
+            agents
+                .children
+                .extend(self.pending.iter().map(|(a, _)| ActorTree {
+                    name: self.namespace.agent(&a.name),
+                    kind: a.kind.clone(),
+                    node: self.node.clone(),
+                    status: ActorStatus::Stopped,
+                    restarts: 0,
+                    uptime_ms: 0,
+                    children: Vec::new(),
+                }));
+        }
         ActorTree {
             name: self.namespace.admin(),
             kind: "admin".to_string(),
@@ -312,7 +449,7 @@ impl AdminState {
             status: ActorStatus::Running,
             restarts: 0,
             uptime_ms: self.started_at.elapsed().as_millis() as u64,
-            children: self.core.child_trees(&self.node).await,
+            children,
         }
     }
 }

@@ -8,8 +8,11 @@ use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
 use reporunner_runtime::kinds::KindRegistry;
 use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::store::{SledStore, Store};
 use reporunner_runtime::supervision::SupervisorOptions;
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -31,6 +34,9 @@ pub struct NodeConfig {
     pub admin_options: SupervisorOptions,
     /// Strategy, intensity, backoff and child limit of the AgentSupervisor.
     pub agent_options: SupervisorOptions,
+    /// The data directory of the store. `None` runs without persistence: nothing is
+    /// checkpointed and nothing restored.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for NodeConfig {
@@ -43,6 +49,7 @@ impl Default for NodeConfig {
             ports: admin.ports,
             admin_options: admin.options,
             agent_options: admin.agent_options,
+            data_dir: None,
         }
     }
 }
@@ -53,6 +60,8 @@ pub struct Node {
     admin: ActorRef<AdminMessage>,
     handle: JoinHandle<()>,
     config: NodeConfig,
+    /// Dropped after the Admin has stopped, which releases the data directory.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Node {
@@ -63,6 +72,10 @@ impl Node {
     /// runtime in this process uses the same namespace.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
         reporunner_runtime::panics::install_quiet_hook();
+        let store: Option<Arc<dyn Store>> = match &config.data_dir {
+            Some(dir) => Some(Arc::new(SledStore::open(dir)?)),
+            None => None,
+        };
         let args = AdminArguments {
             node: config.node.clone(),
             namespace: config.namespace.clone(),
@@ -70,6 +83,7 @@ impl Node {
             options: config.admin_options.clone(),
             agent_options: config.agent_options.clone(),
             ports: config.ports,
+            store: store.clone(),
         };
         let (admin, handle) = Actor::spawn(Some(config.namespace.admin()), Admin, args)
             .await
@@ -78,6 +92,7 @@ impl Node {
             admin,
             handle,
             config,
+            store,
         })
     }
 
@@ -94,6 +109,11 @@ impl Node {
     /// Returns the namespace, which names every actor of this node.
     pub fn namespace(&self) -> &Namespace {
         &self.config.namespace
+    }
+
+    /// Returns the store, when the node has a data directory.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
     }
 
     /// Returns the node's id.
@@ -125,6 +145,9 @@ impl Node {
             .await
             .context("the node did not stop in time")?
             .context("the admin task panicked")?;
+        if let Some(store) = self.store {
+            store.flush().await?;
+        }
         Ok(())
     }
 }

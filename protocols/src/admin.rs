@@ -162,6 +162,30 @@ pub enum AdminError {
     Wire(#[from] WireError),
 }
 
+/// One agent as the Admin's checkpoint records it: enough to spawn it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCheckpoint {
+    /// Its logical name.
+    pub name: AgentId,
+    /// Its kind.
+    pub kind: String,
+    /// Its configuration, as JSON.
+    pub config: String,
+}
+
+/// The Admin's checkpoint of its tree: the agents it spawned, in spawn order. A head node
+/// that restarts spawns them again from it. Stored as `admin_tree`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminTreeCheckpoint {
+    /// The agents, in spawn order.
+    pub agents: Vec<AgentCheckpoint>,
+}
+
+impl crate::record::Record for AdminTreeCheckpoint {
+    const KIND: &'static str = "admin_tree";
+    const VERSION: u16 = 1;
+}
+
 /// A restart whose backoff has passed. The Admin sends it to itself after the delay. One
 /// forged by a peer is harmless: it is ignored unless it names the restart that is pending,
 /// and then it only ends that child's backoff early.

@@ -154,6 +154,12 @@ pub enum StoreError {
     },
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// One operation of an atomic batch: set the key to `Some(value)`, or remove it (`None`).
+pub type BatchOp = (Vec<u8>, Option<Vec<u8>>);
+
 /// A future that resolves once data is on disk.
 pub type FlushFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
@@ -186,14 +192,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    fn apply(&self, tree: Tree, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError>;
+    fn apply(&self, tree: Tree, ops: Vec<BatchOp>) -> Result<(), StoreError>;
 
     /// Returns every entry whose key starts with `prefix`, in key order.
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8])
-    -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
 
     /// Returns a number never returned before by this store, even across restarts.
     ///

@@ -1,6 +1,6 @@
 //! [`SledStore`]: the embedded default [`Store`], on sled 0.34.
 
-use super::{DataDirLock, FlushFuture, Store, StoreError, Tree};
+use super::{BatchOp, DataDirLock, Entry, FlushFuture, Store, StoreError, Tree};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -170,7 +170,7 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn apply(&self, tree: Tree, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
+    fn apply(&self, tree: Tree, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (k, v) in ops {
             match v {
@@ -181,11 +181,7 @@ impl Store for SledStore {
         self.tree(tree).apply_batch(batch).map_err(|e| self.err(e))
     }
 
-    fn scan_prefix(
-        &self,
-        tree: Tree,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.tree(tree)
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
