@@ -7,6 +7,9 @@
 //! Its supervision logic is the runtime's [`SupervisorCore`], the same that drives every
 //! [`Supervisor`]; the Admin adds the kind registry and the wire-facing messages.
 
+use crate::managers::orchestrator_manager::{
+    InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,
+};
 use crate::managers::port_manager::{PortManager, PortManagerArguments, PortRange};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
 use reporunner_protocols::Wire;
@@ -23,6 +26,7 @@ use reporunner_runtime::supervision::{
     ChildSpec, RestartTicket, SupervisionError, Supervisor, SupervisorArguments, SupervisorCore,
     SupervisorMessage, SupervisorOptions,
 };
+use reporunner_runtime::workflow::WorkflowRegistry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -52,6 +56,10 @@ pub struct AdminArguments {
     /// Where the Admin checkpoints its tree, and restores it from at start. Without a
     /// store, the tree lives only as long as the process.
     pub store: Option<Arc<dyn Store>>,
+    /// The workflows runs can execute.
+    pub workflows: WorkflowRegistry,
+    /// What the OrchestratorManager does at start with runs a dead process left running.
+    pub interrupted_runs: InterruptedRuns,
 }
 
 impl Default for AdminArguments {
@@ -68,6 +76,8 @@ impl Default for AdminArguments {
             },
             ports: crate::managers::port_manager::DEFAULT_PORT_RANGE,
             store: None,
+            workflows: WorkflowRegistry::new(),
+            interrupted_runs: InterruptedRuns::default(),
         }
     }
 }
@@ -114,6 +124,13 @@ impl Actor for Admin {
         );
         let agent_options = args.agent_options;
         let ports = args.ports;
+        let runs = OrchestratorManagerArguments {
+            namespace: args.namespace.clone(),
+            store: args.store.clone(),
+            workflows: args.workflows.clone(),
+            interrupted: args.interrupted_runs,
+            options: SupervisorOptions::default(),
+        };
         core.start_children(vec![
             ChildSpec::new(args.namespace.agent_supervisor(), move || {
                 (
@@ -130,6 +147,10 @@ impl Actor for Admin {
                 (PortManager, PortManagerArguments { range: ports })
             })
             .kind("port-manager"),
+            ChildSpec::new(args.namespace.orchestrator_manager(), move || {
+                (OrchestratorManager, runs.clone())
+            })
+            .kind("orchestrator-manager"),
         ])
         .await?;
         let mut state = AdminState {

@@ -33,5 +33,7 @@
 pub mod admin;
 pub mod agents;
 pub mod managers;
+pub mod orchestrator;
+pub mod runs;
 
 pub use admin::{Admin, AdminArguments};

@@ -1,5 +1,9 @@
 //! The managers: long-lived actors that make decisions, supervised by the Admin.
 
+pub mod orchestrator_manager;
 pub mod port_manager;
 
+pub use orchestrator_manager::{
+    InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,
+};
 pub use port_manager::{PortManager, PortManagerArguments, PortRange};

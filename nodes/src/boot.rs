@@ -3,13 +3,16 @@
 use anyhow::Context as _;
 use ractor::{Actor, ActorRef};
 use reporunner_actors::admin::{Admin, AdminArguments, AdminMessage};
-use reporunner_actors::managers::PortRange;
+use reporunner_actors::managers::{InterruptedRuns, PortRange};
 use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
+use reporunner_protocols::run::{OrchestratorManagerMessage, RunsClient};
 use reporunner_runtime::kinds::KindRegistry;
 use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::naming::lookup;
 use reporunner_runtime::store::{SledStore, Store};
 use reporunner_runtime::supervision::SupervisorOptions;
+use reporunner_runtime::workflow::WorkflowRegistry;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +40,10 @@ pub struct NodeConfig {
     /// The data directory of the store. `None` runs without persistence: nothing is
     /// checkpointed and nothing restored.
     pub data_dir: Option<PathBuf>,
+    /// The workflows runs can execute.
+    pub workflows: WorkflowRegistry,
+    /// What to do at start with runs a dead process left running.
+    pub interrupted_runs: InterruptedRuns,
 }
 
 impl Default for NodeConfig {
@@ -50,6 +57,8 @@ impl Default for NodeConfig {
             admin_options: admin.options,
             agent_options: admin.agent_options,
             data_dir: None,
+            workflows: admin.workflows,
+            interrupted_runs: admin.interrupted_runs,
         }
     }
 }
@@ -84,6 +93,8 @@ impl Node {
             agent_options: config.agent_options.clone(),
             ports: config.ports,
             store: store.clone(),
+            workflows: config.workflows.clone(),
+            interrupted_runs: config.interrupted_runs,
         };
         let (admin, handle) = Actor::spawn(Some(config.namespace.admin()), Admin, args)
             .await
@@ -99,6 +110,22 @@ impl Node {
     /// Returns a typed client of the Admin.
     pub fn admin(&self) -> AdminClient {
         AdminClient::new(self.admin.clone())
+    }
+
+    /// Returns a typed client of the OrchestratorManager, found by name (it may have been
+    /// restarted since the last call).
+    ///
+    /// # Errors
+    /// If the OrchestratorManager is restarting.
+    pub fn runs(&self) -> anyhow::Result<RunsClient> {
+        lookup::<OrchestratorManagerMessage>(&self.config.namespace.orchestrator_manager())
+            .map(RunsClient::new)
+            .context("the orchestrator manager is not running")
+    }
+
+    /// Returns the workflow registry, where embedders register their own workflows.
+    pub fn workflows(&self) -> &WorkflowRegistry {
+        &self.config.workflows
     }
 
     /// Returns the kind registry, where embedders register their own kinds at runtime.

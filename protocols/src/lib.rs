@@ -33,5 +33,6 @@ pub mod ids;
 pub mod kinds;
 pub mod ports;
 pub mod record;
+pub mod run;
 
 pub use codec::{Wire, WireError};

@@ -44,3 +44,4 @@ pub mod store;
 pub mod supervision;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
+pub mod workflow;

@@ -47,6 +47,16 @@ impl Namespace {
         format!("{}.ports", self.0)
     }
 
+    /// Returns the OrchestratorManager's name.
+    pub fn orchestrator_manager(&self) -> String {
+        format!("{}.runs", self.0)
+    }
+
+    /// Returns the name of the orchestrator driving run `run`.
+    pub fn orchestrator(&self, run: &reporunner_protocols::ids::RunId) -> String {
+        format!("{}.run.{run}", self.0)
+    }
+
     /// Returns the name the agent `id` registers under.
     pub fn agent(&self, id: &AgentId) -> String {
         format!("{}.agent.{id}", self.0)

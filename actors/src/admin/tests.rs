@@ -261,7 +261,10 @@ async fn the_tree_matches_what_is_running() {
     assert_eq!(tree.name, rig.ns.admin());
     assert_eq!(tree.kind, "admin");
     let kinds: Vec<&str> = tree.children.iter().map(|c| c.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["agent-supervisor", "port-manager"]);
+    assert_eq!(
+        kinds,
+        vec!["agent-supervisor", "port-manager", "orchestrator-manager"]
+    );
 
     // Every actor the tree lists as running is registered under its name and alive; the
     // agent supervisor's real ractor children are exactly the agents listed.

@@ -1,0 +1,332 @@
+//! The OrchestratorManager: creates runs, supervises one Orchestrator per run, resumes
+//! runs, and on start deals with the runs a dead process left behind.
+
+use crate::orchestrator::{Orchestrator, OrchestratorArguments};
+use crate::runs::{RunBook, now_ms};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use reporunner_protocols::Wire;
+use reporunner_protocols::admin::RestartDue;
+use reporunner_protocols::ids::RunId;
+use reporunner_protocols::kinds::RestartType;
+pub use reporunner_protocols::run::OrchestratorManagerMessage;
+use reporunner_protocols::run::{RunError, RunEventKind, RunRecord, RunStatus, StartRunRequest};
+use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::store::Store;
+use reporunner_runtime::supervision::{
+    ChildSpec, RestartTicket, Shutdown, SupervisionError, SupervisorCore, SupervisorOptions,
+};
+use reporunner_runtime::workflow::WorkflowRegistry;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a stopping orchestrator may finish its phase before it is killed.
+const ORCHESTRATOR_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// What to do, at start, with runs that were running when their process died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InterruptedRuns {
+    /// Resume them: each continues after its last finished phase.
+    Resume,
+    /// Mark them interrupted; `reporunner resume RUN` continues one later.
+    #[default]
+    MarkInterrupted,
+}
+
+/// The OrchestratorManager. See the module docs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrchestratorManager;
+
+/// What the OrchestratorManager starts with.
+#[derive(Debug, Clone)]
+pub struct OrchestratorManagerArguments {
+    /// Names the orchestrators.
+    pub namespace: Namespace,
+    /// Where runs are kept; without it, runs are refused.
+    pub store: Option<Arc<dyn Store>>,
+    /// The workflows runs can execute.
+    pub workflows: WorkflowRegistry,
+    /// What to do with runs a dead process left running.
+    pub interrupted: InterruptedRuns,
+    /// How the orchestrators are supervised.
+    pub options: SupervisorOptions,
+}
+
+/// The OrchestratorManager's state.
+#[derive(Debug)]
+pub struct OrchestratorManagerState {
+    /// Supervision of the orchestrators, one per running run.
+    core: SupervisorCore,
+    namespace: Namespace,
+    book: Option<RunBook>,
+    workflows: WorkflowRegistry,
+}
+
+impl Actor for OrchestratorManager {
+    type Msg = OrchestratorManagerMessage;
+    type State = OrchestratorManagerState;
+    type Arguments = OrchestratorManagerArguments;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let me = myself.clone();
+        let core = SupervisorCore::new(
+            myself.get_cell(),
+            args.options,
+            Box::new(move |delay, ticket: RestartTicket| {
+                let due = RestartDue {
+                    child: ticket.child().to_string(),
+                    generation: ticket.generation(),
+                };
+                me.send_after(delay, move || {
+                    OrchestratorManagerMessage::RestartDue(Wire::new(due))
+                });
+            }),
+        );
+        let mut state = OrchestratorManagerState {
+            core,
+            namespace: args.namespace,
+            book: args.store.map(RunBook::new),
+            workflows: args.workflows,
+        };
+        state.recover(args.interrupted).await?;
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Runs cut off by a shutdown stay `running` in the store: the next start resumes
+        // them or marks them interrupted, as configured.
+        state.core.shutdown().await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            OrchestratorManagerMessage::StartRun(req, reply) => {
+                let result = match req.open() {
+                    Ok(req) => state.start_run(req).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
+            OrchestratorManagerMessage::ResumeRun(id, reply) => {
+                let result = match id.open() {
+                    Ok(id) => state.resume_run(&id).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
+            OrchestratorManagerMessage::StopRun(id, reply) => {
+                let result = match id.open() {
+                    Ok(id) => state.stop_run(&id).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
+            OrchestratorManagerMessage::GetRun(id, reply) => {
+                let result = match id.open() {
+                    Ok(id) => state
+                        .book()
+                        .and_then(|b| b.load(&id))
+                        .and_then(|r| r.ok_or(RunError::NotFound { id: id.to_string() })),
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
+            OrchestratorManagerMessage::GetRuns(reply) => {
+                let _ = reply.send(Wire::new(state.book().and_then(|b| b.list())));
+            }
+            OrchestratorManagerMessage::RestartDue(due) => {
+                if let Ok(due) = due.open() {
+                    let ticket = RestartTicket::from_parts(due.child, due.generation);
+                    state.core.restart_due(ticket).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.core.handle_event(event).await?;
+        Ok(())
+    }
+}
+
+impl OrchestratorManagerState {
+    fn book(&self) -> Result<&RunBook, RunError> {
+        self.book.as_ref().ok_or(RunError::NoStore)
+    }
+
+    /// Resumes, or marks interrupted, the runs a dead process left running.
+    async fn recover(&mut self, policy: InterruptedRuns) -> Result<(), RunError> {
+        let Some(book) = self.book.clone() else {
+            return Ok(());
+        };
+        for mut run in book.list()? {
+            if run.status != RunStatus::Running {
+                continue;
+            }
+            match policy {
+                InterruptedRuns::Resume => {
+                    tracing::info!(run = %run.id, "resuming a run its process left running");
+                    run.resumes += 1;
+                    book.save(
+                        &mut run,
+                        vec![(RunEventKind::Resumed, "resumed after a restart".into())],
+                    )
+                    .await?;
+                    if let Err(e) = self.spawn_orchestrator(&run).await {
+                        tracing::warn!(run = %run.id, error = %e, "cannot resume run");
+                    }
+                }
+                InterruptedRuns::MarkInterrupted => {
+                    tracing::info!(run = %run.id, "marking a run its process left running as interrupted");
+                    run.status = RunStatus::Interrupted;
+                    book.save(
+                        &mut run,
+                        vec![(
+                            RunEventKind::Interrupted,
+                            "its process stopped while it ran".into(),
+                        )],
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_run(&mut self, req: StartRunRequest) -> Result<RunId, RunError> {
+        let book = self.book()?.clone();
+        self.workflow(&req.workflow)?;
+        serde_json::from_str::<serde_json::Value>(&req.input_json).map_err(|e| {
+            RunError::InvalidInput {
+                reason: e.to_string(),
+            }
+        })?;
+        let now = now_ms();
+        let mut run = RunRecord {
+            id: RunId::from_parts(now, rand::random()),
+            workflow: req.workflow,
+            input_json: req.input_json,
+            status: RunStatus::Running,
+            created_ms: now,
+            updated_ms: now,
+            phases: Vec::new(),
+            error: None,
+            resumes: 0,
+        };
+        book.save(
+            &mut run,
+            vec![(RunEventKind::Created, "run created".into())],
+        )
+        .await?;
+        self.spawn_orchestrator(&run).await?;
+        tracing::info!(run = %run.id, workflow = %run.workflow, "run started");
+        Ok(run.id)
+    }
+
+    async fn resume_run(&mut self, id: &RunId) -> Result<(), RunError> {
+        let book = self.book()?.clone();
+        let mut run = book
+            .load(id)?
+            .ok_or_else(|| RunError::NotFound { id: id.to_string() })?;
+        if self
+            .core
+            .child_cell(&self.namespace.orchestrator(id))
+            .is_some()
+        {
+            return Err(RunError::AlreadyRunning { id: id.to_string() });
+        }
+        if run.status == RunStatus::Succeeded {
+            return Err(RunError::AlreadySucceeded { id: id.to_string() });
+        }
+        self.workflow(&run.workflow)?;
+        run.status = RunStatus::Running;
+        run.error = None;
+        run.resumes += 1;
+        book.save(
+            &mut run,
+            vec![(RunEventKind::Resumed, "resumed on request".into())],
+        )
+        .await?;
+        self.spawn_orchestrator(&run).await
+    }
+
+    async fn stop_run(&mut self, id: &RunId) -> Result<(), RunError> {
+        let book = self.book()?.clone();
+        let name = self.namespace.orchestrator(id);
+        match self.core.terminate_child(&name).await {
+            Ok(()) => {}
+            Err(SupervisionError::NotFound { .. }) => {
+                return Err(RunError::NotFound { id: id.to_string() });
+            }
+            Err(e) => {
+                return Err(RunError::Store {
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if let Some(mut run) = book.load(id)? {
+            run.status = RunStatus::Stopped;
+            run.error = Some("stopped on request".into());
+            book.save(
+                &mut run,
+                vec![(
+                    RunEventKind::Finished {
+                        status: RunStatus::Stopped,
+                    },
+                    "stopped on request".into(),
+                )],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn workflow(&self, name: &str) -> Result<reporunner_runtime::workflow::Workflow, RunError> {
+        self.workflows
+            .get(name)
+            .ok_or_else(|| RunError::UnknownWorkflow {
+                name: name.to_string(),
+                known: self.workflows.names(),
+            })
+    }
+
+    async fn spawn_orchestrator(&mut self, run: &RunRecord) -> Result<(), RunError> {
+        let args = OrchestratorArguments {
+            run: run.id.clone(),
+            workflow: self.workflow(&run.workflow)?,
+            book: self.book()?.clone(),
+        };
+        let spec = ChildSpec::new(self.namespace.orchestrator(&run.id), move || {
+            (Orchestrator, args.clone())
+        })
+        .kind("orchestrator")
+        .restart(RestartType::Transient)
+        .shutdown(Shutdown::Timeout(ORCHESTRATOR_SHUTDOWN));
+        self.core
+            .start_child(spec)
+            .await
+            .map(|_| ())
+            .map_err(|e| RunError::Store {
+                reason: format!("cannot start the orchestrator: {e}"),
+            })
+    }
+}
