@@ -1,6 +1,7 @@
 //! The `reporunner` command line. clap types live here and nowhere else.
 
 mod env;
+mod runs;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Detect what this host offers: OS, CPUs, memory, GPUs, container, cloud and tools.
     Env(env::EnvArgs),
+    /// List the runs in the data directory, or show one.
+    Runs(runs::RunsArgs),
+    /// Continue a run after its last finished phase.
+    Resume(runs::ResumeArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -28,5 +33,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Env(args) => env::run(args).await,
+        Command::Runs(args) => runs::run(args),
+        Command::Resume(args) => runs::resume(args).await,
     }
 }

@@ -60,3 +60,115 @@ fn an_unknown_subcommand_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
 }
+
+mod runs {
+    use super::reporunner;
+    use reporunner_actors::runs::RunBook;
+    use reporunner_protocols::ids::RunId;
+    use reporunner_protocols::run::{PhaseRecord, PhaseStatus, RunEventKind, RunRecord, RunStatus};
+    use reporunner_runtime::store::SledStore;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("reporunner-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    async fn seed(dir: &std::path::Path) -> RunId {
+        let book = RunBook::new(Arc::new(SledStore::open(dir).unwrap()));
+        let mut run = RunRecord {
+            id: RunId::from_parts(1_700_000_000_000, 7),
+            workflow: "elsewhere".into(),
+            input_json: r#"{"path":"/src/app"}"#.into(),
+            status: RunStatus::Interrupted,
+            created_ms: 1_700_000_000_000,
+            updated_ms: 1_700_000_000_000,
+            phases: vec![PhaseRecord {
+                name: "environment".into(),
+                status: PhaseStatus::Succeeded,
+                attempts: 1,
+                started_ms: 1_700_000_000_000,
+                finished_ms: Some(1_700_000_000_120),
+                output_json: Some("{}".into()),
+                error: None,
+            }],
+            error: None,
+            resumes: 0,
+        };
+        book.save(
+            &mut run,
+            vec![(RunEventKind::Created, "run created".into())],
+        )
+        .await
+        .unwrap();
+        run.id
+    }
+
+    #[tokio::test]
+    async fn runs_lists_and_shows_what_the_store_holds() {
+        let d = dir("list");
+        let id = seed(&d).await;
+        let out = reporunner()
+            .args(["runs", "--json", "--data-dir", d.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v[0]["id"], id.as_str());
+        assert_eq!(v[0]["status"], "interrupted");
+
+        let out = reporunner()
+            .args([
+                "runs",
+                "show",
+                id.as_str(),
+                "--data-dir",
+                d.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success());
+        assert!(
+            text.contains("environment")
+                && text.contains("attempts=1")
+                && text.contains("took=120 ms"),
+            "{text}"
+        );
+        assert!(text.contains("run created"), "{text}");
+
+        // Resuming needs the run's workflow; this build does not have it, and says so.
+        let out = reporunner()
+            .args(["resume", id.as_str(), "--data-dir", d.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("unknown workflow \"elsewhere\""), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[tokio::test]
+    async fn a_data_directory_in_use_is_named_with_its_holder() {
+        let d = dir("locked");
+        let _held = SledStore::open(&d).unwrap();
+        let out = reporunner()
+            .args(["runs", "--data-dir", d.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&d.display().to_string()), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -206,6 +206,14 @@ pub enum RunError {
         /// The run.
         id: String,
     },
+    /// The run is not running, so there is nothing to stop.
+    #[error("run {id} is not running: it {status}")]
+    NotRunning {
+        /// The run.
+        id: String,
+        /// How it stands.
+        status: RunStatus,
+    },
     /// Runs need a store, and this node has none.
     #[error("this node has no data directory, so it cannot keep runs")]
     NoStore,

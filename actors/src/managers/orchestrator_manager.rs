@@ -247,12 +247,14 @@ impl OrchestratorManagerState {
         let mut run = book
             .load(id)?
             .ok_or_else(|| RunError::NotFound { id: id.to_string() })?;
-        if self
-            .core
-            .child_cell(&self.namespace.orchestrator(id))
-            .is_some()
-        {
-            return Err(RunError::AlreadyRunning { id: id.to_string() });
+        let name = self.namespace.orchestrator(id);
+        if self.core.child_cell(&name).is_some() {
+            if run.status == RunStatus::Running {
+                return Err(RunError::AlreadyRunning { id: id.to_string() });
+            }
+            // The run has ended but its orchestrator is still on its way out (its exit
+            // event has not reached us yet): wait for it to go before starting anew.
+            let _ = self.core.terminate_child(&name).await;
         }
         if run.status == RunStatus::Succeeded {
             return Err(RunError::AlreadySucceeded { id: id.to_string() });
@@ -271,33 +273,44 @@ impl OrchestratorManagerState {
 
     async fn stop_run(&mut self, id: &RunId) -> Result<(), RunError> {
         let book = self.book()?.clone();
-        let name = self.namespace.orchestrator(id);
-        match self.core.terminate_child(&name).await {
-            Ok(()) => {}
-            Err(SupervisionError::NotFound { .. }) => {
-                return Err(RunError::NotFound { id: id.to_string() });
-            }
+        if book.load(id)?.is_none() {
+            return Err(RunError::NotFound { id: id.to_string() });
+        }
+        // Stop the orchestrator first (it may be mid-phase), then read the record again:
+        // the run may have ended on its own meanwhile, and then it keeps its real end.
+        match self
+            .core
+            .terminate_child(&self.namespace.orchestrator(id))
+            .await
+        {
+            Ok(()) | Err(SupervisionError::NotFound { .. }) => {}
             Err(e) => {
                 return Err(RunError::Store {
                     reason: e.to_string(),
                 });
             }
         }
-        if let Some(mut run) = book.load(id)? {
-            run.status = RunStatus::Stopped;
-            run.error = Some("stopped on request".into());
-            book.save(
-                &mut run,
-                vec![(
-                    RunEventKind::Finished {
-                        status: RunStatus::Stopped,
-                    },
-                    "stopped on request".into(),
-                )],
-            )
-            .await?;
+        let mut run = book
+            .load(id)?
+            .ok_or_else(|| RunError::NotFound { id: id.to_string() })?;
+        if run.status != RunStatus::Running {
+            return Err(RunError::NotRunning {
+                id: id.to_string(),
+                status: run.status,
+            });
         }
-        Ok(())
+        run.status = RunStatus::Stopped;
+        run.error = Some("stopped on request".into());
+        book.save(
+            &mut run,
+            vec![(
+                RunEventKind::Finished {
+                    status: RunStatus::Stopped,
+                },
+                "stopped on request".into(),
+            )],
+        )
+        .await
     }
 
     fn workflow(&self, name: &str) -> Result<reporunner_runtime::workflow::Workflow, RunError> {
