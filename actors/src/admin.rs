@@ -21,7 +21,7 @@ use reporunner_protocols::admin::{
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_runtime::kinds::{KindError, KindRegistry, SpawnContext};
 use reporunner_runtime::naming::Namespace;
-use reporunner_runtime::store::{CheckpointKind, Store, StoreExt, Tree, checkpoint_key};
+use reporunner_runtime::store::{CheckpointKind, Checkpoints, Store};
 use reporunner_runtime::supervision::{
     ChildSpec, RestartTicket, SupervisionError, Supervisor, SupervisorArguments, SupervisorCore,
     SupervisorMessage, SupervisorOptions,
@@ -30,6 +30,9 @@ use reporunner_runtime::workflow::WorkflowRegistry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The Admin's tree checkpoint is kept as `admin_tree`.
+const TREE_CHECKPOINT: &str = "tree";
 
 /// How long the Admin waits for the AgentSupervisor to start or stop an agent.
 const AGENT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -124,6 +127,7 @@ impl Actor for Admin {
         );
         let agent_options = args.agent_options;
         let ports = args.ports;
+        let port_store = args.store.clone();
         let runs = OrchestratorManagerArguments {
             namespace: args.namespace.clone(),
             store: args.store.clone(),
@@ -144,7 +148,13 @@ impl Actor for Admin {
             .kind("agent-supervisor")
             .supervisor(),
             ChildSpec::new(args.namespace.port_manager(), move || {
-                (PortManager, PortManagerArguments { range: ports })
+                (
+                    PortManager,
+                    PortManagerArguments {
+                        range: ports,
+                        store: port_store.clone(),
+                    },
+                )
             })
             .kind("port-manager"),
             ChildSpec::new(args.namespace.orchestrator_manager(), move || {
@@ -252,11 +262,6 @@ impl AdminState {
             })
     }
 
-    /// The key of the tree checkpoint.
-    fn tree_key() -> String {
-        checkpoint_key(CheckpointKind::Admin, "tree")
-    }
-
     /// Spawns again every agent of the checkpoint, in order.
     ///
     /// # Errors
@@ -267,7 +272,7 @@ impl AdminState {
             return Ok(());
         };
         let checkpoint = store
-            .get_record::<AdminTreeCheckpoint>(Tree::Checkpoints, &Self::tree_key())
+            .load_checkpoint::<AdminTreeCheckpoint>(CheckpointKind::Admin, TREE_CHECKPOINT)
             .map_err(|e| AdminError::Failed {
                 name: "admin".into(),
                 reason: format!("cannot restore the tree: {e}"),
@@ -310,7 +315,7 @@ impl AdminState {
                 .collect(),
         };
         store
-            .put_record_durable(Tree::Checkpoints, &Self::tree_key(), &record)
+            .save_checkpoint(CheckpointKind::Admin, TREE_CHECKPOINT, &record)
             .await
             .map_err(|e| AdminError::Failed {
                 name: "admin".into(),

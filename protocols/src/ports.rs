@@ -32,6 +32,23 @@ pub struct PortLease {
     pub leased_at_ms: u64,
 }
 
+/// The PortManager's checkpoint: its leases, stored as `manager_state_PortManager`, so a
+/// restarted PortManager never hands out a port that is still leased.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortLeasesCheckpoint {
+    /// The process that wrote it: holder pids mean something only within it.
+    pub boot: u64,
+    /// The leases.
+    pub leases: Vec<PortLease>,
+    /// The next lease id, so ids are never reused.
+    pub next_id: u64,
+}
+
+impl crate::record::Record for PortLeasesCheckpoint {
+    const KIND: &'static str = "port_leases";
+    const VERSION: u16 = 1;
+}
+
 /// Why a lease was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[non_exhaustive]
@@ -57,6 +74,12 @@ pub enum PortError {
     UnknownHolder {
         /// The pid given.
         pid: u64,
+    },
+    /// The lease could not be checkpointed, so it was not granted.
+    #[error("store: {reason}")]
+    Store {
+        /// What the store reported.
+        reason: String,
     },
     /// The request or reply did not survive the wire.
     #[error(transparent)]

@@ -295,6 +295,43 @@ pub trait StoreExt: Store {
 
 impl<S: Store + ?Sized> StoreExt for S {}
 
+/// Checkpoints of actors by logical name, on top of any [`Store`].
+pub trait Checkpoints: Store {
+    /// Loads the checkpoint of the actor `name`.
+    ///
+    /// # Errors
+    /// As [`StoreExt::get_record`].
+    fn load_checkpoint<R: Record>(
+        &self,
+        kind: CheckpointKind,
+        name: &str,
+    ) -> Result<Option<R>, StoreError> {
+        self.get_record(Tree::Checkpoints, &checkpoint_key(kind, name))
+    }
+
+    /// Saves the checkpoint of the actor `name` and waits until it is on disk.
+    fn save_checkpoint<'a, R: Record + Sync>(
+        &'a self,
+        kind: CheckpointKind,
+        name: &'a str,
+        value: &'a R,
+    ) -> FlushFuture<'a> {
+        Box::pin(async move {
+            self.put_record(Tree::Checkpoints, &checkpoint_key(kind, name), value)?;
+            self.flush().await
+        })
+    }
+}
+
+impl<S: Store + ?Sized> Checkpoints for S {}
+
+/// A number drawn once per process. Checkpoints that name live actors by their process-local
+/// pids record it, so a later process can tell its own pids from a dead process's.
+pub fn boot_id() -> u64 {
+    static BOOT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(rand::random)
+}
+
 /// The data directory used when none is configured: `$XDG_DATA_HOME/reporunner`, else
 /// `$HOME/.local/share/reporunner`, else `./.reporunner`.
 pub fn default_data_dir(env: impl Fn(&str) -> Option<String>) -> PathBuf {

@@ -8,9 +8,11 @@
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use reporunner_protocols::Wire;
 pub use reporunner_protocols::ports::PortManagerMessage;
-use reporunner_protocols::ports::{LeaseRequest, PortError, PortLease};
+use reporunner_protocols::ports::{LeaseRequest, PortError, PortLease, PortLeasesCheckpoint};
+use reporunner_runtime::store::{CheckpointKind, Checkpoints, Store, boot_id};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The ports leased when no range is configured: above the usual framework defaults and
@@ -33,17 +35,23 @@ pub struct PortRange {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortManager;
 
+/// The logical name its checkpoint is kept under (`manager_state_PortManager`).
+pub const CHECKPOINT_NAME: &str = "PortManager";
+
 /// What the PortManager starts with.
 #[derive(Debug, Clone)]
 pub struct PortManagerArguments {
     /// The ports it leases, besides preferred ones.
     pub range: PortRange,
+    /// Where its leases are checkpointed, so a restarted PortManager keeps them.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 impl Default for PortManagerArguments {
     fn default() -> Self {
         Self {
             range: DEFAULT_PORT_RANGE,
+            store: None,
         }
     }
 }
@@ -63,6 +71,8 @@ pub struct PortManagerState {
     /// The leases of each monitored holder, released when it stops.
     by_holder: HashMap<ActorId, Vec<u64>>,
     next_id: u64,
+    /// Where the leases are checkpointed after every change.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Actor for PortManager {
@@ -72,7 +82,7 @@ impl Actor for PortManager {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         if args.range.start == 0 || args.range.start > args.range.end {
@@ -82,14 +92,17 @@ impl Actor for PortManager {
             )
             .into());
         }
-        Ok(PortManagerState {
+        let mut state = PortManagerState {
             range: args.range,
             cursor: args.range.start,
             leases: BTreeMap::new(),
             ports_by_id: HashMap::new(),
             by_holder: HashMap::new(),
             next_id: 1,
-        })
+            store: args.store,
+        };
+        state.restore(&myself)?;
+        Ok(state)
     }
 
     async fn handle(
@@ -100,20 +113,30 @@ impl Actor for PortManager {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PortManagerMessage::Lease(request, reply) => {
-                let result = match request.open() {
+                let mut result = match request.open() {
                     Ok(request) => state.lease(&myself, request),
                     Err(e) => Err(PortError::Wire(e)),
                 };
                 if let Ok(lease) = &result {
                     tracing::debug!(port = lease.port, id = lease.id, purpose = %lease.purpose, "port leased");
+                    // Acknowledged only once a restarted PortManager would remember it.
+                    if let Err(e) = state.checkpoint().await {
+                        let _ = state.release(lease.id);
+                        result = Err(e);
+                    }
                 }
                 let _ = reply.send(Wire::new(result));
             }
             PortManagerMessage::Release(id, reply) => {
-                let result = match id.open() {
+                let mut result = match id.open() {
                     Ok(id) => state.release(id).map(|_| ()),
                     Err(e) => Err(PortError::Wire(e)),
                 };
+                if result.is_ok()
+                    && let Err(e) = state.checkpoint().await
+                {
+                    result = Err(e);
+                }
                 let _ = reply.send(Wire::new(result));
             }
             PortManagerMessage::GetLeases(reply) => {
@@ -142,12 +165,77 @@ impl Actor for PortManager {
                     tracing::debug!(port = lease.port, id, holder = %holder.get_id(), "lease released: its holder stopped");
                 }
             }
+            if let Err(e) = state.checkpoint().await {
+                tracing::warn!(error = %e, "port leases not checkpointed");
+            }
         }
         Ok(())
     }
 }
 
 impl PortManagerState {
+    /// Reloads the checkpointed leases. Leases of this process whose holders still run are
+    /// kept, and their holders monitored again; the rest are gone with their holders.
+    fn restore(&mut self, myself: &ActorRef<PortManagerMessage>) -> Result<(), PortError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let Some(cp) = store
+            .load_checkpoint::<PortLeasesCheckpoint>(CheckpointKind::Manager, CHECKPOINT_NAME)
+            .map_err(|e| PortError::Store {
+                reason: e.to_string(),
+            })?
+        else {
+            return Ok(());
+        };
+        self.next_id = cp.next_id.max(1);
+        if cp.boot != boot_id() {
+            tracing::info!(
+                dropped = cp.leases.len(),
+                "leases of a previous process dropped"
+            );
+            return Ok(());
+        }
+        for lease in cp.leases {
+            let holder = match lease.holder_pid {
+                Some(pid) => match ractor::registry::where_is_pid(ActorId::Local(pid)) {
+                    Some(cell) => Some(cell),
+                    None => continue,
+                },
+                None => None,
+            };
+            if let Some(holder) = holder {
+                let ids = self.by_holder.entry(holder.get_id()).or_default();
+                if ids.is_empty() {
+                    myself.get_cell().monitor(holder);
+                }
+                ids.push(lease.id);
+            }
+            self.ports_by_id.insert(lease.id, lease.port);
+            self.leases.insert(lease.port, lease);
+        }
+        tracing::info!(kept = self.leases.len(), "port leases restored");
+        Ok(())
+    }
+
+    /// Writes the leases and waits until they are on disk.
+    async fn checkpoint(&self) -> Result<(), PortError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let cp = PortLeasesCheckpoint {
+            boot: boot_id(),
+            leases: self.leases.values().cloned().collect(),
+            next_id: self.next_id,
+        };
+        store
+            .save_checkpoint(CheckpointKind::Manager, CHECKPOINT_NAME, &cp)
+            .await
+            .map_err(|e| PortError::Store {
+                reason: e.to_string(),
+            })
+    }
+
     fn lease(
         &mut self,
         myself: &ActorRef<PortManagerMessage>,

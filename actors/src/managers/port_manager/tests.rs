@@ -3,6 +3,7 @@ use ractor::RpcReplyPort;
 use ractor_cluster_derive::RactorMessage;
 use reporunner_runtime::testsuite::wait_until;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 async fn lease(
@@ -42,10 +43,14 @@ fn free_range(n: u16) -> PortRange {
 }
 
 async fn spawn(range: PortRange) -> ActorRef<PortManagerMessage> {
-    Actor::spawn(None, PortManager, PortManagerArguments { range })
-        .await
-        .unwrap()
-        .0
+    Actor::spawn(
+        None,
+        PortManager,
+        PortManagerArguments { range, store: None },
+    )
+    .await
+    .unwrap()
+    .0
 }
 
 #[tokio::test]
@@ -194,4 +199,60 @@ async fn an_unknown_holder_is_refused() {
     let pm = spawn(free_range(2)).await;
     let err = lease(&pm, "x", None, Some(u64::MAX)).await.unwrap_err();
     assert_eq!(err, PortError::UnknownHolder { pid: u64::MAX });
+}
+
+#[tokio::test]
+async fn a_restarted_port_manager_keeps_the_leases_of_live_holders() {
+    use reporunner_runtime::store::SledStore;
+    reporunner_runtime::panics::install_quiet_hook();
+    let dir = std::env::temp_dir().join(format!("reporunner-pm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir).unwrap());
+    let range = free_range(8);
+    let args = || PortManagerArguments {
+        range,
+        store: Some(store.clone()),
+    };
+    let (pm, handle) = Actor::spawn(None, PortManager, args()).await.unwrap();
+    let (holder, holder_handle) = Actor::spawn(None, Holder, ()).await.unwrap();
+    let (gone, gone_handle) = Actor::spawn(None, Holder, ()).await.unwrap();
+    let held = lease(&pm, "held", None, Some(holder.get_id().pid()))
+        .await
+        .unwrap();
+    let free = lease(&pm, "free", None, None).await.unwrap();
+    let _lost = lease(&pm, "lost", None, Some(gone.get_id().pid()))
+        .await
+        .unwrap();
+
+    // The PortManager dies (a kill runs no cleanup), and its holder `gone` too meanwhile.
+    pm.kill();
+    handle.await.unwrap();
+    gone.stop(None);
+    gone_handle.await.unwrap();
+
+    let (pm, handle) = Actor::spawn(None, PortManager, args()).await.unwrap();
+    let mut ports: Vec<u16> = leases(&pm).await.iter().map(|l| l.port).collect();
+    ports.sort();
+    let mut want = vec![held.port, free.port];
+    want.sort();
+    assert_eq!(ports, want, "live holders' and holder-less leases survive");
+    // Ports still leased are not handed out again.
+    for _ in 0..4 {
+        let l = lease(&pm, "new", Some(held.port), None).await.unwrap();
+        assert!(l.port != held.port && l.port != free.port);
+        assert!(l.id > free.id, "lease ids are never reused");
+    }
+    // The restored holder is monitored again: its stop releases its lease.
+    holder.stop(None);
+    holder_handle.await.unwrap();
+    let pm2 = pm.clone();
+    wait_until(Duration::from_secs(5), "the held lease to go", || {
+        let pm = pm2.clone();
+        async move { leases(&pm).await.iter().all(|l| l.port != held.port) }
+    })
+    .await
+    .unwrap();
+    pm.stop(None);
+    handle.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
