@@ -274,3 +274,76 @@ async fn runs_left_running_are_marked_interrupted_at_start() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = RunEventKind::Interrupted;
 }
+
+#[tokio::test]
+async fn runs_left_running_are_resumed_at_start_when_configured() {
+    reporunner_runtime::panics::install_quiet_hook();
+    let rig = Rig::start(
+        "autoresume",
+        &[("a", Behaviour::Succeed), ("b", Behaviour::Succeed)],
+    )
+    .await;
+    let dir = rig.dir.clone();
+    let id = rig.runs().start("test", "{}").await.unwrap();
+    rig.wait_for(&id, RunStatus::Succeeded).await;
+    // Forge what a dead process leaves: `a` done, `b` cut off, the run still running.
+    {
+        use reporunner_runtime::store::{StoreExt, Tree};
+        let store = rig.node.store().unwrap();
+        let mut r: RunRecord = store.get_record(Tree::Runs, id.as_str()).unwrap().unwrap();
+        r.status = RunStatus::Running;
+        r.phases[1].status = PhaseStatus::Running;
+        store
+            .put_record_durable(Tree::Runs, id.as_str(), &r)
+            .await
+            .unwrap();
+    }
+    let counts = rig.counts.clone();
+    rig.node.shutdown().await.unwrap();
+
+    // The same workflow, a new node that resumes what it finds running.
+    let workflow = Workflow::new(
+        "test",
+        counts
+            .iter()
+            .map(|(name, runs)| {
+                Arc::new(TestPhase {
+                    name,
+                    behaviour: Behaviour::Succeed,
+                    runs: runs.clone(),
+                }) as Arc<dyn Phase>
+            })
+            .collect(),
+    );
+    let config = NodeConfig {
+        namespace: Namespace::new("runs-autoresume"),
+        data_dir: Some(dir.clone()),
+        interrupted_runs: reporunner_actors::managers::InterruptedRuns::Resume,
+        ..NodeConfig::default()
+    };
+    config.workflows.register(workflow);
+    let node = Node::start(config).await.unwrap();
+    let runs = node.runs().unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the resumed run to finish",
+        || async {
+            runs.get(&id)
+                .await
+                .is_ok_and(|r| r.status == RunStatus::Succeeded)
+        },
+    )
+    .await
+    .unwrap();
+    let run = runs.get(&id).await.unwrap();
+    assert_eq!(run.resumes, 1);
+    assert_eq!(run.phase("b").unwrap().attempts, 2);
+    // Only the cut-off phase ran again.
+    let ran: Vec<u32> = counts
+        .iter()
+        .map(|(_, c)| c.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(ran, vec![1, 2]);
+    node.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -404,6 +404,15 @@ mod tests {
             OrchestratorManagerMessage::deserialize(m.serialize().unwrap()).unwrap(),
             OrchestratorManagerMessage::GetRuns(_)
         ));
+        let due = crate::admin::RestartDue {
+            child: "x".into(),
+            generation: 9,
+        };
+        let m = OrchestratorManagerMessage::RestartDue(Wire::new(due.clone()));
+        match OrchestratorManagerMessage::deserialize(m.serialize().unwrap()).unwrap() {
+            OrchestratorManagerMessage::RestartDue(w) => assert_eq!(w, Wire::Value(due)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
