@@ -16,15 +16,15 @@ use reporunner_protocols::Wire;
 pub use reporunner_protocols::admin::AdminMessage;
 use reporunner_protocols::admin::{
     ActorStatus, ActorTree, AdminError, AdminTreeCheckpoint, AgentCheckpoint, AgentInfo,
-    RestartDue, SpawnAgentRequest,
+    SpawnAgentRequest,
 };
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_runtime::kinds::{KindError, KindRegistry, SpawnContext};
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::store::{CheckpointKind, Checkpoints, Store};
 use reporunner_runtime::supervision::{
-    ChildSpec, RestartTicket, SupervisionError, Supervisor, SupervisorArguments, SupervisorCore,
-    SupervisorMessage, SupervisorOptions,
+    ChildSpec, SupervisionError, Supervisor, SupervisorArguments, SupervisorCore,
+    SupervisorMessage, SupervisorOptions, send_after,
 };
 use reporunner_runtime::workflow::WorkflowRegistry;
 use std::sync::Arc;
@@ -113,16 +113,11 @@ impl Actor for Admin {
         myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let me = myself.clone();
         let mut core = SupervisorCore::new(
             myself.get_cell(),
             args.options,
-            Box::new(move |delay, ticket: RestartTicket| {
-                let due = RestartDue {
-                    child: ticket.child().to_string(),
-                    generation: ticket.generation(),
-                };
-                me.send_after(delay, move || AdminMessage::RestartDue(Wire::new(due)));
+            send_after(myself.clone(), |t| {
+                AdminMessage::RestartDue(Wire::new(t.into()))
             }),
         );
         let agent_options = args.agent_options;
@@ -199,25 +194,13 @@ impl Actor for Admin {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             AdminMessage::SpawnAgent(request, reply) => {
-                let result = match request.open() {
-                    Ok(request) => state.spawn_agent(request).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.spawn_agent(request).await));
             }
             AdminMessage::StopAgent(name, reply) => {
-                let result = match name.open() {
-                    Ok(name) => state.stop_agent(&name).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.stop_agent(name).await));
             }
             AdminMessage::RestartAgent(name, reply) => {
-                let result = match name.open() {
-                    Ok(name) => state.restart_agent(&name).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.restart_agent(name).await));
             }
             AdminMessage::GetTree(reply) => {
                 if !reply.is_closed() {
@@ -227,11 +210,9 @@ impl Actor for Admin {
             AdminMessage::GetKinds(reply) => {
                 let _ = reply.send(Wire::new(state.kinds.descriptors()));
             }
+            // A malformed ticket (only a peer could send one) is dropped, not fatal.
             AdminMessage::RestartDue(due) => match due.open() {
-                Ok(due) => {
-                    let ticket = RestartTicket::from_parts(due.child, due.generation);
-                    state.core.restart_due(ticket).await?;
-                }
+                Ok(due) => state.core.restart_due(due.into()).await?,
                 Err(e) => tracing::warn!(error = %e, "malformed restart ticket ignored"),
             },
         }
@@ -323,7 +304,11 @@ impl AdminState {
             })
     }
 
-    async fn spawn_agent(&mut self, request: SpawnAgentRequest) -> Result<AgentInfo, AdminError> {
+    async fn spawn_agent(
+        &mut self,
+        request: Wire<SpawnAgentRequest>,
+    ) -> Result<AgentInfo, AdminError> {
+        let request = request.open()?;
         let info = self
             .start_agent(request.name, &request.kind, request.config.clone())
             .await?;
@@ -391,7 +376,8 @@ impl AdminState {
         })
     }
 
-    async fn stop_agent(&mut self, name: &AgentId) -> Result<(), AdminError> {
+    async fn stop_agent(&mut self, name: Wire<AgentId>) -> Result<(), AdminError> {
+        let name = &name.open()?;
         let before = self.pending.len();
         self.pending.retain(|(a, _)| &a.name != name);
         let was_pending = self.pending.len() != before;
@@ -408,7 +394,8 @@ impl AdminState {
         self.checkpoint().await
     }
 
-    async fn restart_agent(&mut self, name: &AgentId) -> Result<AgentInfo, AdminError> {
+    async fn restart_agent(&mut self, name: Wire<AgentId>) -> Result<AgentInfo, AdminError> {
+        let name = &name.open()?;
         let id = name.to_string();
         let cell = self
             .call_agents(name, |reply| SupervisorMessage::RestartChild(id, reply))

@@ -32,7 +32,9 @@ pub use backoff::Backoff;
 pub use child_spec::{
     ChildSpec, ChildType, DEFAULT_SHUTDOWN, Shutdown, StartArgs, StartFn, StartFuture,
 };
-pub use core::{ChildInfo, RestartTicket, Scheduler, Strategy, SupervisorCore, SupervisorOptions};
+pub use core::{
+    ChildInfo, RestartTicket, Scheduler, Strategy, SupervisorCore, SupervisorOptions, send_after,
+};
 pub use intensity::RestartIntensity;
 pub use supervisor::{Supervisor, SupervisorArguments, SupervisorMessage, SupervisorState};
 

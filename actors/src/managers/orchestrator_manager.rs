@@ -5,7 +5,6 @@ use crate::orchestrator::{Orchestrator, OrchestratorArguments};
 use crate::runs::{RunBook, now_ms};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use reporunner_protocols::Wire;
-use reporunner_protocols::admin::RestartDue;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::kinds::RestartType;
 pub use reporunner_protocols::run::OrchestratorManagerMessage;
@@ -13,7 +12,7 @@ use reporunner_protocols::run::{RunError, RunEventKind, RunRecord, RunStatus, St
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::store::Store;
 use reporunner_runtime::supervision::{
-    ChildSpec, RestartTicket, Shutdown, SupervisionError, SupervisorCore, SupervisorOptions,
+    ChildSpec, Shutdown, SupervisionError, SupervisorCore, SupervisorOptions, send_after,
 };
 use reporunner_runtime::workflow::WorkflowRegistry;
 use std::sync::Arc;
@@ -71,18 +70,11 @@ impl Actor for OrchestratorManager {
         myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let me = myself.clone();
         let core = SupervisorCore::new(
             myself.get_cell(),
             args.options,
-            Box::new(move |delay, ticket: RestartTicket| {
-                let due = RestartDue {
-                    child: ticket.child().to_string(),
-                    generation: ticket.generation(),
-                };
-                me.send_after(delay, move || {
-                    OrchestratorManagerMessage::RestartDue(Wire::new(due))
-                });
+            send_after(myself.clone(), |t| {
+                OrchestratorManagerMessage::RestartDue(Wire::new(t.into()))
             }),
         );
         let mut state = OrchestratorManagerState {
@@ -114,43 +106,24 @@ impl Actor for OrchestratorManager {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             OrchestratorManagerMessage::StartRun(req, reply) => {
-                let result = match req.open() {
-                    Ok(req) => state.start_run(req).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.start_run(req).await));
             }
             OrchestratorManagerMessage::ResumeRun(id, reply) => {
-                let result = match id.open() {
-                    Ok(id) => state.resume_run(&id).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.resume_run(id).await));
             }
             OrchestratorManagerMessage::StopRun(id, reply) => {
-                let result = match id.open() {
-                    Ok(id) => state.stop_run(&id).await,
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.stop_run(id).await));
             }
             OrchestratorManagerMessage::GetRun(id, reply) => {
-                let result = match id.open() {
-                    Ok(id) => state
-                        .book()
-                        .and_then(|b| b.load(&id))
-                        .and_then(|r| r.ok_or(RunError::NotFound { id: id.to_string() })),
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(Wire::new(result));
+                let _ = reply.send(Wire::new(state.get_run(id)));
             }
             OrchestratorManagerMessage::GetRuns(reply) => {
                 let _ = reply.send(Wire::new(state.book().and_then(|b| b.list())));
             }
+            // A malformed ticket (only a peer could send one) is dropped, not fatal.
             OrchestratorManagerMessage::RestartDue(due) => {
                 if let Ok(due) = due.open() {
-                    let ticket = RestartTicket::from_parts(due.child, due.generation);
-                    state.core.restart_due(ticket).await?;
+                    state.core.restart_due(due.into()).await?;
                 }
             }
         }
@@ -212,7 +185,15 @@ impl OrchestratorManagerState {
         Ok(())
     }
 
-    async fn start_run(&mut self, req: StartRunRequest) -> Result<RunId, RunError> {
+    fn get_run(&self, id: Wire<RunId>) -> Result<RunRecord, RunError> {
+        let id = id.open()?;
+        self.book()?
+            .load(&id)?
+            .ok_or_else(|| RunError::NotFound { id: id.to_string() })
+    }
+
+    async fn start_run(&mut self, req: Wire<StartRunRequest>) -> Result<RunId, RunError> {
+        let req = req.open()?;
         let book = self.book()?.clone();
         self.workflow(&req.workflow)?;
         serde_json::from_str::<serde_json::Value>(&req.input_json).map_err(|e| {
@@ -242,7 +223,8 @@ impl OrchestratorManagerState {
         Ok(run.id)
     }
 
-    async fn resume_run(&mut self, id: &RunId) -> Result<(), RunError> {
+    async fn resume_run(&mut self, id: Wire<RunId>) -> Result<(), RunError> {
+        let id = &id.open()?;
         let book = self.book()?.clone();
         let mut run = book
             .load(id)?
@@ -271,7 +253,8 @@ impl OrchestratorManagerState {
         self.spawn_orchestrator(&run).await
     }
 
-    async fn stop_run(&mut self, id: &RunId) -> Result<(), RunError> {
+    async fn stop_run(&mut self, id: Wire<RunId>) -> Result<(), RunError> {
+        let id = &id.open()?;
         let book = self.book()?.clone();
         if book.load(id)?.is_none() {
             return Err(RunError::NotFound { id: id.to_string() });

@@ -11,8 +11,8 @@ use super::backoff::Backoff;
 use super::child_spec::{ChildSpec, ChildType, Shutdown};
 use super::intensity::{RestartIntensity, RestartLog};
 use super::supervisor::SupervisorMessage;
-use ractor::{ActorCell, ActorId, ActorRef, RactorErr, SpawnErr, SupervisionEvent};
-use reporunner_protocols::admin::{ActorStatus, ActorTree};
+use ractor::{ActorCell, ActorId, ActorRef, Message, RactorErr, SpawnErr, SupervisionEvent};
+use reporunner_protocols::admin::{ActorStatus, ActorTree, RestartDue};
 use reporunner_protocols::ids::NodeId;
 use reporunner_protocols::kinds::RestartType;
 use std::fmt;
@@ -75,8 +75,31 @@ impl RestartTicket {
     }
 }
 
+impl From<RestartTicket> for RestartDue {
+    fn from(t: RestartTicket) -> Self {
+        RestartDue {
+            child: t.child,
+            generation: t.generation,
+        }
+    }
+}
+
+impl From<RestartDue> for RestartTicket {
+    fn from(d: RestartDue) -> Self {
+        RestartTicket::from_parts(d.child, d.generation)
+    }
+}
+
 /// Schedules a [`RestartTicket`] to come back after a delay.
 pub type Scheduler = Box<dyn Fn(Duration, RestartTicket) + Send + Sync>;
+
+/// A [`Scheduler`] that sends `wrap(ticket)` to `actor` once the delay has passed: how a
+/// supervising actor gets its restarts back as messages.
+pub fn send_after<M: Message>(actor: ActorRef<M>, wrap: fn(RestartTicket) -> M) -> Scheduler {
+    Box::new(move |delay, ticket| {
+        actor.send_after(delay, move || wrap(ticket));
+    })
+}
 
 /// What a supervisor knows of one child.
 #[derive(Debug, Clone)]

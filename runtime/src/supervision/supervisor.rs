@@ -76,13 +76,10 @@ impl Actor for Supervisor {
         myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let me = myself.clone();
         let mut core = SupervisorCore::new(
             myself.get_cell(),
             args.options,
-            Box::new(move |delay, ticket| {
-                me.send_after(delay, move || SupervisorMessage::RestartDue(ticket));
-            }),
+            super::send_after(myself.clone(), SupervisorMessage::RestartDue),
         );
         core.start_children(args.children).await?;
         Ok(SupervisorState { core })
