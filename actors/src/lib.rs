@@ -32,6 +32,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod analysis;
 pub mod managers;
 pub mod orchestrator;
 pub mod runs;

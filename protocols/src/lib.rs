@@ -32,6 +32,7 @@ pub mod host;
 pub mod ids;
 pub mod kinds;
 pub mod ports;
+pub mod profile;
 pub mod record;
 pub mod run;
 

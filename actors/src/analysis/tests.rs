@@ -1,0 +1,221 @@
+//! Analysis of the fixture repositories under `tests/fixtures/repos`, field by field.
+
+use super::*;
+use reporunner_protocols::profile::{Component, ProjectProfile};
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> ProjectProfile {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/repos")
+        .join(name);
+    analyze(&root).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn root(p: &ProjectProfile) -> &Component {
+    p.component(".").expect("a root component")
+}
+
+fn v<T: Clone>(f: &Option<Fact<T>>) -> Option<T> {
+    f.as_ref().map(|f| f.value.clone())
+}
+
+fn values(fs: &[Fact<String>]) -> Vec<&str> {
+    fs.iter().map(|f| f.value.as_str()).collect()
+}
+
+#[test]
+fn flask_reads_port_from_the_environment() {
+    let p = fixture("py-flask-basic");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["python"]);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("pip"));
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("pip install -r requirements.txt")
+    );
+    assert_eq!(values(&c.frameworks), vec!["flask"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("flask --app app:app run --host $HOST --port $PORT")
+    );
+    let port = c.port.as_ref().unwrap();
+    assert_eq!(port.value, 5000);
+    assert_eq!(port.evidence[0].file, "app.py");
+    assert_eq!(port.evidence[0].line, Some(14));
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    assert_eq!(v(&c.bind_host).as_deref(), Some("0.0.0.0"));
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+    assert!(
+        c.dependencies
+            .iter()
+            .any(|d| d.name == "flask" && d.spec == "==3.0.3")
+    );
+    assert_eq!(p.web_component.as_deref(), Some("."));
+}
+
+#[test]
+fn fastapi_app_object_is_found_in_a_package() {
+    let p = fixture("py-fastapi");
+    let c = root(&p);
+    assert_eq!(values(&c.frameworks), vec!["fastapi"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("uvicorn app.main:api --host $HOST --port $PORT")
+    );
+    let app = c.start_command.as_ref().unwrap();
+    assert_eq!(
+        (app.evidence[0].file.as_str(), app.evidence[0].line),
+        ("app/main.py", Some(6))
+    );
+    assert_eq!(v(&c.port), Some(8000));
+    assert_eq!(v(&c.reads_port_env), Some(false));
+    assert_eq!(v(&c.test_command).as_deref(), Some("python -m pytest"));
+    assert_eq!(values(&c.runtime_versions), vec!["python >=3.10"]);
+    assert_eq!(values(&c.databases), vec!["postgresql"]);
+    let db_url = c
+        .env_vars
+        .iter()
+        .find(|e| e.name == "DATABASE_URL")
+        .unwrap();
+    assert!(db_url.required && !db_url.secret);
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("pip install 'fastapi>=0.110' 'uvicorn[standard]' 'sqlalchemy>=2' 'psycopg2-binary'")
+    );
+    assert!(c.dependencies.iter().any(|d| d.name == "pytest" && d.dev));
+}
+
+#[test]
+fn django_with_sqlite() {
+    let p = fixture("py-django-sqlite");
+    let c = root(&p);
+    assert_eq!(values(&c.frameworks), vec!["django"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("python manage.py runserver $HOST:$PORT")
+    );
+    assert!(c.conflicts.iter().any(|k| {
+        k.topic == "start_command"
+            && k.candidates
+                .iter()
+                .any(|f| f.value == "gunicorn mysite.wsgi:application --bind $HOST:$PORT")
+    }));
+    assert_eq!(values(&c.databases), vec!["sqlite"]);
+    assert_eq!(c.databases[0].evidence[0].file, "mysite/settings.py");
+    assert_eq!(values(&c.migrations), vec!["django"]);
+    assert_eq!(v(&c.test_command).as_deref(), Some("python manage.py test"));
+    assert_eq!(v(&c.port), Some(8000));
+    let secret = c
+        .env_vars
+        .iter()
+        .find(|e| e.name == "DJANGO_SECRET_KEY")
+        .unwrap();
+    assert!(secret.secret && !secret.required);
+    assert_eq!(secret.default.as_deref(), Some("dev-only"));
+}
+
+#[test]
+fn poetry_project_with_a_lockfile() {
+    let p = fixture("py-poetry");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("poetry"));
+    assert_eq!(
+        c.package_manager.as_ref().unwrap().evidence[0].file,
+        "poetry.lock"
+    );
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("poetry install --no-interaction")
+    );
+    assert_eq!(values(&c.runtime_versions), vec!["python ^3.11"]);
+    assert_eq!(values(&c.databases), vec!["redis"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("flask --app notes:app run --host $HOST --port $PORT")
+    );
+    assert!(c.dependencies.iter().any(|d| d.name == "pytest" && d.dev));
+}
+
+#[test]
+fn uv_project_with_a_python_version_file() {
+    let p = fixture("py-uv");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("uv"));
+    assert_eq!(v(&c.install_command).as_deref(), Some("uv sync"));
+    // .python-version wins over requires-python, and the disagreement is kept.
+    assert_eq!(values(&c.runtime_versions), vec!["python 3.12"]);
+    assert!(c.conflicts.iter().any(|k| k.topic == "python_version"));
+    assert_eq!(values(&c.frameworks), vec!["starlette"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("uvicorn main:app --host $HOST --port $PORT")
+    );
+}
+
+#[test]
+fn a_misspelled_requirements_file_is_read_with_a_warning() {
+    let p = fixture("py-requirement-typo");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("pip"));
+    assert_eq!(values(&c.frameworks), vec!["flask"]);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.file.as_deref() == Some("requirement.txt")
+                && w.message.contains("requirements.txt"))
+    );
+}
+
+#[test]
+fn an_app_that_binds_localhost_and_ignores_port() {
+    let p = fixture("py-binds-localhost");
+    let c = root(&p);
+    assert_eq!(v(&c.bind_host).as_deref(), Some("127.0.0.1"));
+    assert_eq!(v(&c.port), Some(8080));
+    assert_eq!(v(&c.reads_port_env), Some(false));
+    // The code's port beats Flask's default, and the default is kept as a candidate.
+    assert_eq!(c.port.as_ref().unwrap().evidence[0].rule, "python.run-port");
+}
+
+#[test]
+fn pipenv_with_a_python_version() {
+    let p = fixture("py-pipenv");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("pipenv"));
+    assert_eq!(values(&c.runtime_versions), vec!["python 3.10"]);
+    assert_eq!(values(&c.frameworks), vec!["fastapi"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("uvicorn api:app --host $HOST --port $PORT")
+    );
+}
+
+#[test]
+fn a_library_has_no_start_command() {
+    let p = fixture("py-library");
+    let c = root(&p);
+    assert_eq!(v(&c.kind).as_deref(), Some("library"));
+    assert!(c.start_command.is_none());
+    assert_eq!(v(&c.test_command).as_deref(), Some("python -m pytest"));
+    assert_eq!(v(&c.install_command).as_deref(), Some("pip install -e ."));
+    assert!(p.web_component.is_none());
+}
+
+#[test]
+fn invalid_toml_is_a_warning_and_the_rest_is_still_read() {
+    let p = fixture("py-bad-toml");
+    let c = root(&p);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.file.as_deref() == Some("pyproject.toml")
+                && w.message.contains("invalid TOML"))
+    );
+    assert!(c.dependencies.iter().any(|d| d.name == "requests"));
+}
+
+#[test]
+fn a_path_that_is_not_a_folder_is_refused() {
+    let err = analyze(std::path::Path::new("/definitely/not/here")).unwrap_err();
+    assert!(err.to_string().contains("not a folder"));
+}
