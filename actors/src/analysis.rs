@@ -6,10 +6,11 @@
 
 pub mod snapshot;
 
+mod node;
 mod python;
 mod text;
 
-use reporunner_protocols::profile::{Component, Fact, ProjectProfile, Warning};
+use reporunner_protocols::profile::{Component, Conflict, Fact, ProjectProfile, Warning};
 use snapshot::{RepoSnapshot, SnapshotError};
 use std::path::Path;
 use std::time::Instant;
@@ -24,6 +25,8 @@ const MANIFESTS: &[&str] = &[
     "Pipfile",
     "environment.yml",
     "manage.py",
+    "package.json",
+    "index.html",
 ];
 
 /// Folders never taken as components of their own: tests, examples and docs hold manifests
@@ -102,8 +105,18 @@ pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
                 }),
             ..Component::default()
         };
-        python::analyze(&mut a, &dir, &mut c);
-        if !c.languages.is_empty() {
+        // Each ecosystem reads the folder on its own; the results are composed, not
+        // first-match: a Flask app with a package.json for its linters stays a Flask app.
+        let mut found = Vec::new();
+        for rules in [python::analyze, node::analyze] {
+            let mut part = c.clone();
+            rules(&mut a, &dir, &mut part);
+            if !part.languages.is_empty() {
+                found.push(part);
+            }
+        }
+        if let Some(merged) = compose(found) {
+            c = merged;
             components.push(c);
         }
     }
@@ -117,6 +130,77 @@ pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
         files_seen: snap.files().len() as u64,
         analyze_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// How strongly a component claims to be runnable: services first, then static sites,
+/// command-line tools and libraries, then the certainty of its start command.
+fn weight(c: &Component) -> f32 {
+    let kind = match c.kind.as_ref().map(|k| k.value.as_str()) {
+        Some("service") => 3.0,
+        Some("static_site") => 2.0,
+        Some("cli") => 1.0,
+        _ => 0.0,
+    };
+    kind + c.start_command.as_ref().map_or(0.0, |s| s.confidence)
+}
+
+/// Composes what several ecosystems found in one folder. The strongest keeps its single
+/// facts (start command, port, kind); the others add their languages, manifests,
+/// dependencies and databases, their install steps run too, and any single fact they
+/// disagree on is kept as a conflict.
+fn compose(mut parts: Vec<Component>) -> Option<Component> {
+    parts.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
+    let mut parts = parts.into_iter();
+    let mut main = parts.next()?;
+    for other in parts {
+        main.languages.extend(other.languages);
+        main.manifests.extend(other.manifests);
+        main.dependencies.extend(other.dependencies);
+        main.runtime_versions.extend(other.runtime_versions);
+        main.frameworks.extend(other.frameworks);
+        main.databases.extend(other.databases);
+        main.migrations.extend(other.migrations);
+        main.env_vars.extend(other.env_vars);
+        main.system_packages.extend(other.system_packages);
+        main.conflicts.extend(other.conflicts);
+        if let (Some(m), Some(o)) = (&mut main.install_command, other.install_command) {
+            m.value = format!("{} && {}", m.value, o.value);
+            m.evidence.extend(o.evidence);
+        }
+        if main.build_command.is_none() {
+            main.build_command = other.build_command;
+        }
+        for (topic, mine, theirs) in [
+            (
+                "package_manager",
+                main.package_manager.clone(),
+                other.package_manager,
+            ),
+            (
+                "start_command",
+                main.start_command.clone(),
+                other.start_command,
+            ),
+            (
+                "test_command",
+                main.test_command.clone(),
+                other.test_command,
+            ),
+        ] {
+            if let (Some(m), Some(t)) = (mine, theirs)
+                && m.value != t.value
+            {
+                main.conflicts.push(Conflict {
+                    topic: topic.into(),
+                    chosen: Some(m.value.clone()),
+                    candidates: vec![m, t],
+                    reason: "two ecosystems in one folder: the one that runs as a service leads"
+                        .into(),
+                });
+            }
+        }
+    }
+    Some(main)
 }
 
 /// Every folder (the root first) that holds a manifest, outside test and example folders.
@@ -150,40 +234,82 @@ fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
     dirs
 }
 
-/// Picks the component that faces the web: the one with a port, then a start command, with
-/// the most certain evidence first.
+/// Keeps every candidate: the most certain (the first, on a tie) is chosen, and if others
+/// say something else, a conflict records them all and why.
+pub(crate) fn choose<T: Clone + PartialEq + ToString>(
+    conflicts: &mut Vec<Conflict>,
+    topic: &str,
+    candidates: Vec<Fact<T>>,
+    reason: &str,
+) -> Option<Fact<T>> {
+    let best = candidates
+        .iter()
+        .enumerate()
+        .max_by(|(i, a), (j, b)| a.confidence.total_cmp(&b.confidence).then(j.cmp(i)))
+        .map(|(_, f)| f.clone())?;
+    if candidates.iter().any(|f| f.value != best.value) {
+        conflicts.push(Conflict {
+            topic: topic.into(),
+            candidates: candidates
+                .iter()
+                .map(|f| Fact {
+                    value: f.value.to_string(),
+                    confidence: f.confidence,
+                    evidence: f.evidence.clone(),
+                })
+                .collect(),
+            chosen: Some(best.value.to_string()),
+            reason: reason.into(),
+        });
+    }
+    Some(best)
+}
+
+/// Front-end frameworks: a component built on one is what a person opens in a browser.
+const FRONT_ENDS: &[&str] = &["next", "nuxt", "vite", "create-react-app"];
+
+/// Picks the component that faces the web: a front end first (what a person opens in a
+/// browser), then a service with a port, then anything with a start command.
 fn choose_web_component(components: &[Component]) -> (Option<String>, Option<String>) {
-    let score = |c: &Component| {
-        let kind_is_service = c.kind.as_ref().is_some_and(|k| k.value == "service");
-        let conf = |f: &Option<Fact<u16>>| f.as_ref().map_or(0.0, |f| f.confidence);
-        (kind_is_service as u8 as f32) * 2.0
-            + conf(&c.port)
-            + c.start_command.as_ref().map_or(0.0, |f| f.confidence)
+    let front_end = |c: &Component| {
+        c.frameworks
+            .iter()
+            .find(|f| FRONT_ENDS.contains(&f.value.as_str()))
+            .map(|f| f.value.clone())
     };
-    let best = components
+    let rank = |c: &Component| {
+        let base = if front_end(c).is_some() {
+            3.0
+        } else if c.kind.as_ref().is_some_and(|k| k.value == "service") {
+            2.0
+        } else if c.kind.as_ref().is_some_and(|k| k.value == "static_site") {
+            1.0
+        } else {
+            0.0
+        };
+        base + c.port.as_ref().map_or(0.0, |p| p.confidence * 0.5)
+            + c.start_command.as_ref().map_or(0.0, |s| s.confidence * 0.5)
+    };
+    let Some(best) = components
         .iter()
         .filter(|c| c.start_command.is_some())
-        .max_by(|a, b| score(a).total_cmp(&score(b)));
-    match best {
-        Some(c) if components.len() == 1 => {
-            (Some(c.path.clone()), Some("the only component".into()))
-        }
-        Some(c) => {
-            let why = match (&c.port, &c.kind) {
-                (Some(p), Some(k)) if k.value == "service" => format!(
-                    "a service with a start command and port {} ({})",
-                    p.value,
-                    p.evidence
-                        .first()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()
-                ),
-                _ => "the only component with a start command".to_string(),
-            };
-            (Some(c.path.clone()), Some(why))
-        }
-        None => (None, None),
-    }
+        .max_by(|a, b| rank(a).total_cmp(&rank(b)))
+    else {
+        return (None, None);
+    };
+    let why = if components.len() == 1 {
+        "the only component".to_string()
+    } else if let Some(fw) = front_end(best) {
+        format!("the front end ({fw}): what a person opens in a browser")
+    } else if let Some(p) = &best.port {
+        format!(
+            "a service listening on port {} ({})",
+            p.value, p.evidence[0]
+        )
+    } else {
+        "the only component with a start command".to_string()
+    };
+    (Some(best.path.clone()), Some(why))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! start command, port, tests, environment variables and databases.
 
 use super::text::{find_line, line_at, looks_secret, pep503};
-use super::{Analysis, join};
+use super::{Analysis, choose, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Conflict, Dependency, EnvVar, Evidence, Fact};
 use std::sync::LazyLock;
@@ -696,37 +696,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             Evidence::file(first, "python.no-entry-point"),
         )
     });
-}
-
-/// Keeps every candidate: the most certain (the first, on a tie) is chosen, and if others
-/// say something else, a conflict records them all and why.
-fn choose<T: Clone + PartialEq + ToString>(
-    conflicts: &mut Vec<Conflict>,
-    topic: &str,
-    candidates: Vec<Fact<T>>,
-    reason: &str,
-) -> Option<Fact<T>> {
-    let best = candidates
-        .iter()
-        .enumerate()
-        .max_by(|(i, a), (j, b)| a.confidence.total_cmp(&b.confidence).then(j.cmp(i)))
-        .map(|(_, f)| f.clone())?;
-    if candidates.iter().any(|f| f.value != best.value) {
-        conflicts.push(Conflict {
-            topic: topic.into(),
-            candidates: candidates
-                .iter()
-                .map(|f| Fact {
-                    value: f.value.to_string(),
-                    confidence: f.confidence,
-                    evidence: f.evidence.clone(),
-                })
-                .collect(),
-            chosen: Some(best.value.to_string()),
-            reason: reason.into(),
-        });
-    }
-    Some(best)
 }
 
 fn add_env(

@@ -219,3 +219,169 @@ fn a_path_that_is_not_a_folder_is_refused() {
     let err = analyze(std::path::Path::new("/definitely/not/here")).unwrap_err();
     assert!(err.to_string().contains("not a folder"));
 }
+
+#[test]
+fn express_with_a_lockfile_and_port_from_the_environment() {
+    let p = fixture("node-express");
+    let c = root(&p);
+    assert_eq!(c.name, "todo-api");
+    assert_eq!(values(&c.languages), vec!["javascript"]);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("npm"));
+    assert_eq!(v(&c.install_command).as_deref(), Some("npm ci"));
+    assert_eq!(values(&c.frameworks), vec!["express"]);
+    assert_eq!(v(&c.start_command).as_deref(), Some("npm start"));
+    assert_eq!(v(&c.test_command).as_deref(), Some("npm test"));
+    let port = c.port.as_ref().unwrap();
+    assert_eq!(
+        (
+            port.value,
+            port.evidence[0].file.as_str(),
+            port.evidence[0].line
+        ),
+        (3000, "server.js", Some(7))
+    );
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    assert_eq!(values(&c.runtime_versions), vec!["node >=18"]);
+    assert_eq!(values(&c.databases), vec!["postgresql"]);
+    assert!(
+        c.env_vars
+            .iter()
+            .any(|e| e.name == "DATABASE_URL" && e.required)
+    );
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+}
+
+#[test]
+fn next_with_pnpm_from_the_package_manager_field() {
+    let p = fixture("node-next");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["typescript"]);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("pnpm"));
+    assert_eq!(
+        c.package_manager.as_ref().unwrap().evidence[0].rule,
+        "node.package-manager-field"
+    );
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("pnpm install --frozen-lockfile")
+    );
+    assert_eq!(values(&c.frameworks), vec!["next"]);
+    assert_eq!(v(&c.build_command).as_deref(), Some("pnpm run build"));
+    assert_eq!(v(&c.start_command).as_deref(), Some("pnpm start"));
+    // npm's placeholder is no test command.
+    assert!(c.test_command.is_none());
+    assert_eq!(values(&c.runtime_versions), vec!["node 20.11.1"]);
+    assert_eq!(v(&c.port), Some(3000));
+}
+
+#[test]
+fn a_vite_spa_takes_its_port_from_the_script() {
+    let p = fixture("node-vite-spa");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("yarn"));
+    assert_eq!(v(&c.kind).as_deref(), Some("static_site"));
+    assert_eq!(v(&c.port), Some(4000));
+    assert_eq!(
+        c.port.as_ref().unwrap().evidence[0].rule,
+        "node.script-port"
+    );
+    assert_eq!(v(&c.build_command).as_deref(), Some("yarn run build"));
+}
+
+#[test]
+fn a_static_site_needs_no_build() {
+    let p = fixture("static-site");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["html"]);
+    assert_eq!(v(&c.kind).as_deref(), Some("static_site"));
+    assert!(c.build_command.is_none() && c.install_command.is_none());
+}
+
+#[test]
+fn a_monorepo_has_one_component_per_app_and_picks_the_front_end() {
+    let p = fixture("monorepo-api-web");
+    let paths: Vec<&str> = p.components.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, vec!["api", "web"]);
+    assert_eq!(
+        values(&p.component("api").unwrap().frameworks),
+        vec!["fastapi"]
+    );
+    assert_eq!(
+        values(&p.component("web").unwrap().frameworks),
+        vec!["vite"]
+    );
+    assert_eq!(p.web_component.as_deref(), Some("web"));
+    assert!(
+        p.web_component_reason
+            .as_deref()
+            .unwrap()
+            .contains("front end")
+    );
+}
+
+#[test]
+fn python_and_node_in_one_folder_compose() {
+    let p = fixture("py-and-node");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["python", "javascript"]);
+    assert_eq!(values(&c.frameworks), vec!["flask"]);
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("flask --app app:app run --host $HOST --port $PORT")
+    );
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("pip install -r requirements.txt && npm install")
+    );
+    assert!(c.conflicts.iter().any(|k| k.topic == "package_manager"
+        && k.chosen.as_deref() == Some("pip")
+        && k.candidates.iter().any(|f| f.value == "npm")));
+}
+
+#[test]
+fn invalid_json_is_a_warning_not_a_crash() {
+    let p = fixture("node-bad-json");
+    assert!(
+        p.warnings.iter().any(
+            |w| w.file.as_deref() == Some("package.json") && w.message.contains("invalid JSON")
+        )
+    );
+}
+
+#[test]
+fn bad_input_becomes_warnings() {
+    use std::os::unix::fs::symlink;
+    let dir = std::env::temp_dir().join(format!("reporunner-bad-input-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "flask\n").unwrap();
+    // A symlink loop, a symlink out of the repository, and a broken one.
+    symlink(dir.join("loop-b"), dir.join("loop-a")).unwrap();
+    symlink(dir.join("loop-a"), dir.join("loop-b")).unwrap();
+    symlink("/etc", dir.join("outside")).unwrap();
+    symlink(dir.join("nowhere"), dir.join("broken")).unwrap();
+    // A sparse file of several GB, and binary bytes where code is expected.
+    let huge = std::fs::File::create(dir.join("src/huge.py")).unwrap();
+    huge.set_len(4 << 30).unwrap();
+    std::fs::write(dir.join("src/blob.py"), [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    std::fs::write(dir.join("src/latin1.py"), [b'x', b'=', 0xe9, b'\n']).unwrap();
+
+    let p = analyze(&dir).unwrap();
+    let said = |file: &str, what: &str| {
+        p.warnings
+            .iter()
+            .any(|w| w.file.as_deref() == Some(file) && w.message.contains(what))
+    };
+    assert!(said("loop-a", "symlink loop"), "{:#?}", p.warnings);
+    assert!(
+        said("outside", "outside the repository"),
+        "{:#?}",
+        p.warnings
+    );
+    assert!(said("broken", "broken symlink"), "{:#?}", p.warnings);
+    assert!(said("src/blob.py", "binary"), "{:#?}", p.warnings);
+    assert!(said("src/latin1.py", "UTF-8"), "{:#?}", p.warnings);
+    // The huge file is too large to be a source worth scanning: skipped before reading.
+    assert_eq!(values(&root(&p).frameworks), vec!["flask"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
