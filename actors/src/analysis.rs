@@ -6,8 +6,10 @@
 
 pub mod snapshot;
 
+mod intent;
 mod node;
 mod python;
+mod rust;
 mod text;
 
 use reporunner_protocols::profile::{Component, Conflict, Fact, ProjectProfile, Warning};
@@ -27,6 +29,8 @@ const MANIFESTS: &[&str] = &[
     "manage.py",
     "package.json",
     "index.html",
+    "Cargo.toml",
+    "Procfile",
 ];
 
 /// Folders never taken as components of their own: tests, examples and docs hold manifests
@@ -86,7 +90,7 @@ pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
     };
     let mut components = Vec::new();
     for dir in component_dirs(&snap) {
-        let mut c = Component {
+        let c = Component {
             path: if dir.is_empty() {
                 ".".into()
             } else {
@@ -108,16 +112,16 @@ pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
         // Each ecosystem reads the folder on its own; the results are composed, not
         // first-match: a Flask app with a package.json for its linters stays a Flask app.
         let mut found = Vec::new();
-        for rules in [python::analyze, node::analyze] {
+        for rules in [python::analyze, node::analyze, rust::analyze] {
             let mut part = c.clone();
             rules(&mut a, &dir, &mut part);
             if !part.languages.is_empty() {
                 found.push(part);
             }
         }
-        if let Some(merged) = compose(found) {
-            c = merged;
-            components.push(c);
+        if let Some(mut merged) = compose(found) {
+            intent::analyze(&mut a, &dir, &mut merged);
+            components.push(merged);
         }
     }
     let (web, reason) = choose_web_component(&components);

@@ -385,3 +385,126 @@ fn bad_input_becomes_warnings() {
     assert_eq!(values(&root(&p).frameworks), vec!["flask"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rust_axum_service() {
+    let p = fixture("rust-axum");
+    let c = root(&p);
+    assert_eq!(c.name, "hello-axum");
+    assert_eq!(values(&c.languages), vec!["rust"]);
+    assert_eq!(values(&c.frameworks), vec!["axum"]);
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("cargo build --release")
+    );
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("./target/release/hello-axum")
+    );
+    assert_eq!(v(&c.test_command).as_deref(), Some("cargo test"));
+    assert_eq!(values(&c.runtime_versions), vec!["rust 1.75"]);
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    let port = c.port.as_ref().unwrap();
+    assert_eq!(
+        (port.value, port.evidence[0].file.as_str()),
+        (3000, "src/main.rs")
+    );
+    assert_eq!(values(&c.databases), vec!["postgresql"]);
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+}
+
+#[test]
+fn a_procfile_beats_the_framework_default() {
+    let p = fixture("procfile-beats-default");
+    let c = root(&p);
+    let start = c.start_command.as_ref().unwrap();
+    assert_eq!(start.value, "gunicorn wsgi:app --bind 0.0.0.0:$PORT");
+    assert_eq!(
+        (start.evidence[0].file.as_str(), start.evidence[0].line),
+        ("Procfile", Some(2))
+    );
+    assert_eq!(start.evidence[0].rule, "procfile.web");
+    assert!(c.conflicts.iter().any(|k| {
+        k.topic == "start_command"
+            && k.chosen.as_deref() == Some("gunicorn wsgi:app --bind 0.0.0.0:$PORT")
+            && k.candidates
+                .iter()
+                .any(|f| f.value.starts_with("flask --app wsgi:app"))
+    }));
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    assert!(
+        c.migrations
+            .iter()
+            .any(|m| m.value == "release: flask db upgrade")
+    );
+}
+
+#[test]
+fn an_env_example_with_required_secrets() {
+    let p = fixture("env-example-secrets");
+    let c = root(&p);
+    assert_eq!(c.env_files, vec![".env.example"]);
+    let var = |n: &str| {
+        c.env_vars
+            .iter()
+            .find(|e| e.name == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    let session = var("SESSION_SECRET");
+    assert!(session.required && session.secret);
+    assert_eq!(
+        session.evidence.len(),
+        2,
+        "read in code and documented in the template"
+    );
+    let stripe = var("STRIPE_API_KEY");
+    assert!(stripe.required && stripe.secret);
+    assert!(!var("LOG_LEVEL").required && !var("LOG_LEVEL").secret);
+    assert_eq!(var("LOG_LEVEL").default.as_deref(), Some("info"));
+    assert_eq!(v(&c.port), Some(8080));
+    assert_eq!(values(&c.databases), vec!["postgresql"]);
+    assert_eq!(c.databases[0].evidence[0].file, ".env.example");
+}
+
+#[test]
+fn a_test_command_found_only_in_ci() {
+    let p = fixture("ci-only-tests");
+    let c = root(&p);
+    let t = c.test_command.as_ref().unwrap();
+    assert_eq!(t.value, "pytest -q tests");
+    assert_eq!(
+        (t.evidence[0].file.as_str(), t.evidence[0].line),
+        (".github/workflows/ci.yml", Some(9))
+    );
+    assert_eq!(v(&c.install_command).as_deref(), Some("pip install -e ."));
+}
+
+#[test]
+fn a_dockerfile_states_the_port() {
+    let p = fixture("dockerfile-expose");
+    let c = root(&p);
+    assert_eq!(values(&c.frameworks), vec!["fastify"]);
+    assert_eq!(v(&c.port), Some(8080));
+    assert!(
+        c.port
+            .as_ref()
+            .unwrap()
+            .evidence
+            .iter()
+            .any(|e| e.rule == "dockerfile.expose")
+    );
+    assert_eq!(v(&c.start_command).as_deref(), Some("node server.js"));
+}
+
+#[test]
+fn compose_images_name_the_databases() {
+    let p = fixture("compose-postgres");
+    let c = root(&p);
+    assert_eq!(values(&c.frameworks), vec!["django"]);
+    assert_eq!(values(&c.databases), vec!["postgresql", "redis"]);
+    assert!(
+        c.databases
+            .iter()
+            .all(|d| d.evidence[0].file == "docker-compose.yml")
+    );
+}

@@ -1,0 +1,347 @@
+//! Files that state intent, read over whatever the ecosystems found: Procfile, Dockerfile,
+//! compose files, env templates, CI workflows and Makefiles. What a person wrote down beats
+//! what a rule inferred, and the inference is kept as a conflict.
+
+use super::text::looks_secret;
+use super::{Analysis, join};
+use regex::Regex;
+use reporunner_protocols::profile::{Component, Conflict, EnvVar, Evidence, Fact};
+use std::sync::LazyLock;
+
+/// Env template names, in the order they are preferred.
+pub(crate) const ENV_TEMPLATES: &[&str] = &[
+    ".env.example",
+    ".env.sample",
+    ".env.template",
+    ".env.dist",
+    ".env.dev-sample",
+];
+
+static PORT_IN_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:--port[ =]|-p |--bind[ =][^ :]*:|-b [^ :]*:|:)(\d{2,5})\b").unwrap()
+});
+static TEST_IN_CI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:-\s*)?run:\s*((?:(?:poetry|uv|pipenv|pdm) run )?(?:pytest|python3? -m pytest|python3? manage\.py test|tox|nox|npm (?:run )?test|pnpm (?:run )?test|yarn test|cargo test|cargo nextest run|go test|make test)\b.*)$").unwrap()
+});
+
+/// Offers a stated value for a single fact: it replaces an inferred one that is less
+/// certain, and either way a disagreement is kept as a conflict.
+fn offer<T: Clone + PartialEq + ToString>(
+    slot: &mut Option<Fact<T>>,
+    conflicts: &mut Vec<Conflict>,
+    topic: &str,
+    stated: Fact<T>,
+    reason: &str,
+) {
+    match slot {
+        None => *slot = Some(stated),
+        Some(current) if current.value == stated.value => current.evidence.extend(stated.evidence),
+        Some(current) => {
+            let (winner, loser) = if stated.confidence >= current.confidence {
+                (stated, current.clone())
+            } else {
+                (current.clone(), stated)
+            };
+            conflicts.push(Conflict {
+                topic: topic.into(),
+                chosen: Some(winner.value.to_string()),
+                candidates: [&winner, &loser]
+                    .iter()
+                    .map(|f| Fact {
+                        value: f.value.to_string(),
+                        confidence: f.confidence,
+                        evidence: f.evidence.clone(),
+                    })
+                    .collect(),
+                reason: reason.into(),
+            });
+            *slot = Some(winner);
+        }
+    }
+}
+
+/// Reads the intent files of the component in `dir`.
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    procfile(a, dir, c);
+    dockerfile(a, dir, c);
+    compose(a, dir, c);
+    env_templates(a, dir, c);
+    ci_workflows(a, dir, c);
+    makefile(a, dir, c);
+}
+
+fn procfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let path = join(dir, "Procfile");
+    if !a.snap.exists(&path) {
+        return;
+    }
+    let Some(text) = a.read(&path) else { return };
+    let mut entries: Vec<(u32, String, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some((name, cmd)) = line.split_once(':')
+            && !name.trim().is_empty()
+            && !name.trim().starts_with('#')
+        {
+            entries.push((
+                i as u32 + 1,
+                name.trim().to_string(),
+                cmd.trim().to_string(),
+            ));
+        }
+    }
+    // web beats worker; release is a pre-start step (migrations), not the service.
+    let chosen = entries
+        .iter()
+        .find(|(_, n, _)| n == "web")
+        .or_else(|| entries.iter().find(|(_, n, _)| n != "release"));
+    if let Some((line, name, cmd)) = chosen {
+        let ev = Evidence::line(&path, *line, format!("procfile.{name}"));
+        let reason = "a Procfile states the start command; it beats the framework's";
+        offer(
+            &mut c.start_command,
+            &mut c.conflicts,
+            "start_command",
+            Fact::new(cmd.clone(), 1.0, ev.clone()),
+            reason,
+        );
+        if cmd.contains("$PORT") {
+            c.reads_port_env = Some(Fact::new(true, 1.0, ev.clone()));
+        } else if let Some(m) = PORT_IN_COMMAND.captures(cmd)
+            && let Ok(p) = m[1].parse::<u16>()
+        {
+            offer(
+                &mut c.port,
+                &mut c.conflicts,
+                "port",
+                Fact::new(p, 0.95, ev.clone()),
+                reason,
+            );
+        }
+        c.kind = Some(Fact::new(
+            if name == "web" { "service" } else { "worker" }.into(),
+            1.0,
+            ev,
+        ));
+    }
+    if let Some((line, _, cmd)) = entries.iter().find(|(_, n, _)| n == "release") {
+        c.migrations.push(Fact::new(
+            format!("release: {cmd}"),
+            0.9,
+            Evidence::line(&path, *line, "procfile.release"),
+        ));
+    }
+}
+
+fn dockerfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let path = join(dir, "Dockerfile");
+    if !a.snap.exists(&path) {
+        return;
+    }
+    let Some(text) = a.read(&path) else { return };
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        let upper = l.to_ascii_uppercase();
+        if let Some(rest) = upper.strip_prefix("EXPOSE ") {
+            if let Some(p) = rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.split('/').next())
+                .and_then(|p| p.parse::<u16>().ok())
+            {
+                let ev = Evidence::line(&path, i as u32 + 1, "dockerfile.expose");
+                offer(
+                    &mut c.port,
+                    &mut c.conflicts,
+                    "port",
+                    Fact::new(p, 0.9, ev),
+                    "a Dockerfile EXPOSE states the port",
+                );
+            }
+        } else if upper.starts_with("CMD ") {
+            let raw = l[4..].trim();
+            let cmd = match serde_json::from_str::<Vec<String>>(raw) {
+                Ok(parts) => parts.join(" "),
+                Err(_) => raw.to_string(),
+            };
+            let ev = Evidence::line(&path, i as u32 + 1, "dockerfile.cmd");
+            // Inside an image paths differ: a candidate, below a Procfile or a framework rule.
+            offer(
+                &mut c.start_command,
+                &mut c.conflicts,
+                "start_command",
+                Fact::new(cmd, 0.6, ev),
+                "the Dockerfile's CMD is written for its image",
+            );
+        }
+    }
+}
+
+fn compose(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    for name in [
+        "docker-compose.yml",
+        "docker-compose.yaml",
+        "compose.yml",
+        "compose.yaml",
+    ] {
+        let path = join(dir, name);
+        if !a.snap.exists(&path) {
+            continue;
+        }
+        let Some(text) = a.read(&path) else { continue };
+        for (i, line) in text.lines().enumerate() {
+            let Some(image) = line.trim().strip_prefix("image:") else {
+                continue;
+            };
+            let image = image.trim().trim_matches(|ch| ch == '"' || ch == '\'');
+            let base = image
+                .rsplit('/')
+                .next()
+                .unwrap_or(image)
+                .split(':')
+                .next()
+                .unwrap_or("");
+            let db = match base {
+                "postgres" | "postgis" => "postgresql",
+                "mysql" | "mariadb" => "mysql",
+                "redis" | "valkey" => "redis",
+                "mongo" => "mongodb",
+                _ => continue,
+            };
+            if !c.databases.iter().any(|f| f.value == db) {
+                c.databases.push(Fact::new(
+                    db.into(),
+                    0.95,
+                    Evidence::line(&path, i as u32 + 1, "compose.image"),
+                ));
+            }
+        }
+    }
+}
+
+fn env_templates(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    for name in ENV_TEMPLATES {
+        let path = join(dir, name);
+        if !a.snap.exists(&path) {
+            continue;
+        }
+        let Some(text) = a.read(&path) else { continue };
+        c.env_files.push(path.clone());
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim().trim_start_matches("export ");
+            if l.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = l.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            {
+                continue;
+            }
+            let value = value
+                .split(" #")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(|ch| ch == '"' || ch == '\'')
+                .to_string();
+            let ev = Evidence::line(&path, i as u32 + 1, "env.template");
+            if key == "PORT"
+                && let Ok(p) = value.parse::<u16>()
+            {
+                offer(
+                    &mut c.port,
+                    &mut c.conflicts,
+                    "port",
+                    Fact::new(p, 0.95, ev.clone()),
+                    "the env template sets PORT",
+                );
+            }
+            let db = match value.split("://").next().unwrap_or("") {
+                "postgres" | "postgresql" => Some("postgresql"),
+                "mysql" => Some("mysql"),
+                "redis" | "rediss" => Some("redis"),
+                "mongodb" | "mongodb+srv" => Some("mongodb"),
+                "sqlite" => Some("sqlite"),
+                _ => None,
+            };
+            if let Some(db) = db
+                && !c.databases.iter().any(|f| f.value == db)
+            {
+                c.databases.push(Fact::new(db.into(), 0.9, ev.clone()));
+            }
+            match c.env_vars.iter_mut().find(|v| v.name == key) {
+                Some(v) => {
+                    if v.default.is_none() && !value.is_empty() {
+                        v.default = Some(value.clone());
+                    }
+                    v.evidence.push(ev);
+                }
+                None => c.env_vars.push(EnvVar {
+                    name: key.to_string(),
+                    // Documented with no value: the project expects it to be set.
+                    required: value.is_empty(),
+                    default: (!value.is_empty()).then_some(value),
+                    secret: looks_secret(key),
+                    evidence: vec![ev],
+                }),
+            }
+        }
+    }
+}
+
+fn ci_workflows(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let workflows: Vec<String> = a
+        .snap
+        .files_in(&join(dir, ".github/workflows"))
+        .filter(|f| f.rel.ends_with(".yml") || f.rel.ends_with(".yaml"))
+        .map(|f| f.rel.clone())
+        .collect();
+    for wf in workflows {
+        let Some(text) = a.read(&wf) else { continue };
+        if let Some(m) = TEST_IN_CI.captures(&text) {
+            let line = super::text::line_at(&text, m.get(0).map_or(0, |x| x.start()));
+            let cmd = m[1].trim().to_string();
+            // CI is the best source of the test command, short of an explicit one.
+            offer(
+                &mut c.test_command,
+                &mut c.conflicts,
+                "test_command",
+                Fact::new(cmd, 0.85, Evidence::line(&wf, line, "ci.test-step")),
+                "the CI workflow runs this as its test step",
+            );
+            return;
+        }
+    }
+}
+
+fn makefile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let path = join(dir, "Makefile");
+    if !a.snap.exists(&path) {
+        return;
+    }
+    let Some(text) = a.read(&path) else { return };
+    for (i, line) in text.lines().enumerate() {
+        let Some(target) = line
+            .split(':')
+            .next()
+            .filter(|_| line.contains(':') && !line.starts_with('\t'))
+        else {
+            continue;
+        };
+        let ev = Evidence::line(&path, i as u32 + 1, "makefile.target");
+        match target.trim() {
+            "test" if c.test_command.is_none() => {
+                c.test_command = Some(Fact::new("make test".into(), 0.6, ev))
+            }
+            "run" | "serve" if c.start_command.is_none() => {
+                c.start_command = Some(Fact::new(format!("make {}", target.trim()), 0.5, ev))
+            }
+            _ => {}
+        }
+    }
+}
