@@ -8,6 +8,7 @@ pub mod snapshot;
 
 mod intent;
 mod node;
+mod other;
 mod python;
 mod rust;
 mod text;
@@ -112,7 +113,12 @@ pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
         // Each ecosystem reads the folder on its own; the results are composed, not
         // first-match: a Flask app with a package.json for its linters stays a Flask app.
         let mut found = Vec::new();
-        for rules in [python::analyze, node::analyze, rust::analyze] {
+        for rules in [
+            python::analyze,
+            node::analyze,
+            rust::analyze,
+            other::analyze,
+        ] {
             let mut part = c.clone();
             rules(&mut a, &dir, &mut part);
             if !part.languages.is_empty() {
@@ -215,7 +221,11 @@ fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
         .filter_map(|f| {
             let (dir, name) = f.rel.rsplit_once('/').unwrap_or(("", f.rel.as_str()));
             let requirements = name.starts_with("requirement") && name.ends_with(".txt");
-            if !(MANIFESTS.contains(&name) || requirements) {
+            let manifest = MANIFESTS.contains(&name)
+                || other::manifests().any(|m| m == name)
+                || name.ends_with(".csproj")
+                || name.ends_with(".fsproj");
+            if !(manifest || requirements) {
                 return None;
             }
             // Split requirement files (`requirements/dev.txt`) belong to the folder above.

@@ -508,3 +508,60 @@ fn compose_images_name_the_databases() {
             .all(|d| d.evidence[0].file == "docker-compose.yml")
     );
 }
+
+/// Checks that `unsupported` says why exactly when this host lacks `tool`.
+fn unsupported_iff_missing(c: &Component, tool: &str) {
+    let missing = !super::other::on_path(tool);
+    assert_eq!(c.unsupported.is_some(), missing, "{:?}", c.unsupported);
+    if let Some(why) = &c.unsupported {
+        assert!(why.contains(tool), "{why}");
+    }
+}
+
+#[test]
+fn go_service_with_its_port() {
+    let p = fixture("go-http");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["go"]);
+    assert_eq!(values(&c.runtime_versions), vec!["go 1.22"]);
+    assert_eq!(v(&c.port), Some(8090));
+    assert_eq!(c.port.as_ref().unwrap().evidence[0].line, Some(9));
+    assert_eq!(v(&c.test_command).as_deref(), Some("go test ./..."));
+    assert_eq!(v(&c.start_command).as_deref(), Some("./app"));
+    unsupported_iff_missing(c, "go");
+}
+
+#[test]
+fn spring_boot_port_from_application_properties() {
+    let p = fixture("java-spring");
+    let c = root(&p);
+    assert_eq!(values(&c.languages), vec!["java"]);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("maven"));
+    assert_eq!(values(&c.frameworks), vec!["spring-boot"]);
+    assert_eq!(v(&c.port), Some(9090));
+    unsupported_iff_missing(c, "mvn");
+}
+
+#[test]
+fn rails_php_and_dotnet_are_recognised() {
+    let rails = fixture("ruby-rails");
+    let c = root(&rails);
+    assert_eq!(values(&c.frameworks), vec!["rails"]);
+    assert_eq!(v(&c.port), Some(3000));
+    unsupported_iff_missing(c, "ruby");
+
+    let laravel = fixture("php-laravel");
+    let c = root(&laravel);
+    assert_eq!(values(&c.frameworks), vec!["laravel"]);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("composer"));
+    unsupported_iff_missing(c, "php");
+
+    let dotnet = fixture("dotnet-api");
+    let c = root(&dotnet);
+    assert_eq!(values(&c.languages), vec!["csharp"]);
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("dotnet publish -c Release -o out")
+    );
+    unsupported_iff_missing(c, "dotnet");
+}
