@@ -138,7 +138,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
     }) else {
         return;
     };
-    let ev = Evidence::file(&manifest, &format!("{}.manifest", eco.package_manager));
+    let ev = Evidence::file(&manifest, format!("{}.manifest", eco.package_manager));
     c.manifests.push(manifest.clone());
     c.languages
         .push(Fact::new(eco.language.into(), 1.0, ev.clone()));
@@ -288,7 +288,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         port = Some(Fact::new(
             p,
             0.4,
-            Evidence::file(&manifest, &format!("{}.default-port", eco.language)),
+            Evidence::file(&manifest, format!("{}.default-port", eco.language)),
         ));
     }
     c.port = port;
