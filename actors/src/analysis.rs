@@ -40,6 +40,270 @@ const NOT_COMPONENTS: &[&str] = &[
     "test", "tests", "example", "examples", "docs", "doc", "fixtures",
 ];
 
+/// Which parts of a component a pass fills. The Detection, Requirements, Config and
+/// Database agents each run the rules for their own concern, so one can fail (and be
+/// restarted) without losing the others' work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concerns {
+    /// Manifests, package manager, install and build, runtime versions, dependencies,
+    /// system packages, and whether this host can build it.
+    pub requirements: bool,
+    /// Kind, frameworks, start command, port, bind host, tests.
+    pub detection: bool,
+    /// Environment variables and env files.
+    pub config: bool,
+    /// Databases and migrations.
+    pub database: bool,
+}
+
+impl Concerns {
+    /// Every concern: a whole analysis in one pass.
+    pub const ALL: Concerns = Concerns {
+        requirements: true,
+        detection: true,
+        config: true,
+        database: true,
+    };
+    /// The Requirements agent's.
+    pub const REQUIREMENTS: Concerns = Concerns {
+        requirements: true,
+        detection: false,
+        config: false,
+        database: false,
+    };
+    /// The Detection agent's.
+    pub const DETECTION: Concerns = Concerns {
+        requirements: false,
+        detection: true,
+        config: false,
+        database: false,
+    };
+    /// The Config agent's.
+    pub const CONFIG: Concerns = Concerns {
+        requirements: false,
+        detection: false,
+        config: true,
+        database: false,
+    };
+    /// The Database agent's.
+    pub const DATABASE: Concerns = Concerns {
+        requirements: false,
+        detection: false,
+        config: false,
+        database: true,
+    };
+
+    /// Clears what is not this pass's concern, so merging passes never mixes them. Name,
+    /// path, languages and manifests say which component a part is, and stay.
+    fn mask(self, c: &mut Component) {
+        if !self.requirements {
+            c.package_manager = None;
+            c.install_command = None;
+            c.build_command = None;
+            c.runtime_versions.clear();
+            c.dependencies.clear();
+            c.system_packages.clear();
+            c.unsupported = None;
+        }
+        if !self.detection {
+            c.kind = None;
+            c.frameworks.clear();
+            c.start_command = None;
+            c.port = None;
+            c.reads_port_env = None;
+            c.bind_host = None;
+            c.test_command = None;
+        }
+        if !self.config {
+            c.env_vars.clear();
+            c.env_files.clear();
+        }
+        if !self.database {
+            c.databases.clear();
+            c.migrations.clear();
+        }
+        c.conflicts.retain(|k| match k.topic.as_str() {
+            "package_manager" | "python_version" | "node_version" => self.requirements,
+            _ => self.detection,
+        });
+    }
+}
+
+/// Copies into `into` the fields of `part` that `want` covers.
+fn overlay(into: &mut Component, part: Component, want: Concerns) {
+    if want.requirements {
+        into.package_manager = part.package_manager;
+        into.install_command = part.install_command;
+        into.build_command = part.build_command;
+        into.runtime_versions = part.runtime_versions;
+        into.dependencies = part.dependencies;
+        into.system_packages = part.system_packages;
+        into.unsupported = part.unsupported;
+    }
+    if want.detection {
+        into.kind = part.kind;
+        into.frameworks = part.frameworks;
+        into.start_command = part.start_command;
+        into.port = part.port;
+        into.reads_port_env = part.reads_port_env;
+        into.bind_host = part.bind_host;
+        into.test_command = part.test_command;
+        into.name = part.name;
+    }
+    if want.config {
+        into.env_vars = part.env_vars;
+        into.env_files = part.env_files;
+    }
+    if want.database {
+        into.databases = part.databases;
+        into.migrations = part.migrations;
+    }
+    into.conflicts.extend(part.conflicts);
+}
+
+/// What one ecosystem found in one folder, for one pass.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The folder, relative to the root (empty for the root).
+    pub dir: String,
+    /// Which ecosystem's rules found it.
+    pub ecosystem: usize,
+    /// What they found, limited to the pass's concerns.
+    pub component: Component,
+}
+
+/// The result of one pass over a repository.
+#[derive(Debug, Clone, Default)]
+pub struct PassOutput {
+    /// What each ecosystem found in each folder.
+    pub parts: Vec<Part>,
+    /// What could not be read.
+    pub warnings: Vec<Warning>,
+}
+
+/// The ecosystems, in the order their parts are listed.
+type Rules = fn(&mut Analysis<'_>, &str, &mut Component, Concerns);
+const ECOSYSTEMS: [Rules; 4] = [
+    python::analyze,
+    node::analyze,
+    rust::analyze,
+    other::analyze,
+];
+
+/// Runs the rules of `want` over the folders `dirs` of `snap`.
+pub fn run_pass(snap: &RepoSnapshot, dirs: &[String], want: Concerns) -> PassOutput {
+    let mut a = Analysis {
+        snap,
+        warnings: Vec::new(),
+    };
+    let mut parts = Vec::new();
+    for dir in dirs {
+        let base = Component {
+            path: if dir.is_empty() {
+                ".".into()
+            } else {
+                dir.clone()
+            },
+            name: dir
+                .rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    snap.root()
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "root".into())
+                }),
+            ..Component::default()
+        };
+        for (ecosystem, rules) in ECOSYSTEMS.iter().enumerate() {
+            let mut part = base.clone();
+            rules(&mut a, dir, &mut part, want);
+            if part.languages.is_empty() {
+                continue;
+            }
+            intent::analyze(&mut a, dir, &mut part, want);
+            want.mask(&mut part);
+            parts.push(Part {
+                dir: dir.clone(),
+                ecosystem,
+                component: part,
+            });
+        }
+    }
+    PassOutput {
+        parts,
+        warnings: a.warnings,
+    }
+}
+
+/// Builds the profile from passes over the same snapshot, each covering its concerns. A
+/// concern no pass covered is left empty.
+pub fn assemble(
+    root: &Path,
+    snap: &RepoSnapshot,
+    passes: Vec<(Concerns, PassOutput)>,
+    started: Instant,
+) -> ProjectProfile {
+    let mut warnings: Vec<Warning> = snap.warnings().to_vec();
+    let mut merged: Vec<Part> = Vec::new();
+    for (want, pass) in passes {
+        for w in pass.warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        for part in pass.parts {
+            match merged
+                .iter_mut()
+                .find(|m| m.dir == part.dir && m.ecosystem == part.ecosystem)
+            {
+                Some(m) => overlay(&mut m.component, part.component, want),
+                None => {
+                    let mut identity = Component {
+                        path: part.component.path.clone(),
+                        name: part.component.name.clone(),
+                        languages: part.component.languages.clone(),
+                        manifests: part.component.manifests.clone(),
+                        ..Component::default()
+                    };
+                    overlay(&mut identity, part.component, want);
+                    merged.push(Part {
+                        component: identity,
+                        ..part
+                    });
+                }
+            }
+        }
+    }
+    merged.sort_by(|a, b| a.dir.cmp(&b.dir).then(a.ecosystem.cmp(&b.ecosystem)));
+    let mut components = Vec::new();
+    let mut i = 0;
+    while i < merged.len() {
+        let dir = merged[i].dir.clone();
+        let same: Vec<Component> = merged[i..]
+            .iter()
+            .take_while(|p| p.dir == dir)
+            .map(|p| p.component.clone())
+            .collect();
+        i += same.len();
+        if let Some(c) = compose(same) {
+            components.push(c);
+        }
+    }
+    let (web, reason) = choose_web_component(&components);
+    ProjectProfile {
+        root: root.display().to_string(),
+        components,
+        web_component: web,
+        web_component_reason: reason,
+        warnings,
+        files_seen: snap.files().len() as u64,
+        analyze_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
 /// The state of one analysis: the snapshot, and the warnings met on the way.
 #[derive(Debug)]
 pub(crate) struct Analysis<'a> {
@@ -85,61 +349,9 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
 pub fn analyze(root: &Path) -> Result<ProjectProfile, SnapshotError> {
     let started = Instant::now();
     let snap = RepoSnapshot::scan(root)?;
-    let mut a = Analysis {
-        snap: &snap,
-        warnings: snap.warnings().to_vec(),
-    };
-    let mut components = Vec::new();
-    for dir in component_dirs(&snap) {
-        let c = Component {
-            path: if dir.is_empty() {
-                ".".into()
-            } else {
-                dir.clone()
-            },
-            name: dir
-                .rsplit('/')
-                .next()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    snap.root()
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "root".into())
-                }),
-            ..Component::default()
-        };
-        // Each ecosystem reads the folder on its own; the results are composed, not
-        // first-match: a Flask app with a package.json for its linters stays a Flask app.
-        let mut found = Vec::new();
-        for rules in [
-            python::analyze,
-            node::analyze,
-            rust::analyze,
-            other::analyze,
-        ] {
-            let mut part = c.clone();
-            rules(&mut a, &dir, &mut part);
-            if !part.languages.is_empty() {
-                found.push(part);
-            }
-        }
-        if let Some(mut merged) = compose(found) {
-            intent::analyze(&mut a, &dir, &mut merged);
-            components.push(merged);
-        }
-    }
-    let (web, reason) = choose_web_component(&components);
-    Ok(ProjectProfile {
-        root: root.display().to_string(),
-        components,
-        web_component: web,
-        web_component_reason: reason,
-        warnings: a.warnings,
-        files_seen: snap.files().len() as u64,
-        analyze_ms: started.elapsed().as_millis() as u64,
-    })
+    let dirs = component_dirs(&snap);
+    let pass = run_pass(&snap, &dirs, Concerns::ALL);
+    Ok(assemble(root, &snap, vec![(Concerns::ALL, pass)], started))
 }
 
 /// How strongly a component claims to be runnable: services first, then static sites,
@@ -168,9 +380,33 @@ fn compose(mut parts: Vec<Component>) -> Option<Component> {
         main.dependencies.extend(other.dependencies);
         main.runtime_versions.extend(other.runtime_versions);
         main.frameworks.extend(other.frameworks);
-        main.databases.extend(other.databases);
-        main.migrations.extend(other.migrations);
-        main.env_vars.extend(other.env_vars);
+        for d in other.databases {
+            if !main.databases.iter().any(|m| m.value == d.value) {
+                main.databases.push(d);
+            }
+        }
+        for m in other.migrations {
+            if !main.migrations.iter().any(|x| x.value == m.value) {
+                main.migrations.push(m);
+            }
+        }
+        for v in other.env_vars {
+            match main.env_vars.iter_mut().find(|m| m.name == v.name) {
+                Some(m) => {
+                    for e in v.evidence {
+                        if !m.evidence.contains(&e) {
+                            m.evidence.push(e);
+                        }
+                    }
+                }
+                None => main.env_vars.push(v),
+            }
+        }
+        for f in other.env_files {
+            if !main.env_files.contains(&f) {
+                main.env_files.push(f);
+            }
+        }
         main.system_packages.extend(other.system_packages);
         main.conflicts.extend(other.conflicts);
         if let (Some(m), Some(o)) = (&mut main.install_command, other.install_command) {
@@ -214,7 +450,7 @@ fn compose(mut parts: Vec<Component>) -> Option<Component> {
 }
 
 /// Every folder (the root first) that holds a manifest, outside test and example folders.
-fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
+pub fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
     let mut dirs: Vec<String> = snap
         .files()
         .iter()

@@ -3,7 +3,7 @@
 //! what a rule inferred, and the inference is kept as a conflict.
 
 use super::text::looks_secret;
-use super::{Analysis, join};
+use super::{Analysis, Concerns, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Conflict, EnvVar, Evidence, Fact};
 use std::sync::LazyLock;
@@ -61,13 +61,24 @@ fn offer<T: Clone + PartialEq + ToString>(
 }
 
 /// Reads the intent files of the component in `dir`.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
-    procfile(a, dir, c);
-    dockerfile(a, dir, c);
-    compose(a, dir, c);
-    env_templates(a, dir, c);
-    ci_workflows(a, dir, c);
-    makefile(a, dir, c);
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
+    // A Procfile holds the start command (detection) and the release step (migrations).
+    if want.detection || want.database {
+        procfile(a, dir, c);
+    }
+    if want.detection {
+        dockerfile(a, dir, c);
+        ci_workflows(a, dir, c);
+        makefile(a, dir, c);
+    }
+    if want.database {
+        compose(a, dir, c);
+    }
+    // Env templates speak to all three: variables, the port, and database URLs. The pass's
+    // mask keeps what is its own.
+    if want.config || want.detection || want.database {
+        env_templates(a, dir, c);
+    }
 }
 
 fn procfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {

@@ -1,7 +1,7 @@
 //! JavaScript and TypeScript rules, and plain static sites.
 
 use super::text::{line_at, looks_secret};
-use super::{Analysis, join};
+use super::{Analysis, Concerns, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Dependency, EnvVar, Evidence, Fact};
 use serde_json::Value;
@@ -47,7 +47,7 @@ static ENV_READ: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Adds the JavaScript facts of the component in `dir`.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
     let pkg_path = join(dir, "package.json");
     if !a.snap.exists(&pkg_path) {
         static_site(a, dir, c);
@@ -322,7 +322,8 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .take(2000)
         .map(|f| f.rel.clone())
         .collect();
-    for src in &sources {
+    // The code is read only by the passes that use it.
+    for src in sources.iter().filter(|_| want.detection || want.config) {
         let Some(code) = a.read(src) else { continue };
         for m in LISTEN_ENV.captures_iter(&code) {
             let at = line_at(&code, m.get(0).map_or(0, |x| x.start()));

@@ -2,7 +2,7 @@
 //! toolchain, reported as unsupported with the reason.
 
 use super::text::line_at;
-use super::{Analysis, join};
+use super::{Analysis, Concerns, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Evidence, Fact};
 use std::sync::LazyLock;
@@ -96,7 +96,7 @@ pub(crate) fn on_path(tool: &str) -> bool {
 }
 
 /// Adds the facts of whichever of these ecosystems the component in `dir` uses.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
     let csproj = a
         .snap
         .files_in(dir)
@@ -159,13 +159,16 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                     Evidence::line(&manifest, at, "go.version"),
                 ));
             }
-            let mains: Vec<String> = a
-                .snap
-                .files_under(dir)
-                .filter(|f| f.rel.ends_with(".go"))
-                .take(500)
-                .map(|f| f.rel.clone())
-                .collect();
+            let mains: Vec<String> = if !want.detection {
+                Vec::new()
+            } else {
+                a.snap
+                    .files_under(dir)
+                    .filter(|f| f.rel.ends_with(".go"))
+                    .take(500)
+                    .map(|f| f.rel.clone())
+                    .collect()
+            };
             for src in mains {
                 let Some(code) = a.read(&src) else { continue };
                 if let Some(m) = GO_LISTEN.captures(&code)

@@ -2,7 +2,7 @@
 //! start command, port, tests, environment variables and databases.
 
 use super::text::{find_line, line_at, looks_secret, pep503};
-use super::{Analysis, choose, join};
+use super::{Analysis, Concerns, choose, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Conflict, Dependency, EnvVar, Evidence, Fact};
 use std::sync::LazyLock;
@@ -56,7 +56,7 @@ static WSGI: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Adds the Python facts of the component in `dir`.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
     let names: Vec<String> = a.snap.files_in(dir).map(|f| f.rel.clone()).collect();
     let file = |n: &str| join(dir, n);
     let has = |n: &str| names.iter().any(|f| *f == file(n));
@@ -155,217 +155,220 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
     }
     let dep = |c: &Component, name: &str| c.dependencies.iter().find(|d| d.name == name).cloned();
 
-    // The package manager: lockfiles decide; every candidate is kept.
-    let mut pms: Vec<Fact<String>> = Vec::new();
-    let add_pm = |pms: &mut Vec<Fact<String>>, value: &str, conf: f32, ev: Evidence| {
-        pms.push(Fact::new(value.into(), conf, ev))
-    };
-    for (lock, pm) in [
-        ("uv.lock", "uv"),
-        ("poetry.lock", "poetry"),
-        ("pdm.lock", "pdm"),
-        ("Pipfile.lock", "pipenv"),
-    ] {
-        if has(lock) {
-            add_pm(
-                &mut pms,
-                pm,
-                1.0,
-                Evidence::file(file(lock), "python.lockfile"),
-            );
-        }
-    }
-    if let Some((p, t)) = &pyproject {
-        let tool = t.get("tool").and_then(|v| v.as_table());
-        if tool.is_some_and(|t| t.contains_key("poetry")) {
-            add_pm(
-                &mut pms,
-                "poetry",
-                0.8,
-                Evidence::file(p, "python.pyproject.tool.poetry"),
-            );
-        }
-        if tool.is_some_and(|t| t.contains_key("uv")) {
-            add_pm(
-                &mut pms,
-                "uv",
-                0.7,
-                Evidence::file(p, "python.pyproject.tool.uv"),
-            );
-        }
-        if tool.is_some_and(|t| t.contains_key("pdm")) {
-            add_pm(
-                &mut pms,
-                "pdm",
-                0.7,
-                Evidence::file(p, "python.pyproject.tool.pdm"),
-            );
-        }
-    }
-    if pipfile.is_some() && !has("Pipfile.lock") {
-        add_pm(
-            &mut pms,
-            "pipenv",
-            0.7,
-            Evidence::file(file("Pipfile"), "python.pipfile"),
-        );
-    }
-    if let Some(r) = requirements.first() {
-        add_pm(
-            &mut pms,
-            "pip",
-            0.6,
-            Evidence::file(r, "python.requirements"),
-        );
-    }
-    if has("environment.yml") {
-        add_pm(
-            &mut pms,
-            "conda",
-            0.6,
-            Evidence::file(file("environment.yml"), "python.conda"),
-        );
-    }
-    if pms.is_empty() && (has("setup.py") || pyproject.is_some()) {
-        let m = if has("setup.py") {
-            file("setup.py")
-        } else {
-            file("pyproject.toml")
+    if want.requirements {
+        // The package manager: lockfiles decide; every candidate is kept.
+        let mut pms: Vec<Fact<String>> = Vec::new();
+        let add_pm = |pms: &mut Vec<Fact<String>>, value: &str, conf: f32, ev: Evidence| {
+            pms.push(Fact::new(value.into(), conf, ev))
         };
-        add_pm(&mut pms, "pip", 0.5, Evidence::file(m, "python.package"));
-    }
-    c.package_manager = choose(
-        &mut c.conflicts,
-        "package_manager",
-        pms,
-        "a lockfile beats a manifest; the most certain evidence wins",
-    );
-    let editable = has("setup.py")
-        || pyproject
-            .as_ref()
-            .is_some_and(|(_, t)| t.contains_key("build-system"));
-    c.install_command = c
-        .package_manager
-        .as_ref()
-        .map(|pm| {
-            let cmd = match pm.value.as_str() {
-                "uv" => "uv sync".to_string(),
-                "poetry" => "poetry install --no-interaction".to_string(),
-                "pdm" => "pdm install".to_string(),
-                "pipenv" => "pipenv install --dev".to_string(),
-                "conda" => "conda env update -f environment.yml".to_string(),
-                _ => {
-                    let mut parts: Vec<String> = requirements
-                        .iter()
-                        .filter(|r| !r.contains("/requirements/") || r.ends_with("/base.txt"))
-                        .take(1)
-                        .map(|r| {
-                            format!(
-                                "pip install -r {}",
-                                r.strip_prefix(&format!("{dir}/")).unwrap_or(r)
-                            )
-                        })
-                        .collect();
-                    if editable {
-                        parts.push("pip install -e .".to_string());
-                    } else if parts.is_empty() {
-                        // A PEP 621 app with no build system: install what it lists, since
-                        // building it as a package fails on flat layouts.
-                        let listed: Vec<String> = c
-                            .dependencies
-                            .iter()
-                            .filter(|d| {
-                                !d.dev && d.evidence.rule == "python.pyproject.dependencies"
-                            })
-                            .map(|d| format!("'{}{}'", d.name, d.spec))
-                            .collect();
-                        if !listed.is_empty() {
-                            parts.push(format!("pip install {}", listed.join(" ")));
-                        }
-                    }
-                    parts.join(" && ")
-                }
-            };
-            Fact {
-                value: cmd,
-                confidence: pm.confidence,
-                evidence: pm.evidence.clone(),
+        for (lock, pm) in [
+            ("uv.lock", "uv"),
+            ("poetry.lock", "poetry"),
+            ("pdm.lock", "pdm"),
+            ("Pipfile.lock", "pipenv"),
+        ] {
+            if has(lock) {
+                add_pm(
+                    &mut pms,
+                    pm,
+                    1.0,
+                    Evidence::file(file(lock), "python.lockfile"),
+                );
             }
-        })
-        .filter(|f| !f.value.is_empty());
+        }
+        if let Some((p, t)) = &pyproject {
+            let tool = t.get("tool").and_then(|v| v.as_table());
+            if tool.is_some_and(|t| t.contains_key("poetry")) {
+                add_pm(
+                    &mut pms,
+                    "poetry",
+                    0.8,
+                    Evidence::file(p, "python.pyproject.tool.poetry"),
+                );
+            }
+            if tool.is_some_and(|t| t.contains_key("uv")) {
+                add_pm(
+                    &mut pms,
+                    "uv",
+                    0.7,
+                    Evidence::file(p, "python.pyproject.tool.uv"),
+                );
+            }
+            if tool.is_some_and(|t| t.contains_key("pdm")) {
+                add_pm(
+                    &mut pms,
+                    "pdm",
+                    0.7,
+                    Evidence::file(p, "python.pyproject.tool.pdm"),
+                );
+            }
+        }
+        if pipfile.is_some() && !has("Pipfile.lock") {
+            add_pm(
+                &mut pms,
+                "pipenv",
+                0.7,
+                Evidence::file(file("Pipfile"), "python.pipfile"),
+            );
+        }
+        if let Some(r) = requirements.first() {
+            add_pm(
+                &mut pms,
+                "pip",
+                0.6,
+                Evidence::file(r, "python.requirements"),
+            );
+        }
+        if has("environment.yml") {
+            add_pm(
+                &mut pms,
+                "conda",
+                0.6,
+                Evidence::file(file("environment.yml"), "python.conda"),
+            );
+        }
+        if pms.is_empty() && (has("setup.py") || pyproject.is_some()) {
+            let m = if has("setup.py") {
+                file("setup.py")
+            } else {
+                file("pyproject.toml")
+            };
+            add_pm(&mut pms, "pip", 0.5, Evidence::file(m, "python.package"));
+        }
+        c.package_manager = choose(
+            &mut c.conflicts,
+            "package_manager",
+            pms,
+            "a lockfile beats a manifest; the most certain evidence wins",
+        );
+        let editable = has("setup.py")
+            || pyproject
+                .as_ref()
+                .is_some_and(|(_, t)| t.contains_key("build-system"));
+        c.install_command = c
+            .package_manager
+            .as_ref()
+            .map(|pm| {
+                let cmd = match pm.value.as_str() {
+                    "uv" => "uv sync".to_string(),
+                    "poetry" => "poetry install --no-interaction".to_string(),
+                    "pdm" => "pdm install".to_string(),
+                    "pipenv" => "pipenv install --dev".to_string(),
+                    "conda" => "conda env update -f environment.yml".to_string(),
+                    _ => {
+                        let mut parts: Vec<String> = requirements
+                            .iter()
+                            .filter(|r| !r.contains("/requirements/") || r.ends_with("/base.txt"))
+                            .take(1)
+                            .map(|r| {
+                                format!(
+                                    "pip install -r {}",
+                                    r.strip_prefix(&format!("{dir}/")).unwrap_or(r)
+                                )
+                            })
+                            .collect();
+                        if editable {
+                            parts.push("pip install -e .".to_string());
+                        } else if parts.is_empty() {
+                            // A PEP 621 app with no build system: install what it lists, since
+                            // building it as a package fails on flat layouts.
+                            let listed: Vec<String> = c
+                                .dependencies
+                                .iter()
+                                .filter(|d| {
+                                    !d.dev && d.evidence.rule == "python.pyproject.dependencies"
+                                })
+                                .map(|d| format!("'{}{}'", d.name, d.spec))
+                                .collect();
+                            if !listed.is_empty() {
+                                parts.push(format!("pip install {}", listed.join(" ")));
+                            }
+                        }
+                        parts.join(" && ")
+                    }
+                };
+                Fact {
+                    value: cmd,
+                    confidence: pm.confidence,
+                    evidence: pm.evidence.clone(),
+                }
+            })
+            .filter(|f| !f.value.is_empty());
 
-    // The Python version, in the documented order.
-    let mut versions: Vec<Fact<String>> = Vec::new();
-    if has(".python-version") {
-        let p = file(".python-version");
-        if let Some(v) = a
-            .read(&p)
-            .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
-            .filter(|v| !v.is_empty())
+        // The Python version, in the documented order.
+        let mut versions: Vec<Fact<String>> = Vec::new();
+        if has(".python-version") {
+            let p = file(".python-version");
+            if let Some(v) = a
+                .read(&p)
+                .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+                .filter(|v| !v.is_empty())
+            {
+                versions.push(Fact::new(
+                    format!("python {v}"),
+                    1.0,
+                    Evidence::line(&p, 1, "python.python-version"),
+                ));
+            }
+        }
+        if has("runtime.txt") {
+            let p = file("runtime.txt");
+            if let Some(v) = a
+                .read(&p)
+                .and_then(|t| t.trim().strip_prefix("python-").map(str::to_string))
+            {
+                versions.push(Fact::new(
+                    format!("python {v}"),
+                    0.9,
+                    Evidence::line(&p, 1, "python.runtime-txt"),
+                ));
+            }
+        }
+        if let Some((p, t)) = &pyproject {
+            let rp = t
+                .get("project")
+                .and_then(|v| v.get("requires-python"))
+                .and_then(|v| v.as_str())
+                .or_else(|| {
+                    t.get("tool")?
+                        .get("poetry")?
+                        .get("dependencies")?
+                        .get("python")?
+                        .as_str()
+                });
+            if let Some(rp) = rp {
+                versions.push(Fact::new(
+                    format!("python {rp}"),
+                    0.8,
+                    Evidence::file(p, "python.requires-python"),
+                ));
+            }
+        }
+        if let Some((p, t)) = &pipfile
+            && let Some(v) = t
+                .get("requires")
+                .and_then(|r| r.get("python_version"))
+                .and_then(|v| v.as_str())
         {
             versions.push(Fact::new(
                 format!("python {v}"),
-                1.0,
-                Evidence::line(&p, 1, "python.python-version"),
+                0.7,
+                Evidence::file(p, "python.pipfile.requires"),
             ));
         }
-    }
-    if has("runtime.txt") {
-        let p = file("runtime.txt");
-        if let Some(v) = a
-            .read(&p)
-            .and_then(|t| t.trim().strip_prefix("python-").map(str::to_string))
-        {
-            versions.push(Fact::new(
-                format!("python {v}"),
-                0.9,
-                Evidence::line(&p, 1, "python.runtime-txt"),
-            ));
+        if let Some(v) = versions.first().cloned() {
+            if versions.iter().any(|f| f.value != v.value) {
+                c.conflicts.push(Conflict {
+                    topic: "python_version".into(),
+                    candidates: versions.clone(),
+                    chosen: Some(v.value.clone()),
+                    reason:
+                        ".python-version, then runtime.txt, then requires-python, then the Pipfile"
+                            .into(),
+                });
+            }
+            c.runtime_versions.push(v);
         }
-    }
-    if let Some((p, t)) = &pyproject {
-        let rp = t
-            .get("project")
-            .and_then(|v| v.get("requires-python"))
-            .and_then(|v| v.as_str())
-            .or_else(|| {
-                t.get("tool")?
-                    .get("poetry")?
-                    .get("dependencies")?
-                    .get("python")?
-                    .as_str()
-            });
-        if let Some(rp) = rp {
-            versions.push(Fact::new(
-                format!("python {rp}"),
-                0.8,
-                Evidence::file(p, "python.requires-python"),
-            ));
-        }
-    }
-    if let Some((p, t)) = &pipfile
-        && let Some(v) = t
-            .get("requires")
-            .and_then(|r| r.get("python_version"))
-            .and_then(|v| v.as_str())
-    {
-        versions.push(Fact::new(
-            format!("python {v}"),
-            0.7,
-            Evidence::file(p, "python.pipfile.requires"),
-        ));
-    }
-    if let Some(v) = versions.first().cloned() {
-        if versions.iter().any(|f| f.value != v.value) {
-            c.conflicts.push(Conflict {
-                topic: "python_version".into(),
-                candidates: versions.clone(),
-                chosen: Some(v.value.clone()),
-                reason: ".python-version, then runtime.txt, then requires-python, then the Pipfile"
-                    .into(),
-            });
-        }
-        c.runtime_versions.push(v);
     }
 
     // Frameworks, from dependencies and from Django's manage.py.
@@ -393,35 +396,37 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .collect();
     let mut apps: Vec<Fact<String>> = Vec::new();
     let mut ports: Vec<Fact<u16>> = Vec::new();
-    for src in &sources {
+    for src in sources.iter().filter(|_| want.detection || want.config) {
         let Some(text) = a.read(src) else { continue };
         let module = module_name(dir, src);
-        for m in APP_OBJECT.captures_iter(&text) {
-            let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
-            let kind = m[2].to_ascii_lowercase();
-            apps.push(Fact::new(
-                format!("{kind} {module}:{}", &m[1]),
-                0.9,
-                Evidence::line(src, at, "python.app-object"),
-            ));
-        }
-        for m in RUN_PORT.captures_iter(&text) {
-            if let Ok(p) = m[1].parse::<u16>() {
+        if want.detection {
+            for m in APP_OBJECT.captures_iter(&text) {
                 let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
-                ports.push(Fact::new(
-                    p,
-                    0.8,
-                    Evidence::line(src, at, "python.run-port"),
+                let kind = m[2].to_ascii_lowercase();
+                apps.push(Fact::new(
+                    format!("{kind} {module}:{}", &m[1]),
+                    0.9,
+                    Evidence::line(src, at, "python.app-object"),
                 ));
             }
-        }
-        if let Some(m) = RUN_HOST.captures(&text) {
-            let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
-            c.bind_host.get_or_insert(Fact::new(
-                m[1].to_string(),
-                0.8,
-                Evidence::line(src, at, "python.run-host"),
-            ));
+            for m in RUN_PORT.captures_iter(&text) {
+                if let Ok(p) = m[1].parse::<u16>() {
+                    let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
+                    ports.push(Fact::new(
+                        p,
+                        0.8,
+                        Evidence::line(src, at, "python.run-port"),
+                    ));
+                }
+            }
+            if let Some(m) = RUN_HOST.captures(&text) {
+                let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
+                c.bind_host.get_or_insert(Fact::new(
+                    m[1].to_string(),
+                    0.8,
+                    Evidence::line(src, at, "python.run-host"),
+                ));
+            }
         }
         for m in ENV_READ.captures_iter(&text) {
             let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
@@ -440,14 +445,16 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                 .filter(|d| !d.is_empty() && *d != "None")
                 .map(|d| d.trim_matches(|ch| ch == '"' || ch == '\'').to_string());
             let ev = Evidence::line(src, at, "python.env-read");
-            if name == "PORT" {
+            if name == "PORT" && want.detection {
                 c.reads_port_env
                     .get_or_insert(Fact::new(true, 0.9, ev.clone()));
                 if let Some(p) = default.as_deref().and_then(|d| d.parse::<u16>().ok()) {
                     ports.push(Fact::new(p, 0.7, ev.clone()));
                 }
             }
-            add_env(&mut c.env_vars, name, required, default, ev);
+            if want.config {
+                add_env(&mut c.env_vars, name, required, default, ev);
+            }
         }
     }
 
@@ -467,7 +474,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                     0.9,
                     Evidence::line(src, at, "python.django.wsgi"),
                 ));
-                if text.contains("django.db.backends.sqlite3") {
+                if want.database && text.contains("django.db.backends.sqlite3") {
                     let at = find_line(&text, "django.db.backends.sqlite3").unwrap_or(1);
                     c.databases.push(Fact::new(
                         "sqlite".into(),
@@ -475,7 +482,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                         Evidence::line(src, at, "python.django.sqlite"),
                     ));
                 }
-                if text.contains("django.db.backends.postgresql") {
+                if want.database && text.contains("django.db.backends.postgresql") {
                     let at = find_line(&text, "django.db.backends.postgresql").unwrap_or(1);
                     c.databases.push(Fact::new(
                         "postgresql".into(),
@@ -486,216 +493,226 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                 break;
             }
         }
-        c.migrations.push(Fact::new(
-            "django".into(),
-            0.9,
-            Evidence::file(file("manage.py"), "python.django.migrate"),
-        ));
-    }
-
-    // The start command, from the framework and the app object.
-    let framework = c.frameworks.first().map(|f| f.value.clone());
-    let mut starts: Vec<Fact<String>> = Vec::new();
-    for app in &apps {
-        let (kind, target) = app.value.split_once(' ').unwrap_or(("", &app.value));
-        let cmd = match kind {
-            "flask" => format!("flask --app {target} run --host $HOST --port $PORT"),
-            _ => format!("uvicorn {target} --host $HOST --port $PORT"),
-        };
-        starts.push(Fact {
-            value: cmd,
-            confidence: app.confidence,
-            evidence: app.evidence.clone(),
-        });
-    }
-    if framework.as_deref() == Some("django") && has("manage.py") {
-        starts.insert(
-            0,
-            Fact::new(
-                "python manage.py runserver $HOST:$PORT".into(),
+        if want.database {
+            c.migrations.push(Fact::new(
+                "django".into(),
                 0.9,
-                Evidence::file(file("manage.py"), "python.django.runserver"),
-            ),
-        );
-        if let Some(w) = &django_wsgi {
-            starts.push(Fact {
-                value: format!("gunicorn {}:application --bind $HOST:$PORT", w.value),
-                confidence: 0.6,
-                evidence: w.evidence.clone(),
-            });
+                Evidence::file(file("manage.py"), "python.django.migrate"),
+            ));
         }
     }
-    for (fw, script) in [
-        (
-            "streamlit",
-            "streamlit run {} --server.address $HOST --server.port $PORT",
-        ),
-        ("gradio", "python {}"),
-    ] {
-        if framework.as_deref() == Some(fw) {
-            for main in ["app.py", "main.py", "streamlit_app.py"] {
+
+    if want.detection {
+        // The start command, from the framework and the app object.
+        let framework = c.frameworks.first().map(|f| f.value.clone());
+        let mut starts: Vec<Fact<String>> = Vec::new();
+        for app in &apps {
+            let (kind, target) = app.value.split_once(' ').unwrap_or(("", &app.value));
+            let cmd = match kind {
+                "flask" => format!("flask --app {target} run --host $HOST --port $PORT"),
+                _ => format!("uvicorn {target} --host $HOST --port $PORT"),
+            };
+            starts.push(Fact {
+                value: cmd,
+                confidence: app.confidence,
+                evidence: app.evidence.clone(),
+            });
+        }
+        if framework.as_deref() == Some("django") && has("manage.py") {
+            starts.insert(
+                0,
+                Fact::new(
+                    "python manage.py runserver $HOST:$PORT".into(),
+                    0.9,
+                    Evidence::file(file("manage.py"), "python.django.runserver"),
+                ),
+            );
+            if let Some(w) = &django_wsgi {
+                starts.push(Fact {
+                    value: format!("gunicorn {}:application --bind $HOST:$PORT", w.value),
+                    confidence: 0.6,
+                    evidence: w.evidence.clone(),
+                });
+            }
+        }
+        for (fw, script) in [
+            (
+                "streamlit",
+                "streamlit run {} --server.address $HOST --server.port $PORT",
+            ),
+            ("gradio", "python {}"),
+        ] {
+            if framework.as_deref() == Some(fw) {
+                for main in ["app.py", "main.py", "streamlit_app.py"] {
+                    if has(main) {
+                        starts.push(Fact::new(
+                            script.replace("{}", main),
+                            0.7,
+                            Evidence::file(file(main), "python.app-script"),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        if starts.is_empty() {
+            for main in [
+                "main.py",
+                "app.py",
+                "server.py",
+                "run.py",
+                "start.py",
+                "bot.py",
+                "wsgi.py",
+            ] {
                 if has(main) {
                     starts.push(Fact::new(
-                        script.replace("{}", main),
-                        0.7,
-                        Evidence::file(file(main), "python.app-script"),
+                        format!("python {main}"),
+                        0.4,
+                        Evidence::file(file(main), "python.main-file"),
                     ));
                     break;
                 }
             }
         }
-    }
-    if starts.is_empty() {
-        for main in [
-            "main.py",
-            "app.py",
-            "server.py",
-            "run.py",
-            "start.py",
-            "bot.py",
-            "wsgi.py",
-        ] {
-            if has(main) {
-                starts.push(Fact::new(
-                    format!("python {main}"),
-                    0.4,
-                    Evidence::file(file(main), "python.main-file"),
-                ));
-                break;
-            }
+        c.start_command = choose(
+            &mut c.conflicts,
+            "start_command",
+            starts,
+            "the framework's own runner with the app object found in the code",
+        );
+
+        // The port: the code, then the framework's default.
+        let default_port = FRAMEWORKS
+            .iter()
+            .find(|(_, f, _)| Some(*f) == framework.as_deref())
+            .map(|(_, _, p)| *p);
+        if ports.is_empty()
+            && let (Some(p), Some(fw)) = (default_port, c.frameworks.first())
+        {
+            ports.push(Fact {
+                value: p,
+                confidence: 0.5,
+                evidence: vec![Evidence {
+                    rule: format!("python.{}.default-port", fw.value),
+                    ..fw.evidence[0].clone()
+                }],
+            });
         }
-    }
-    c.start_command = choose(
-        &mut c.conflicts,
-        "start_command",
-        starts,
-        "the framework's own runner with the app object found in the code",
-    );
-
-    // The port: the code, then the framework's default.
-    let default_port = FRAMEWORKS
-        .iter()
-        .find(|(_, f, _)| Some(*f) == framework.as_deref())
-        .map(|(_, _, p)| *p);
-    if ports.is_empty()
-        && let (Some(p), Some(fw)) = (default_port, c.frameworks.first())
-    {
-        ports.push(Fact {
-            value: p,
-            confidence: 0.5,
-            evidence: vec![Evidence {
-                rule: format!("python.{}.default-port", fw.value),
-                ..fw.evidence[0].clone()
-            }],
+        c.port = choose(
+            &mut c.conflicts,
+            "port",
+            ports,
+            "a port in the code beats the framework's default",
+        );
+        c.reads_port_env.get_or_insert_with(|| {
+            Fact::new(
+                false,
+                0.5,
+                Evidence::file(first.clone(), "python.no-port-env"),
+            )
         });
-    }
-    c.port = choose(
-        &mut c.conflicts,
-        "port",
-        ports,
-        "a port in the code beats the framework's default",
-    );
-    c.reads_port_env.get_or_insert_with(|| {
-        Fact::new(
-            false,
-            0.5,
-            Evidence::file(first.clone(), "python.no-port-env"),
-        )
-    });
 
-    // Tests.
-    let mut tests: Vec<Fact<String>> = Vec::new();
-    let pytest_cfg = ["pytest.ini", "conftest.py"]
-        .iter()
-        .find(|n| has(n))
-        .map(|n| file(n));
-    if let Some(p) = pytest_cfg {
-        tests.push(Fact::new(
-            "python -m pytest".into(),
-            0.9,
-            Evidence::file(p, "python.pytest-config"),
-        ));
-    } else if let Some((p, t)) = &pyproject
-        && t.get("tool").and_then(|t| t.get("pytest")).is_some()
-    {
-        tests.push(Fact::new(
-            "python -m pytest".into(),
-            0.9,
-            Evidence::file(p, "python.pytest-config"),
-        ));
-    } else if let Some(d) = dep(c, "pytest") {
-        tests.push(Fact::new("python -m pytest".into(), 0.8, d.evidence));
+        // Tests.
+        let mut tests: Vec<Fact<String>> = Vec::new();
+        let pytest_cfg = ["pytest.ini", "conftest.py"]
+            .iter()
+            .find(|n| has(n))
+            .map(|n| file(n));
+        if let Some(p) = pytest_cfg {
+            tests.push(Fact::new(
+                "python -m pytest".into(),
+                0.9,
+                Evidence::file(p, "python.pytest-config"),
+            ));
+        } else if let Some((p, t)) = &pyproject
+            && t.get("tool").and_then(|t| t.get("pytest")).is_some()
+        {
+            tests.push(Fact::new(
+                "python -m pytest".into(),
+                0.9,
+                Evidence::file(p, "python.pytest-config"),
+            ));
+        } else if let Some(d) = dep(c, "pytest") {
+            tests.push(Fact::new("python -m pytest".into(), 0.8, d.evidence));
+        }
+        if has("tox.ini") {
+            tests.push(Fact::new(
+                "tox".into(),
+                0.6,
+                Evidence::file(file("tox.ini"), "python.tox"),
+            ));
+        }
+        if framework.as_deref() == Some("django") && has("manage.py") {
+            tests.push(Fact::new(
+                "python manage.py test".into(),
+                0.7,
+                Evidence::file(file("manage.py"), "python.django.test"),
+            ));
+        }
+        if tests.is_empty()
+            && let Some(t) = a
+                .snap
+                .files_under(dir)
+                .find(|f| is_test_path(&f.rel) && f.rel.ends_with(".py"))
+        {
+            tests.push(Fact::new(
+                "python -m unittest discover".into(),
+                0.5,
+                Evidence::file(&t.rel, "python.unittest"),
+            ));
+        }
+        c.test_command = choose(
+            &mut c.conflicts,
+            "test_command",
+            tests,
+            "pytest configuration, then tox, then the framework's runner",
+        );
     }
-    if has("tox.ini") {
-        tests.push(Fact::new(
-            "tox".into(),
-            0.6,
-            Evidence::file(file("tox.ini"), "python.tox"),
-        ));
-    }
-    if framework.as_deref() == Some("django") && has("manage.py") {
-        tests.push(Fact::new(
-            "python manage.py test".into(),
-            0.7,
-            Evidence::file(file("manage.py"), "python.django.test"),
-        ));
-    }
-    if tests.is_empty()
-        && let Some(t) = a
-            .snap
-            .files_under(dir)
-            .find(|f| is_test_path(&f.rel) && f.rel.ends_with(".py"))
-    {
-        tests.push(Fact::new(
-            "python -m unittest discover".into(),
-            0.5,
-            Evidence::file(&t.rel, "python.unittest"),
-        ));
-    }
-    c.test_command = choose(
-        &mut c.conflicts,
-        "test_command",
-        tests,
-        "pytest configuration, then tox, then the framework's runner",
-    );
 
     // Databases and migrations, from dependencies and files.
-    for (d, db) in DATABASES {
-        if let Some(dep) = dep(c, d)
-            && !c.databases.iter().any(|f| f.value == *db)
-        {
-            c.databases.push(Fact::new((*db).into(), 0.8, dep.evidence));
+    if want.database {
+        for (d, db) in DATABASES {
+            if let Some(dep) = dep(c, d)
+                && !c.databases.iter().any(|f| f.value == *db)
+            {
+                c.databases.push(Fact::new((*db).into(), 0.8, dep.evidence));
+            }
+        }
+        if has("alembic.ini") {
+            c.migrations.push(Fact::new(
+                "alembic".into(),
+                0.9,
+                Evidence::file(file("alembic.ini"), "python.alembic"),
+            ));
+        } else if let Some(d) = dep(c, "flask-migrate") {
+            c.migrations
+                .push(Fact::new("flask-migrate".into(), 0.8, d.evidence));
         }
     }
-    if has("alembic.ini") {
-        c.migrations.push(Fact::new(
-            "alembic".into(),
-            0.9,
-            Evidence::file(file("alembic.ini"), "python.alembic"),
-        ));
-    } else if let Some(d) = dep(c, "flask-migrate") {
-        c.migrations
-            .push(Fact::new("flask-migrate".into(), 0.8, d.evidence));
-    }
-    for (d, pkg) in SYSTEM_PACKAGES {
-        if let Some(dep) = dep(c, d) {
-            c.system_packages
-                .push(Fact::new((*pkg).into(), 0.8, dep.evidence));
+    if want.requirements {
+        for (d, pkg) in SYSTEM_PACKAGES {
+            if let Some(dep) = dep(c, d) {
+                c.system_packages
+                    .push(Fact::new((*pkg).into(), 0.8, dep.evidence));
+            }
         }
     }
 
     // What it is.
-    c.kind = Some(if let Some(fw) = c.frameworks.first() {
-        Fact::new("service".into(), fw.confidence, fw.evidence[0].clone())
-    } else if let Some(s) = &c.start_command {
-        Fact::new("cli".into(), 0.5, s.evidence[0].clone())
-    } else {
-        Fact::new(
-            "library".into(),
-            0.6,
-            Evidence::file(first, "python.no-entry-point"),
-        )
-    });
+    if want.detection {
+        c.kind = Some(if let Some(fw) = c.frameworks.first() {
+            Fact::new("service".into(), fw.confidence, fw.evidence[0].clone())
+        } else if let Some(s) = &c.start_command {
+            Fact::new("cli".into(), 0.5, s.evidence[0].clone())
+        } else {
+            Fact::new(
+                "library".into(),
+                0.6,
+                Evidence::file(first, "python.no-entry-point"),
+            )
+        });
+    }
 }
 
 fn add_env(

@@ -1,7 +1,7 @@
 //! Rust rules: Cargo manifests, binaries, web frameworks, ports and databases.
 
 use super::text::{line_at, looks_secret};
-use super::{Analysis, choose, join};
+use super::{Analysis, Concerns, choose, join};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Dependency, EnvVar, Evidence, Fact};
 use std::sync::LazyLock;
@@ -29,7 +29,7 @@ static ENV_READ: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Adds the Rust facts of the component in `dir`.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
     let manifest = join(dir, "Cargo.toml");
     if !a.snap.exists(&manifest) {
         return;
@@ -232,7 +232,8 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .take(2000)
         .map(|f| f.rel.clone())
         .collect();
-    for src in &sources {
+    // The code is read only by the passes that use it.
+    for src in sources.iter().filter(|_| want.detection || want.config) {
         let Some(code) = a.read(src) else { continue };
         for m in BIND.captures_iter(&code) {
             let at = line_at(&code, m.get(0).map_or(0, |x| x.start()));

@@ -565,3 +565,41 @@ fn rails_php_and_dotnet_are_recognised() {
     );
     unsupported_iff_missing(c, "dotnet");
 }
+
+/// The four agents' passes, assembled, say exactly what one pass over every concern says.
+#[test]
+fn four_passes_assemble_to_the_single_pass_profile() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let normalise = |mut p: ProjectProfile| {
+        p.analyze_ms = 0;
+        for c in &mut p.components {
+            c.conflicts
+                .sort_by(|a, b| (&a.topic, &a.chosen).cmp(&(&b.topic, &b.chosen)));
+        }
+        p.warnings
+            .sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
+        p
+    };
+    for root in names {
+        let whole = normalise(analyze(&root).unwrap());
+        let started = std::time::Instant::now();
+        let snap = RepoSnapshot::scan(&root).unwrap();
+        let dirs = component_dirs(&snap);
+        let passes = [
+            Concerns::REQUIREMENTS,
+            Concerns::DETECTION,
+            Concerns::CONFIG,
+            Concerns::DATABASE,
+        ]
+        .into_iter()
+        .map(|want| (want, run_pass(&snap, &dirs, want)))
+        .collect();
+        let split = normalise(assemble(&root, &snap, passes, started));
+        assert_eq!(split, whole, "{}", root.display());
+    }
+}
