@@ -348,6 +348,7 @@ impl AdminState {
             registered_name: self.namespace.agent(&name),
             name: name.clone(),
             node: self.node.clone(),
+            namespace: self.namespace.clone(),
             config: request.config,
         };
         let spec = kind

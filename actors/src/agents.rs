@@ -1,9 +1,18 @@
 //! The agents: actors that do the work, spawned at runtime by kind under the
 //! AgentSupervisor. [`builtin_kinds`] registers the kinds Repo Runner ships.
 
+pub mod config;
+pub mod database;
+pub mod detection;
 pub mod env_detector;
+pub mod requirements;
 
 pub use env_detector::{EnvDetector, EnvDetectorConfig};
+
+/// The configuration of agents that take none: `{}` or nothing, and no unknown fields.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
 
 use reporunner_runtime::kinds::{KindError, KindRegistry};
 
@@ -13,6 +22,10 @@ use reporunner_runtime::kinds::{KindError, KindRegistry};
 /// [`KindError::Duplicate`] if one of them is already registered.
 pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> {
     registry.register(env_detector::kind())?;
+    registry.register(detection::kind())?;
+    registry.register(requirements::kind())?;
+    registry.register(config::kind())?;
+    registry.register(database::kind())?;
     Ok(())
 }
 

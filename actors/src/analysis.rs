@@ -238,6 +238,29 @@ pub fn run_pass(snap: &RepoSnapshot, dirs: &[String], want: Concerns) -> PassOut
     }
 }
 
+/// Runs a pass on the blocking pool (it reads files and matches text), so the actor's
+/// thread stays free. A rule that panics on some input costs its pass, not the agent: the
+/// pass comes back empty with a warning naming it.
+pub async fn run_pass_blocking(
+    snap: std::sync::Arc<RepoSnapshot>,
+    dirs: std::sync::Arc<Vec<String>>,
+    want: Concerns,
+    label: &'static str,
+) -> PassOutput {
+    match tokio::task::spawn_blocking(move || run_pass(&snap, &dirs, want)).await {
+        Ok(out) => out,
+        Err(e) => PassOutput {
+            parts: Vec::new(),
+            warnings: vec![Warning {
+                file: None,
+                message: format!(
+                    "the {label} rules failed ({e}): that part of the profile is empty"
+                ),
+            }],
+        },
+    }
+}
+
 /// Builds the profile from passes over the same snapshot, each covering its concerns. A
 /// concern no pass covered is left empty.
 pub fn assemble(

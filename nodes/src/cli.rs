@@ -1,5 +1,6 @@
 //! The `reporunner` command line. clap types live here and nowhere else.
 
+mod analyze;
 mod env;
 mod runs;
 
@@ -20,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Detect what this host offers: OS, CPUs, memory, GPUs, container, cloud and tools.
     Env(env::EnvArgs),
+    /// Analyse a repository: components, languages, commands, port, env and databases,
+    /// each with its evidence.
+    Analyze(analyze::AnalyzeArgs),
     /// List the runs in the data directory, or show one.
     Runs(runs::RunsArgs),
     /// Continue a run after its last finished phase.
@@ -33,6 +37,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Env(args) => env::run(args).await,
+        Command::Analyze(args) => analyze::run(args).await,
         Command::Runs(args) => runs::run(args),
         Command::Resume(args) => runs::resume(args).await,
     }

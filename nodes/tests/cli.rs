@@ -172,3 +172,43 @@ mod runs {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+#[test]
+fn analyze_prints_the_profile_with_evidence() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/repos/procfile-beats-default"
+    );
+    let out = reporunner()
+        .args(["analyze", fixture, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["components"][0];
+    assert_eq!(
+        c["start_command"]["value"],
+        "gunicorn wsgi:app --bind 0.0.0.0:$PORT"
+    );
+    assert_eq!(c["start_command"]["evidence"][0]["file"], "Procfile");
+    assert_eq!(c["start_command"]["evidence"][0]["line"], 2);
+    assert_eq!(v["web_component"], ".");
+
+    let out = reporunner().args(["analyze", fixture]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Procfile:2 (procfile.web)") && text.contains("conflict"),
+        "{text}"
+    );
+
+    let out = reporunner()
+        .args(["analyze", "/no/such/repository"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+}

@@ -196,3 +196,92 @@ impl ProjectProfile {
         self.components.iter().find(|c| c.path == path)
     }
 }
+
+/// A request to analyse a repository on the node that receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzeRequest {
+    /// The repository's folder, on that node.
+    pub path: String,
+}
+
+/// Why a repository could not be analysed at all. (What could not be read inside it is a
+/// warning in the profile instead.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyzeError {
+    /// The path is not a folder.
+    #[error("{path} is not a folder")]
+    NotAFolder {
+        /// The path given.
+        path: String,
+    },
+    /// The analysis itself failed.
+    #[error("analysis failed: {reason}")]
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The request or reply did not survive the wire.
+    #[error(transparent)]
+    Wire(#[from] crate::codec::WireError),
+}
+
+/// The Detection agent's message enum. Variants are wire tags: never rename one.
+#[derive(ractor_cluster_derive::RactorClusterMessage)]
+pub enum DetectionMessage {
+    /// Analyses a repository: components, languages, frameworks, commands, port, with the
+    /// Requirements, Config and Database agents' parts.
+    #[rpc]
+    Analyze(
+        crate::codec::Wire<AnalyzeRequest>,
+        ractor::RpcReplyPort<crate::codec::Wire<Result<ProjectProfile, AnalyzeError>>>,
+    ),
+}
+
+impl std::fmt::Debug for DetectionMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DetectionMessage::Analyze(req, _) => write!(f, "Analyze({req:?})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Wire;
+    use ractor::Message;
+
+    #[tokio::test]
+    async fn analyze_round_trips() {
+        let req = AnalyzeRequest {
+            path: "/src/app".into(),
+        };
+        let (tx, _rx) = ractor::concurrency::oneshot();
+        let m = DetectionMessage::Analyze(Wire::new(req.clone()), ractor::RpcReplyPort::from(tx));
+        match DetectionMessage::deserialize(m.serialize().unwrap()).unwrap() {
+            DetectionMessage::Analyze(w, _) => assert_eq!(w, Wire::Value(req)),
+        }
+    }
+
+    #[test]
+    fn a_profile_survives_the_wire() {
+        let mut c = Component {
+            path: ".".into(),
+            name: "app".into(),
+            ..Component::default()
+        };
+        c.port = Some(Fact::new(
+            5000,
+            0.5,
+            Evidence::line("app.py", 3, "python.run-port"),
+        ));
+        let p = ProjectProfile {
+            root: "/x".into(),
+            components: vec![c],
+            ..ProjectProfile::default()
+        };
+        let bytes = crate::codec::encode(&p).unwrap();
+        assert_eq!(crate::codec::decode::<ProjectProfile>(&bytes).unwrap(), p);
+    }
+}

@@ -37,6 +37,8 @@ pub struct SpawnContext {
     pub registered_name: String,
     /// The node it will run on.
     pub node: NodeId,
+    /// The namespace of its runtime, to find its peers by name.
+    pub namespace: crate::naming::Namespace,
     /// Its configuration, as JSON (empty for the defaults).
     pub config: String,
 }

@@ -1,0 +1,189 @@
+//! The Detection agent: analyses a repository. It lists the files once, finds the
+//! components, and runs its own rules (kind, frameworks, start command, port, tests) while
+//! the Requirements, Config and Database agents run theirs over the same snapshot; then it
+//! assembles the profile. An agent that is missing or fails costs its part of the profile,
+//! named in a warning, and never the whole analysis.
+
+use crate::agents::config::ConfigMessage;
+use crate::agents::database::DatabaseMessage;
+use crate::agents::requirements::RequirementsMessage;
+use crate::analysis::snapshot::{RepoSnapshot, SnapshotError};
+use crate::analysis::{Concerns, PassOutput, assemble, component_dirs, run_pass_blocking};
+use ractor::{Actor, ActorProcessingErr, ActorRef, Message, RpcReplyPort, rpc::CallResult};
+use reporunner_protocols::Wire;
+use reporunner_protocols::ids::AgentId;
+use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+pub use reporunner_protocols::profile::DetectionMessage;
+use reporunner_protocols::profile::{AnalyzeError, AnalyzeRequest, ProjectProfile, Warning};
+use reporunner_runtime::kinds::AgentKind;
+use reporunner_runtime::naming::{Namespace, lookup};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The kind name the Detection agent is registered under.
+pub const KIND: &str = "detection";
+
+/// How long the Detection agent waits for each peer's part.
+const PEER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The Detection agent's configuration: the names of its peers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionConfig {
+    /// The Requirements agent's name.
+    pub requirements: String,
+    /// The Config agent's name.
+    pub config: String,
+    /// The Database agent's name.
+    pub database: String,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        Self {
+            requirements: crate::agents::requirements::KIND.into(),
+            config: crate::agents::config::KIND.into(),
+            database: crate::agents::database::KIND.into(),
+        }
+    }
+}
+
+/// The Detection agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Detection;
+
+/// What the Detection agent starts with.
+#[derive(Debug, Clone)]
+pub struct DetectionArguments {
+    /// Where its peers are registered.
+    pub namespace: Namespace,
+    /// Its peers' names.
+    pub config: DetectionConfig,
+}
+
+impl Actor for Detection {
+    type Msg = DetectionMessage;
+    type State = DetectionArguments;
+    type Arguments = DetectionArguments;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: DetectionArguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let DetectionMessage::Analyze(request, reply) = message;
+        if reply.is_closed() {
+            return Ok(());
+        }
+        let result = match request.open() {
+            Ok(request) => state.analyze(request).await,
+            Err(e) => Err(e.into()),
+        };
+        let _ = reply.send(Wire::new(result));
+        Ok(())
+    }
+}
+
+impl DetectionArguments {
+    async fn analyze(&self, request: AnalyzeRequest) -> Result<ProjectProfile, AnalyzeError> {
+        let started = Instant::now();
+        let root = PathBuf::from(&request.path);
+        let scan_root = root.clone();
+        let snap = tokio::task::spawn_blocking(move || RepoSnapshot::scan(&scan_root))
+            .await
+            .map_err(|e| AnalyzeError::Failed {
+                reason: e.to_string(),
+            })?
+            .map_err(
+                |SnapshotError::NotADirectory { path }| AnalyzeError::NotAFolder {
+                    path: path.display().to_string(),
+                },
+            )?;
+        let snap = Arc::new(snap);
+        let dirs = Arc::new(component_dirs(&snap));
+        let name = |agent: &str| self.namespace.agent(&AgentId::new(agent));
+        let (req_name, config_name, db_name) = (
+            name(&self.config.requirements),
+            name(&self.config.config),
+            name(&self.config.database),
+        );
+        let (requirements, config, database, detection) = tokio::join!(
+            peer::<RequirementsMessage>(&req_name, "requirements", |r| {
+                RequirementsMessage::Analyze(snap.clone(), dirs.clone(), r)
+            }),
+            peer::<ConfigMessage>(&config_name, "config", |r| {
+                ConfigMessage::Analyze(snap.clone(), dirs.clone(), r)
+            }),
+            peer::<DatabaseMessage>(&db_name, "database", |r| {
+                DatabaseMessage::Analyze(snap.clone(), dirs.clone(), r)
+            }),
+            run_pass_blocking(snap.clone(), dirs.clone(), Concerns::DETECTION, KIND),
+        );
+        let passes = vec![
+            (Concerns::REQUIREMENTS, requirements),
+            (Concerns::DETECTION, detection),
+            (Concerns::CONFIG, config),
+            (Concerns::DATABASE, database),
+        ];
+        Ok(assemble(&root, &snap, passes, started))
+    }
+}
+
+/// Asks the peer registered as `name` for its pass; a missing or failing peer gives an
+/// empty pass with a warning that names it.
+async fn peer<M: Message>(
+    name: &str,
+    label: &str,
+    build: impl FnOnce(RpcReplyPort<PassOutput>) -> M,
+) -> PassOutput {
+    let missing = |why: String| PassOutput {
+        parts: Vec::new(),
+        warnings: vec![Warning {
+            file: None,
+            message: format!("the {label} agent {why}: that part of the profile is empty"),
+        }],
+    };
+    let Some(actor) = lookup::<M>(name) else {
+        return missing(format!("is not running (no actor named {name})"));
+    };
+    match actor.call(build, Some(PEER_TIMEOUT)).await {
+        Ok(CallResult::Success(out)) => out,
+        Ok(CallResult::Timeout) => missing(format!("gave no answer within {PEER_TIMEOUT:?}")),
+        Ok(CallResult::SenderError) | Err(_) => missing("stopped while answering".to_string()),
+    }
+}
+
+/// The Detection agent's kind, for the kind registry.
+pub fn kind() -> AgentKind {
+    AgentKind::with_config(
+        AgentKindDescriptor {
+            name: KIND.to_string(),
+            description: "analyses a repository into a profile with evidence".to_string(),
+            restart: RestartType::Permanent,
+            needs: AgentNeeds::default(),
+        },
+        |ctx, config: DetectionConfig| {
+            (
+                Detection,
+                DetectionArguments {
+                    namespace: ctx.namespace.clone(),
+                    config,
+                },
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! `reporunner analyze PATH [--json]`: the repository's profile, found by the Detection,
+//! Requirements, Config and Database agents, spawned through the Admin.
+
+use crate::boot::{Node, NodeConfig};
+use anyhow::Context as _;
+use clap::Args;
+use reporunner_protocols::Wire;
+use reporunner_protocols::ids::AgentId;
+use reporunner_protocols::profile::{AnalyzeRequest, DetectionMessage, Fact, ProjectProfile};
+use reporunner_runtime::naming::lookup;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `reporunner analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The repository's folder.
+    path: PathBuf,
+    /// Print the complete profile as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The agents an analysis needs, by kind; each is spawned under its kind's name.
+const AGENTS: &[&str] = &["requirements", "config", "database", "detection"];
+
+pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .path
+        .canonicalize()
+        .with_context(|| format!("{} is not a folder", args.path.display()))?;
+    let node = Node::start(NodeConfig::default()).await?;
+    let result = analyze(&node, &path).await;
+    node.shutdown().await?;
+    let profile = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&profile)?);
+    } else {
+        print!("{}", render(&profile));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn analyze(node: &Node, path: &std::path::Path) -> anyhow::Result<ProjectProfile> {
+    let admin = node.admin();
+    for kind in AGENTS {
+        admin
+            .spawn_agent(kind, AgentId::new(*kind), "")
+            .await
+            .with_context(|| format!("spawning the {kind} agent"))?;
+    }
+    let detection = lookup::<DetectionMessage>(&node.namespace().agent(&AgentId::new("detection")))
+        .context("the detection agent is not registered")?;
+    let request = AnalyzeRequest {
+        path: path.display().to_string(),
+    };
+    let profile = ractor::call_t!(
+        detection,
+        DetectionMessage::Analyze,
+        300_000,
+        Wire::new(request)
+    )
+    .map_err(|e| anyhow::anyhow!("the detection agent did not answer: {e}"))?
+    .open()??;
+    Ok(profile)
+}
+
+fn fact<T: std::fmt::Display>(f: &Option<Fact<T>>) -> String {
+    match f {
+        Some(f) => format!(
+            "{}  [{}]",
+            f.value,
+            f.evidence
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        None => "-".into(),
+    }
+}
+
+fn list(fs: &[Fact<String>]) -> String {
+    if fs.is_empty() {
+        "-".into()
+    } else {
+        fs.iter()
+            .map(|f| f.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Renders the profile for a person.
+fn render(p: &ProjectProfile) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({} files, {} ms)",
+        p.root, p.files_seen, p.analyze_ms
+    );
+    if p.components.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nno component found: no manifest this version understands"
+        );
+    }
+    for c in &p.components {
+        let web = if p.web_component.as_deref() == Some(c.path.as_str()) {
+            "  (web)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "\ncomponent {} — {}{web}", c.path, c.name);
+        let mut line = |k: &str, v: String| {
+            let _ = writeln!(out, "  {k:<16}{v}");
+        };
+        line("kind", fact(&c.kind));
+        line("languages", list(&c.languages));
+        line("frameworks", list(&c.frameworks));
+        line("runtime", list(&c.runtime_versions));
+        line("package manager", fact(&c.package_manager));
+        line("install", fact(&c.install_command));
+        line("build", fact(&c.build_command));
+        line("start", fact(&c.start_command));
+        line("port", fact(&c.port));
+        line("reads PORT", fact(&c.reads_port_env));
+        line("binds", fact(&c.bind_host));
+        line("test", fact(&c.test_command));
+        line("databases", list(&c.databases));
+        line("migrations", list(&c.migrations));
+        line("system packages", list(&c.system_packages));
+        line("dependencies", c.dependencies.len().to_string());
+        if !c.env_vars.is_empty() {
+            let vars: Vec<String> = c
+                .env_vars
+                .iter()
+                .map(|v| {
+                    let mut tags = Vec::new();
+                    if v.required {
+                        tags.push("required");
+                    }
+                    if v.secret {
+                        tags.push("secret");
+                    }
+                    if tags.is_empty() {
+                        v.name.clone()
+                    } else {
+                        format!("{} ({})", v.name, tags.join(", "))
+                    }
+                })
+                .collect();
+            line("env", vars.join(", "));
+        }
+        if let Some(why) = &c.unsupported {
+            line("unsupported", why.clone());
+        }
+        for k in &c.conflicts {
+            let others: Vec<&str> = k.candidates.iter().map(|f| f.value.as_str()).collect();
+            line(
+                "conflict",
+                format!(
+                    "{}: chose {} of [{}] — {}",
+                    k.topic,
+                    k.chosen.as_deref().unwrap_or("none"),
+                    others.join(" | "),
+                    k.reason
+                ),
+            );
+        }
+    }
+    if let (Some(w), Some(why)) = (&p.web_component, &p.web_component_reason) {
+        let _ = writeln!(out, "\nweb component: {w} — {why}");
+    }
+    for w in &p.warnings {
+        let _ = writeln!(
+            out,
+            "warning: {}{}",
+            w.file
+                .as_deref()
+                .map(|f| format!("{f}: "))
+                .unwrap_or_default(),
+            w.message
+        );
+    }
+    out
+}
