@@ -67,6 +67,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         procfile(a, dir, c);
     }
     if want.detection {
+        devcontainer(a, dir, c);
         dockerfile(a, dir, c);
         ci_workflows(a, dir, c);
         makefile(a, dir, c);
@@ -140,6 +141,51 @@ fn procfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             0.9,
             Evidence::line(&path, *line, "procfile.release"),
         ));
+    }
+}
+
+/// devcontainer.json (JSON with comments): `forwardPorts` states the port.
+fn devcontainer(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    for name in [".devcontainer/devcontainer.json", ".devcontainer.json"] {
+        let path = join(dir, name);
+        if !a.snap.exists(&path) {
+            continue;
+        }
+        let Some(text) = a.read(&path) else { continue };
+        // Strip // line comments, which the format allows and JSON does not.
+        let json: String = text
+            .lines()
+            .map(|l| match l.trim_start().starts_with("//") {
+                true => "",
+                false => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let value: serde_json::Value = match serde_json::from_str(&json) {
+            Ok(v) => v,
+            Err(e) => {
+                a.warn(&path, format!("invalid JSON: {e}"));
+                continue;
+            }
+        };
+        if let Some(p) = value
+            .get("forwardPorts")
+            .and_then(|v| v.as_array())
+            .and_then(|ports| ports.first())
+            .and_then(|p| p.as_u64())
+            .and_then(|p| u16::try_from(p).ok())
+        {
+            let line = super::text::find_line(&text, "forwardPorts").unwrap_or(1);
+            let ev = Evidence::line(&path, line, "devcontainer.forward-ports");
+            offer(
+                &mut c.port,
+                &mut c.conflicts,
+                "port",
+                Fact::new(p, 0.9, ev),
+                "the devcontainer forwards this port",
+            );
+        }
+        return;
     }
 }
 

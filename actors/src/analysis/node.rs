@@ -458,12 +458,23 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             0.7,
             c.frameworks[0].evidence[0].clone(),
         )
-    } else if c.start_command.is_some() || !c.frameworks.is_empty() {
+    } else if !c.frameworks.is_empty()
+        || ["start", "start:prod", "serve"]
+            .iter()
+            .any(|s| script(s).is_some())
+        || c.port
+            .as_ref()
+            .is_some_and(|p| p.evidence.iter().any(|e| e.rule.starts_with("node.listen")))
+    {
         let e = c
             .start_command
-            .as_ref()
-            .map(|s| s.evidence[0].clone())
-            .unwrap_or_else(|| c.frameworks[0].evidence[0].clone());
+            .iter()
+            .chain(c.frameworks.iter())
+            .flat_map(|f| f.evidence.first())
+            .chain(c.port.iter().flat_map(|p| p.evidence.first()))
+            .next()
+            .cloned()
+            .unwrap_or_else(|| Evidence::file(&pkg_path, "node.service"));
         Fact::new("service".into(), 0.8, e)
     } else {
         Fact::new(

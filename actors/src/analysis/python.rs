@@ -127,6 +127,18 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
     if let Some((p, t)) = &pyproject {
         pyproject_dependencies(t, p, &mut c.dependencies);
     }
+    if has("environment.yml") {
+        let p = file("environment.yml");
+        if let Some(text) = a.read(&p) {
+            conda_dependencies(&text, &p, &mut c.dependencies);
+        }
+    }
+    if has("setup.cfg") {
+        let p = file("setup.cfg");
+        if let Some(text) = a.read(&p) {
+            setup_cfg_dependencies(&text, &p, &mut c.dependencies);
+        }
+    }
     let pipfile = if has("Pipfile") {
         let p = file("Pipfile");
         a.read(&p).and_then(|t| match t.parse::<toml::Table>() {
@@ -615,10 +627,17 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
 
         // Tests.
         let mut tests: Vec<Fact<String>> = Vec::new();
+        let setup_cfg = file("setup.cfg");
         let pytest_cfg = ["pytest.ini", "conftest.py"]
             .iter()
             .find(|n| has(n))
-            .map(|n| file(n));
+            .map(|n| file(n))
+            .or_else(|| {
+                (has("setup.cfg")
+                    && a.read(&setup_cfg)
+                        .is_some_and(|t| t.contains("[tool:pytest]")))
+                .then(|| setup_cfg.clone())
+            });
         if let Some(p) = pytest_cfg {
             tests.push(Fact::new(
                 "python -m pytest".into(),
@@ -781,6 +800,76 @@ fn parse_requirements(text: &str, file: &str, dev: bool, out: &mut Vec<Dependenc
                 spec: spec_with_extras(&m),
                 dev,
                 evidence: Evidence::line(file, i as u32 + 1, "python.requirements"),
+            });
+        }
+    }
+}
+
+/// Reads the packages of a conda environment.yml, its `pip:` list included. Conda's own
+/// `python=3.11` pin is a runtime version, not a package.
+fn conda_dependencies(text: &str, file: &str, out: &mut Vec<Dependency>) {
+    for (i, line) in text.lines().enumerate() {
+        let Some(item) = line.trim().strip_prefix("- ") else {
+            continue;
+        };
+        let item = item.trim();
+        if item.ends_with(':')
+            || item == "pip"
+            || item.starts_with("python=")
+            || item.starts_with("python ")
+        {
+            continue;
+        }
+        let name_end = item
+            .find(|ch: char| "=<>! ".contains(ch))
+            .unwrap_or(item.len());
+        out.push(Dependency {
+            name: pep503(&item[..name_end]),
+            spec: item[name_end..].trim().to_string(),
+            dev: false,
+            evidence: Evidence::line(file, i as u32 + 1, "python.conda"),
+        });
+    }
+}
+
+/// Reads `install_requires` and `extras_require` from setup.cfg's `[options]` sections.
+fn setup_cfg_dependencies(text: &str, file: &str, out: &mut Vec<Dependency>) {
+    let mut section = String::new();
+    let mut key = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end();
+        if let Some(s) = line
+            .trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+        {
+            section = s.to_string();
+            key.clear();
+            continue;
+        }
+        let continuation = line.starts_with(' ') || line.starts_with('\t');
+        let value = if continuation {
+            line.trim()
+        } else if let Some((k, v)) = line.split_once('=') {
+            key = k.trim().to_string();
+            v.trim()
+        } else {
+            continue;
+        };
+        let dev = match (section.as_str(), key.as_str()) {
+            ("options", "install_requires") => false,
+            ("options.extras_require", _) | ("options", "tests_require") => true,
+            _ => continue,
+        };
+        if value.is_empty() || value.starts_with('#') {
+            continue;
+        }
+        if let Some(m) = REQ_LINE.captures(value) {
+            out.push(Dependency {
+                name: pep503(&m[1]),
+                spec: spec_with_extras(&m),
+                dev,
+                evidence: Evidence::line(file, i as u32 + 1, "python.setup-cfg"),
             });
         }
     }

@@ -603,3 +603,247 @@ fn four_passes_assemble_to_the_single_pass_profile() {
         assert_eq!(split, whole, "{}", root.display());
     }
 }
+
+/// The key facts of the remaining fixtures, one row each: component path, package manager,
+/// framework, start command, port, test command, databases.
+#[test]
+fn fixture_table() {
+    type Row = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<u16>,
+        Option<&'static str>,
+        &'static [&'static str],
+    );
+    let rows: &[Row] = &[
+        (
+            "node-yarn-berry",
+            ".",
+            Some("yarn"),
+            Some("koa"),
+            Some("yarn start"),
+            Some(4000),
+            None,
+            &[],
+        ),
+        (
+            "node-bun",
+            ".",
+            Some("bun"),
+            None,
+            Some("bun run dev"),
+            Some(3001),
+            None,
+            &[],
+        ),
+        (
+            "node-nestjs",
+            ".",
+            Some("npm"),
+            Some("nestjs"),
+            Some("npm run start:prod"),
+            Some(3000),
+            Some("npm test"),
+            &[],
+        ),
+        (
+            "node-workspaces",
+            "packages/server",
+            Some("npm"),
+            Some("express"),
+            Some("npm start"),
+            Some(3100),
+            None,
+            &[],
+        ),
+        (
+            "node-prisma",
+            ".",
+            Some("npm"),
+            Some("express"),
+            Some("npm start"),
+            Some(3000),
+            None,
+            &["postgresql"],
+        ),
+        (
+            "py-streamlit",
+            ".",
+            Some("pip"),
+            Some("streamlit"),
+            Some("streamlit run app.py --server.address $HOST --server.port $PORT"),
+            Some(8501),
+            None,
+            &[],
+        ),
+        (
+            "py-gradio",
+            ".",
+            Some("pip"),
+            Some("gradio"),
+            Some("python app.py"),
+            Some(7860),
+            None,
+            &[],
+        ),
+        (
+            "py-setup-cfg",
+            ".",
+            Some("pip"),
+            None,
+            None,
+            None,
+            Some("python -m pytest"),
+            &[],
+        ),
+        (
+            "py-conda",
+            ".",
+            Some("conda"),
+            Some("flask"),
+            Some("flask --app app:app run --host $HOST --port $PORT"),
+            Some(5000),
+            None,
+            &[],
+        ),
+        (
+            "py-tox",
+            ".",
+            Some("pip"),
+            None,
+            None,
+            None,
+            Some("tox"),
+            &[],
+        ),
+        (
+            "py-alembic",
+            ".",
+            Some("pip"),
+            Some("fastapi"),
+            Some("uvicorn main:app --host $HOST --port $PORT"),
+            Some(8000),
+            None,
+            &["postgresql"],
+        ),
+        (
+            "py-runtime-txt",
+            ".",
+            Some("pip"),
+            Some("django"),
+            Some("python manage.py runserver $HOST:$PORT"),
+            Some(8000),
+            Some("python manage.py test"),
+            &[],
+        ),
+        (
+            "rust-workspace",
+            "crates/server",
+            Some("cargo"),
+            Some("actix-web"),
+            Some("./target/release/server"),
+            Some(8088),
+            Some("cargo test"),
+            &[],
+        ),
+        (
+            "devcontainer-ports",
+            ".",
+            Some("npm"),
+            Some("express"),
+            Some("npm start"),
+            Some(7000),
+            None,
+            &[],
+        ),
+    ];
+    for (name, path, pm, fw, start, port, test, dbs) in rows {
+        let p = fixture(name);
+        let c = p.component(path).unwrap_or_else(|| {
+            panic!(
+                "{name}: no component {path}: {:?}",
+                p.components.iter().map(|c| &c.path).collect::<Vec<_>>()
+            )
+        });
+        assert_eq!(
+            v(&c.package_manager).as_deref(),
+            *pm,
+            "{name} package manager"
+        );
+        assert_eq!(
+            c.frameworks.first().map(|f| f.value.as_str()),
+            *fw,
+            "{name} framework"
+        );
+        assert_eq!(v(&c.start_command).as_deref(), *start, "{name} start");
+        assert_eq!(v(&c.port), *port, "{name} port");
+        assert_eq!(v(&c.test_command).as_deref(), *test, "{name} test");
+        let got: Vec<&str> = c.databases.iter().map(|d| d.value.as_str()).collect();
+        assert_eq!(got, *dbs, "{name} databases");
+    }
+}
+
+#[test]
+fn details_of_the_remaining_fixtures() {
+    // setup.cfg's install_requires and extras are read.
+    let p = fixture("py-setup-cfg");
+    let c = root(&p);
+    assert!(
+        c.dependencies
+            .iter()
+            .any(|d| d.name == "click" && d.spec == ">=8" && !d.dev)
+    );
+    assert!(c.dependencies.iter().any(|d| d.name == "pytest" && d.dev));
+    // The alembic migrations and the DATABASE_URL read without default.
+    let p = fixture("py-alembic");
+    let c = root(&p);
+    assert_eq!(values(&c.migrations), vec!["alembic"]);
+    assert!(
+        c.env_vars
+            .iter()
+            .any(|e| e.name == "DATABASE_URL" && !e.required)
+    );
+    // runtime.txt gives the Python version.
+    assert_eq!(
+        values(&root(&fixture("py-runtime-txt")).runtime_versions),
+        vec!["python 3.11.4"]
+    );
+    // A workspace: the shared package is a library, the server is the web component.
+    let p = fixture("node-workspaces");
+    assert_eq!(
+        v(&p.component("packages/shared").unwrap().kind).as_deref(),
+        Some("library")
+    );
+    assert_eq!(p.web_component.as_deref(), Some("packages/server"));
+    // The actix server binds 127.0.0.1 in its code.
+    let p = fixture("rust-workspace");
+    assert_eq!(
+        v(&p.component("crates/server").unwrap().bind_host).as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        v(&p.component("crates/core").unwrap().kind).as_deref(),
+        Some("library")
+    );
+    // The devcontainer's forwarded port beats the framework default, and the app reads PORT.
+    let p = fixture("devcontainer-ports");
+    let c = root(&p);
+    assert_eq!(
+        c.port.as_ref().unwrap().evidence[0].rule,
+        "devcontainer.forward-ports"
+    );
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    // A repository with nothing to run has no component, and says nothing false.
+    let p = fixture("readme-only");
+    assert!(p.components.is_empty() && p.web_component.is_none());
+    // A binary lockfile is never read, only seen.
+    let p = fixture("node-bun");
+    assert!(
+        !p.warnings
+            .iter()
+            .any(|w| w.file.as_deref() == Some("bun.lockb"))
+    );
+}
