@@ -504,6 +504,23 @@ pub fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
         .collect();
     dirs.sort();
     dirs.dedup();
+    // A folder whose only manifest is an `index.html` inside another component is that
+    // component's templates or assets (`templates/`, `views/`, `public/`), not a site.
+    let only_html = |d: &str| {
+        snap.files_in(d).all(|f| {
+            let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+            !(MANIFESTS.contains(&name) && name != "index.html")
+                && !other::manifests().any(|m| m == name)
+                && !(name.starts_with("requirement") && name.ends_with(".txt"))
+        })
+    };
+    let all = dirs.clone();
+    dirs.retain(|d| {
+        !(only_html(d)
+            && all
+                .iter()
+                .any(|p| p != d && (p.is_empty() || d.starts_with(&format!("{p}/")))))
+    });
     dirs
 }
 

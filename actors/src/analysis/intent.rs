@@ -24,6 +24,21 @@ static TEST_IN_CI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^\s*(?:-\s*)?run:\s*((?:(?:poetry|uv|pipenv|pdm) run )?(?:pytest|python3? -m pytest|python3? manage\.py test|tox|nox|npm (?:run )?test|pnpm (?:run )?test|yarn test|cargo test|cargo nextest run|go test|make test)\b.*)$").unwrap()
 });
 
+/// Words that mark a CI step as a linter rather than the tests.
+const LINTERS: &[&str] = &[
+    "flake8",
+    "lint",
+    "ruff",
+    "mypy",
+    "black",
+    "isort",
+    "pylint",
+    "prettier",
+    "fmt",
+    "clippy",
+    "typecheck",
+];
+
 /// Offers a stated value for a single fact: it replaces an inferred one that is less
 /// certain, and either way a disagreement is kept as a conflict.
 fn offer<T: Clone + PartialEq + ToString>(
@@ -116,7 +131,11 @@ fn procfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             Fact::new(cmd.clone(), 1.0, ev.clone()),
             reason,
         );
-        if cmd.contains("$PORT") {
+        // gunicorn binds 0.0.0.0:$PORT by itself when PORT is set and no --bind is given.
+        let gunicorn_default = cmd.split_whitespace().next() == Some("gunicorn")
+            && !cmd.contains("--bind")
+            && !cmd.split_whitespace().any(|w| w == "-b");
+        if cmd.contains("$PORT") || gunicorn_default {
             c.reads_port_env = Some(Fact::new(true, 1.0, ev.clone()));
         } else if let Some(m) = PORT_IN_COMMAND.captures(cmd)
             && let Ok(p) = m[1].parse::<u16>()
@@ -226,7 +245,7 @@ fn dockerfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                 &mut c.start_command,
                 &mut c.conflicts,
                 "start_command",
-                Fact::new(cmd, 0.6, ev),
+                Fact::new(cmd, 0.55, ev),
                 "the Dockerfile's CMD is written for its image",
             );
         }
@@ -307,16 +326,20 @@ fn env_templates(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
                 .trim_matches(|ch| ch == '"' || ch == '\'')
                 .to_string();
             let ev = Evidence::line(&path, i as u32 + 1, "env.template");
-            if key == "PORT"
-                && let Ok(p) = value.parse::<u16>()
-            {
-                offer(
-                    &mut c.port,
-                    &mut c.conflicts,
-                    "port",
-                    Fact::new(p, 0.95, ev.clone()),
-                    "the env template sets PORT",
-                );
+            if key == "PORT" {
+                // A project that documents PORT reads it.
+                if !c.reads_port_env.as_ref().is_some_and(|f| f.value) {
+                    c.reads_port_env = Some(Fact::new(true, 0.7, ev.clone()));
+                }
+                if let Ok(p) = value.parse::<u16>() {
+                    offer(
+                        &mut c.port,
+                        &mut c.conflicts,
+                        "port",
+                        Fact::new(p, 0.95, ev.clone()),
+                        "the env template sets PORT",
+                    );
+                }
             }
             let db = match value.split("://").next().unwrap_or("") {
                 "postgres" | "postgresql" => Some("postgresql"),
@@ -360,7 +383,13 @@ fn ci_workflows(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .collect();
     for wf in workflows {
         let Some(text) = a.read(&wf) else { continue };
-        if let Some(m) = TEST_IN_CI.captures(&text) {
+        // The first test step that is not a linter: `tox -e flake8` and `npm run lint`
+        // check style, not behaviour.
+        let step = TEST_IN_CI.captures_iter(&text).find(|m| {
+            let cmd = m[1].to_ascii_lowercase();
+            !LINTERS.iter().any(|l| cmd.contains(l))
+        });
+        if let Some(m) = step {
             let line = super::text::line_at(&text, m.get(0).map_or(0, |x| x.start()));
             let cmd = m[1].trim().to_string();
             // CI is the best source of the test command, short of an explicit one.

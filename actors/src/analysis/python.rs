@@ -74,6 +74,25 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             .filter(|f| f.rel.ends_with(".txt"))
             .map(|f| f.rel.clone()),
     );
+    // The base file first: `requirements.txt`, then `requirements/base.txt` or a
+    // production file; development and test files last. The install step uses the first.
+    requirements.sort_by_key(|r| {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        let rank = match name {
+            "requirements.txt" => 0,
+            "base.txt" | "common.txt" | "prod.txt" | "production.txt" | "requirements-prod.txt" => {
+                1
+            }
+            n if ["dev", "test", "lint", "doc", "ci"]
+                .iter()
+                .any(|k| n.contains(k)) =>
+            {
+                3
+            }
+            _ => 2,
+        };
+        (rank, r.clone())
+    });
     let manifests: Vec<String> = [
         "pyproject.toml",
         "setup.py",
@@ -452,7 +471,10 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     m.get(5).map(|d| d.as_str().trim()),
                 )
             };
-            let required = m.get(1).is_some();
+            // Read with no default, or `.get("X").split(…)`: a method called on the value
+            // means the program fails without it.
+            let used_directly = text[m.get(0).map_or(0, |x| x.end())..].starts_with('.');
+            let required = m.get(1).is_some() || (used_directly && m.get(3).or(m.get(5)).is_none());
             let default = default
                 .filter(|d| !d.is_empty() && *d != "None")
                 .map(|d| d.trim_matches(|ch| ch == '"' || ch == '\'').to_string());

@@ -847,3 +847,27 @@ fn details_of_the_remaining_fixtures() {
             .any(|w| w.file.as_deref() == Some("bun.lockb"))
     );
 }
+
+/// Lessons from real repositories (microblog-api, django-on-docker, example-voting-app).
+#[test]
+fn real_world_traps() {
+    let p = fixture("py-real-world-traps");
+    // Only one component: the templates folder's index.html belongs to the app.
+    assert_eq!(p.components.len(), 1);
+    let c = root(&p);
+    // The base requirements file installs; the dev file does not lead.
+    assert_eq!(
+        v(&c.install_command).as_deref(),
+        Some("pip install -r requirements.txt")
+    );
+    // gunicorn with no --bind binds $PORT by itself.
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    // The CI's lint step is not its test step.
+    assert_eq!(v(&c.test_command).as_deref(), Some("pytest -q"));
+    let var = |n: &str| c.env_vars.iter().find(|e| e.name == n).unwrap();
+    // `.get("X").split(…)` fails without X.
+    assert!(var("ALLOWED_HOSTS").required);
+    // Secrets by their last word only.
+    assert!(var("JWT_SECRET").secret && var("JWT_SECRET").required);
+    assert!(!var("ACCESS_TOKEN_MINUTES").secret && !var("PASSWORD_RESET_URL").secret);
+}

@@ -12,20 +12,26 @@ pub(crate) fn find_line(text: &str, needle: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// Returns whether a variable name looks like a secret.
+/// Returns whether a variable name looks like a secret: its last word is a secret's
+/// (`JWT_SECRET`, `MAIL_PASSWORD`, `STRIPE_API_KEY`, `GITHUB_TOKEN`), so that
+/// `ACCESS_TOKEN_MINUTES` or `PASSWORD_RESET_URL`, which configure secrets without being
+/// one, are not taken for one.
 pub(crate) fn looks_secret(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "SECRET",
-        "KEY",
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "PRIVATE",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
+    let upper = name.to_ascii_uppercase();
+    let last = upper.rsplit('_').next().unwrap_or(&upper);
+    matches!(
+        last,
+        "SECRET"
+            | "KEY"
+            | "TOKEN"
+            | "PASSWORD"
+            | "PASSWD"
+            | "PASS"
+            | "PWD"
+            | "CREDENTIALS"
+            | "SALT"
+    ) || upper.contains("PRIVATE_KEY")
+        || upper.contains("SECRET_KEY")
 }
 
 /// Normalises a Python package name as PEP 503 does: lowercase, runs of `-_.` become `-`.
