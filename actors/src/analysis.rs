@@ -509,9 +509,10 @@ pub fn component_dirs(snap: &RepoSnapshot) -> Vec<String> {
     let only_html = |d: &str| {
         snap.files_in(d).all(|f| {
             let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
-            !(MANIFESTS.contains(&name) && name != "index.html")
-                && !other::manifests().any(|m| m == name)
-                && !(name.starts_with("requirement") && name.ends_with(".txt"))
+            let manifest = (MANIFESTS.contains(&name) && name != "index.html")
+                || other::manifests().any(|m| m == name)
+                || (name.starts_with("requirement") && name.ends_with(".txt"));
+            !manifest
         })
     };
     let all = dirs.clone();
