@@ -483,6 +483,11 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             Evidence::file(&pkg_path, "node.no-entry-point"),
         )
     });
+    // A library's `main` is what it exports, not a program to start.
+    if c.kind.as_ref().is_some_and(|k| k.value == "library") {
+        c.start_command = None;
+        c.conflicts.retain(|k| k.topic != "start_command");
+    }
 }
 
 fn pkg_dep<'a>(pkg: &'a Value, name: &str) -> Option<&'a Value> {

@@ -42,6 +42,14 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
 static APP_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*[A-Za-z_.]+\s*)?=\s*(Flask|FastAPI|Starlette)\s*\(").unwrap()
 });
+/// An application factory: `def create_app(...) -> FastAPI:`, or any `def create_app(`.
+static FACTORY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^def\s+(create_app|make_app|get_app|app_factory|[A-Za-z_][A-Za-z0-9_]*)\s*\([^)]*\)\s*(?:->\s*(Flask|FastAPI|Starlette)\b)?").unwrap()
+});
+/// A module-level call of a function: `app = create_app()`.
+static MODULE_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*\)").unwrap()
+});
 static RUN_PORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\.run\s*\([^)]*?\bport\s*=\s*(\d{2,5})").unwrap());
 static RUN_HOST: LazyLock<Regex> =
@@ -439,6 +447,55 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     0.9,
                     Evidence::line(src, at, "python.app-object"),
                 ));
+            }
+            // Factories: `app = create_app()` where create_app returns an app, or a bare
+            // `create_app` that the framework's CLI can call itself.
+            let kind_of_module = ["flask", "fastapi", "starlette"].into_iter().find(|k| {
+                text.contains(&format!("from {k} import")) || text.contains(&format!("import {k}"))
+            });
+            let mut factories: Vec<(String, String, u32)> = Vec::new();
+            for m in FACTORY.captures_iter(&text) {
+                let name = m[1].to_string();
+                let annotated = m.get(2).map(|k| k.as_str().to_ascii_lowercase());
+                let conventional =
+                    ["create_app", "make_app", "get_app", "app_factory"].contains(&name.as_str());
+                if let Some(kind) = annotated.or_else(|| {
+                    conventional
+                        .then(|| kind_of_module.map(str::to_string))
+                        .flatten()
+                }) {
+                    factories.push((
+                        name,
+                        kind,
+                        line_at(&text, m.get(0).map_or(0, |x| x.start())),
+                    ));
+                }
+            }
+            let mut called = false;
+            for m in MODULE_CALL.captures_iter(&text) {
+                if let Some((_, kind, _)) = factories.iter().find(|(f, _, _)| *f == m[2]) {
+                    let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
+                    apps.push(Fact::new(
+                        format!("{kind} {module}:{}", &m[1]),
+                        0.85,
+                        Evidence::line(src, at, "python.app-factory-call"),
+                    ));
+                    called = true;
+                }
+            }
+            if !called {
+                for (name, kind, at) in &factories {
+                    let target = if kind == "flask" {
+                        format!("{module}:{name}")
+                    } else {
+                        format!("--factory {module}:{name}")
+                    };
+                    apps.push(Fact::new(
+                        format!("{kind} {target}"),
+                        0.7,
+                        Evidence::line(src, *at, "python.app-factory"),
+                    ));
+                }
             }
             for m in RUN_PORT.captures_iter(&text) {
                 if let Ok(p) = m[1].parse::<u16>() {
