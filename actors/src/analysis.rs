@@ -346,6 +346,20 @@ impl<'a> Analysis<'a> {
         }
     }
 
+    /// Reads `rel` as YAML text: the text, once it parses; otherwise a warning and `None`.
+    /// The rules read YAML line by line, but only YAML that is valid, so a broken file is
+    /// reported rather than half-read.
+    pub(crate) fn read_yaml(&mut self, rel: &str) -> Option<String> {
+        let text = self.read(rel)?;
+        match yaml_rust2::YamlLoader::load_from_str(&text) {
+            Ok(_) => Some(text),
+            Err(e) => {
+                self.warn(rel, format!("invalid YAML: {e}"));
+                None
+            }
+        }
+    }
+
     /// Records a warning about `file`.
     pub(crate) fn warn(&mut self, file: &str, message: impl Into<String>) {
         self.warnings.push(Warning {

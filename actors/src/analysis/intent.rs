@@ -82,6 +82,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         procfile(a, dir, c);
     }
     if want.detection {
+        readme(a, dir, c);
         devcontainer(a, dir, c);
         dockerfile(a, dir, c);
         ci_workflows(a, dir, c);
@@ -160,6 +161,103 @@ fn procfile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             0.9,
             Evidence::line(&path, *line, "procfile.release"),
         ));
+    }
+}
+
+/// Commands a README's shell blocks show, as candidates: READMEs go stale, so these rank
+/// below what the manifests and the code say, and mostly show up as conflicts to look at.
+fn readme(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let Some(path) = ["README.md", "README.rst", "README.markdown", "readme.md"]
+        .iter()
+        .map(|n| join(dir, n))
+        .find(|p| a.snap.exists(p))
+    else {
+        return;
+    };
+    let Some(text) = a.read(&path) else { return };
+    let mut in_block = false;
+    let mut shell = false;
+    let (mut start, mut test) = (None, None);
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(lang) = line.strip_prefix("```") {
+            in_block = !in_block;
+            shell = in_block
+                && matches!(
+                    lang.trim(),
+                    "" | "sh" | "bash" | "shell" | "console" | "zsh"
+                );
+            continue;
+        }
+        if !(in_block && shell) {
+            continue;
+        }
+        let cmd = line.trim_start_matches("$ ").trim();
+        let ev = || Evidence::line(&path, i as u32 + 1, "readme.code-block");
+        let first = cmd.split_whitespace().next().unwrap_or("");
+        let starts = [
+            "flask run",
+            "uvicorn ",
+            "gunicorn ",
+            "npm start",
+            "npm run dev",
+            "yarn dev",
+            "yarn start",
+            "pnpm dev",
+            "pnpm start",
+            "cargo run",
+            "streamlit run",
+            "go run",
+            "python manage.py runserver",
+            "fastapi run",
+            "fastapi dev",
+        ];
+        if start.is_none()
+            && (starts.iter().any(|s| cmd.starts_with(s))
+                || ((first == "python" || first == "python3")
+                    && cmd
+                        .split_whitespace()
+                        .nth(1)
+                        .is_some_and(|f| f.ends_with(".py"))))
+        {
+            start = Some(Fact::new(cmd.to_string(), 0.45, ev()));
+        }
+        let tests = [
+            "pytest",
+            "python -m pytest",
+            "npm test",
+            "yarn test",
+            "pnpm test",
+            "cargo test",
+            "python -m unittest",
+            "tox",
+            "go test",
+        ];
+        if test.is_none()
+            && tests
+                .iter()
+                .any(|t| cmd == *t || cmd.starts_with(&format!("{t} ")))
+        {
+            test = Some(Fact::new(cmd.to_string(), 0.45, ev()));
+        }
+    }
+    if let Some(s) = start {
+        offer(
+            &mut c.start_command,
+            &mut c.conflicts,
+            "start_command",
+            s,
+            "the README shows this command",
+        );
+    }
+    if let Some(t) = test {
+        offer(
+            &mut c.test_command,
+            &mut c.conflicts,
+            "test_command",
+            t,
+            "the README shows this command",
+        );
     }
 }
 
@@ -263,7 +361,9 @@ fn compose(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         if !a.snap.exists(&path) {
             continue;
         }
-        let Some(text) = a.read(&path) else { continue };
+        let Some(text) = a.read_yaml(&path) else {
+            continue;
+        };
         for (i, line) in text.lines().enumerate() {
             let Some(image) = line.trim().strip_prefix("image:") else {
                 continue;
@@ -382,7 +482,9 @@ fn ci_workflows(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .map(|f| f.rel.clone())
         .collect();
     for wf in workflows {
-        let Some(text) = a.read(&wf) else { continue };
+        let Some(text) = a.read_yaml(&wf) else {
+            continue;
+        };
         // The first test step that is not a linter: `tox -e flake8` and `npm run lint`
         // check style, not behaviour.
         let step = TEST_IN_CI.captures_iter(&text).find(|m| {

@@ -156,7 +156,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
     }
     if has("environment.yml") {
         let p = file("environment.yml");
-        if let Some(text) = a.read(&p) {
+        if let Some(text) = a.read_yaml(&p) {
             conda_dependencies(&text, &p, &mut c.dependencies);
         }
     }

@@ -871,3 +871,26 @@ fn real_world_traps() {
     assert!(var("JWT_SECRET").secret && var("JWT_SECRET").required);
     assert!(!var("ACCESS_TOKEN_MINUTES").secret && !var("PASSWORD_RESET_URL").secret);
 }
+
+#[test]
+fn invalid_yaml_is_a_warning_and_readme_blocks_are_candidates() {
+    let p = fixture("yaml-and-readme");
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.file.as_deref() == Some("docker-compose.yml")
+                && w.message.contains("invalid YAML")),
+        "{:#?}",
+        p.warnings
+    );
+    let c = root(&p);
+    // The broken compose file is not half-read.
+    assert!(c.databases.is_empty());
+    let start = c.start_command.as_ref().unwrap();
+    assert_eq!(start.value, "python server.py --port 8000");
+    assert_eq!(
+        (start.evidence[0].file.as_str(), start.evidence[0].line),
+        ("README.md", Some(5))
+    );
+    assert_eq!(v(&c.test_command).as_deref(), Some("pytest"));
+}
