@@ -88,7 +88,8 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         ci_workflows(a, dir, c);
         makefile(a, dir, c);
     }
-    if want.database {
+    // A compose file holds the database images (database) and the port (detection).
+    if want.database || want.detection {
         compose(a, dir, c);
     }
     // Env templates speak to all three: variables, the port, and database URLs. The pass's
@@ -364,6 +365,7 @@ fn compose(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         let Some(text) = a.read_yaml(&path) else {
             continue;
         };
+        compose_port(&text, &path, c);
         for (i, line) in text.lines().enumerate() {
             let Some(image) = line.trim().strip_prefix("image:") else {
                 continue;
@@ -392,6 +394,69 @@ fn compose(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             }
         }
     }
+}
+
+/// The port of the service a compose file builds from this folder (`build: .`): the
+/// container side of its first `ports:` mapping.
+fn compose_port(text: &str, path: &str, c: &mut Component) {
+    let (mut builds_here, mut port): (bool, Option<(u16, u32)>) = (false, None);
+    let mut in_ports = false;
+    let mut service_indent = usize::MAX;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        // A new service: a key at the services' indentation.
+        if t.ends_with(':') && !t.starts_with('-') && indent <= service_indent && indent > 0 {
+            if builds_here && let Some((p, l)) = port {
+                offer_compose(c, p, path, l);
+                return;
+            }
+            service_indent = indent;
+            builds_here = false;
+            port = None;
+            in_ports = false;
+            continue;
+        }
+        if let Some(b) = t.strip_prefix("build:") {
+            let b = b.trim().trim_matches(|ch| ch == '"' || ch == '\'');
+            builds_here = b == "." || b == "./" || b.is_empty();
+        } else if t.starts_with("ports:") {
+            in_ports = true;
+        } else if in_ports && let Some(entry) = t.strip_prefix('-') {
+            let entry = entry.trim().trim_matches(|ch| ch == '"' || ch == '\'');
+            let container = entry
+                .rsplit(':')
+                .next()
+                .unwrap_or(entry)
+                .split('/')
+                .next()
+                .unwrap_or("");
+            if port.is_none()
+                && let Ok(p) = container.parse::<u16>()
+            {
+                port = Some((p, i as u32 + 1));
+            }
+        } else if !t.starts_with('-') {
+            in_ports = false;
+        }
+    }
+    if builds_here && let Some((p, l)) = port {
+        offer_compose(c, p, path, l);
+    }
+}
+
+fn offer_compose(c: &mut Component, port: u16, path: &str, line: u32) {
+    let ev = Evidence::line(path, line, "compose.ports");
+    offer(
+        &mut c.port,
+        &mut c.conflicts,
+        "port",
+        Fact::new(port, 0.9, ev),
+        "the compose file maps this port for the service it builds here",
+    );
 }
 
 fn env_templates(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {

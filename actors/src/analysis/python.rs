@@ -59,6 +59,9 @@ static ENV_READ: LazyLock<Regex> = LazyLock::new(|| {
 });
 static REQ_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*)$").unwrap());
+static ASGI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)^ASGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#).unwrap()
+});
 static WSGI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?m)^WSGI_APPLICATION\s*=\s*["']([A-Za-z0-9_.]+)["']"#).unwrap()
 });
@@ -551,6 +554,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
 
     // Django: the WSGI module from settings.
     let mut django_wsgi = None;
+    let mut django_asgi: Option<Fact<String>> = None;
     if c.frameworks.iter().any(|f| f.value == "django") {
         for src in sources
             .iter()
@@ -565,6 +569,14 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     0.9,
                     Evidence::line(src, at, "python.django.wsgi"),
                 ));
+                if let Some(m) = ASGI.captures(&text) {
+                    let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
+                    django_asgi = Some(Fact::new(
+                        m[1].trim_end_matches(".application").to_string(),
+                        0.9,
+                        Evidence::line(src, at, "python.django.asgi"),
+                    ));
+                }
                 if want.database && text.contains("django.db.backends.sqlite3") {
                     let at = find_line(&text, "django.db.backends.sqlite3").unwrap_or(1);
                     c.databases.push(Fact::new(
@@ -618,6 +630,16 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     Evidence::file(file("manage.py"), "python.django.runserver"),
                 ),
             );
+            if let Some(asgi) = &django_asgi {
+                starts.push(Fact {
+                    value: format!(
+                        "uvicorn {}:application --host $HOST --port $PORT",
+                        asgi.value
+                    ),
+                    confidence: 0.6,
+                    evidence: asgi.evidence.clone(),
+                });
+            }
             if let Some(w) = &django_wsgi {
                 starts.push(Fact {
                     value: format!("gunicorn {}:application --bind $HOST:$PORT", w.value),

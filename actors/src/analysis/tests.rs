@@ -894,3 +894,25 @@ fn invalid_yaml_is_a_warning_and_readme_blocks_are_candidates() {
     );
     assert_eq!(v(&c.test_command).as_deref(), Some("pytest"));
 }
+
+#[test]
+fn compose_ports_and_django_asgi() {
+    // compose-postgres builds `web` from this folder and maps 8000.
+    let p = fixture("compose-postgres");
+    let c = root(&p);
+    let port = c.port.as_ref().unwrap();
+    assert_eq!(port.value, 8000);
+    assert!(
+        port.evidence.iter().any(|e| e.rule == "compose.ports"),
+        "{port:?}"
+    );
+    // Django's ASGI module is a start candidate beside runserver and gunicorn.
+    let p = fixture("py-django-sqlite");
+    let c = root(&p);
+    assert!(c.conflicts.iter().any(|k| {
+        k.topic == "start_command"
+            && k.candidates
+                .iter()
+                .any(|f| f.value == "uvicorn mysite.asgi:application --host $HOST --port $PORT")
+    }));
+}
