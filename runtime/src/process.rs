@@ -1,0 +1,443 @@
+//! Child processes for untrusted repositories: each in its own process group, with a clean
+//! environment, no standard input, a deadline, a watchdog for silence, resource limits, and
+//! output kept as a log file plus its head, its tail and its error lines.
+//!
+//! Installs and test suites run to completion with [`run`]; services start with [`spawn`]
+//! and stop with [`Service::stop`], which signals the whole group, so a server's workers
+//! go with it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How many first lines of output are kept.
+pub const HEAD_LINES: usize = 40;
+/// How many last lines of output are kept.
+pub const TAIL_LINES: usize = 200;
+/// How many error-looking lines are kept.
+pub const ERROR_LINES: usize = 100;
+
+/// Variables passed through from the host when set: what tools need to find themselves,
+/// and nothing of Repo Runner's own (its tokens and secrets never reach a repository).
+pub const PASSTHROUGH_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "TMPDIR",
+    "USER",
+    "PYENV_ROOT",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+];
+
+/// Resource limits, applied with the shell's `ulimit` before the program starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU seconds.
+    pub cpu_secs: Option<u64>,
+    /// Virtual memory, in KiB.
+    pub address_space_kib: Option<u64>,
+    /// Open files.
+    pub open_files: Option<u64>,
+}
+
+/// What to run, and how.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// The program (looked up on the spec's PATH).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its working directory.
+    pub cwd: PathBuf,
+    /// Its environment on top of [`PASSTHROUGH_ENV`]. `CI=true` is always set, so tools
+    /// never wait for a person.
+    pub env: BTreeMap<String, String>,
+    /// The most it may run.
+    pub timeout: Option<Duration>,
+    /// The longest it may stay silent before it is taken for hung.
+    pub idle_timeout: Option<Duration>,
+    /// Where its whole output goes, when it should be kept.
+    pub log: Option<PathBuf>,
+    /// Its resource limits.
+    pub limits: Limits,
+}
+
+impl CommandSpec {
+    /// A command with no deadline, no limits and no log file.
+    pub fn new(program: impl Into<String>, args: &[&str], cwd: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            cwd: cwd.into(),
+            env: BTreeMap::new(),
+            timeout: None,
+            idle_timeout: None,
+            log: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Returns the command as a person would type it.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn command(&self) -> Command {
+        let has_limits = self.limits != Limits::default();
+        let mut cmd = if has_limits {
+            // `ulimit` then `exec`: the limits bind the program, not just a wrapper, and
+            // no unsafe pre-exec hook is needed.
+            let mut script = String::new();
+            if let Some(t) = self.limits.cpu_secs {
+                script.push_str(&format!("ulimit -t {t}; "));
+            }
+            if let Some(v) = self.limits.address_space_kib {
+                script.push_str(&format!("ulimit -v {v}; "));
+            }
+            if let Some(n) = self.limits.open_files {
+                script.push_str(&format!("ulimit -n {n}; "));
+            }
+            script.push_str("exec \"$0\" \"$@\"");
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(script).arg(&self.program).args(&self.args);
+            c
+        } else {
+            let mut c = Command::new(&self.program);
+            c.args(&self.args);
+            c
+        };
+        cmd.current_dir(&self.cwd)
+            .env_clear()
+            .envs(
+                PASSTHROUGH_ENV
+                    .iter()
+                    .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+            )
+            .env("CI", "true")
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+/// Why a command did not finish on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cutoff {
+    /// It ran past its deadline.
+    Timeout,
+    /// It was silent past its idle limit.
+    Idle,
+}
+
+/// How a command ended, and what it said.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The command, as typed.
+    pub command: String,
+    /// Its exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Set when it was stopped for running too long or too quietly.
+    pub cutoff: Option<Cutoff>,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Its first lines.
+    pub head: Vec<String>,
+    /// Its last lines.
+    pub tail: Vec<String>,
+    /// Lines that look like errors.
+    pub error_lines: Vec<String>,
+    /// Where its whole output is, when it was kept.
+    pub log: Option<PathBuf>,
+}
+
+impl Outcome {
+    /// Returns whether it exited with code 0 on its own.
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && self.cutoff.is_none()
+    }
+}
+
+/// Why a command could not be run at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// It could not be started: the program is missing, say.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The log file could not be written.
+    #[error("cannot write the log {path}: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The kept parts of an output, shared by the stdout and stderr readers.
+#[derive(Debug, Default)]
+struct Capture {
+    head: Vec<String>,
+    tail: VecDeque<String>,
+    errors: Vec<String>,
+    last_output: Option<Instant>,
+}
+
+fn looks_like_error(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    [
+        "error",
+        "exception",
+        "traceback",
+        "failed",
+        "fatal",
+        "panicked",
+        "cannot ",
+        "not found",
+        "refused",
+    ]
+    .iter()
+    .any(|w| l.contains(w))
+}
+
+async fn pump<R: AsyncRead + Unpin>(
+    reader: R,
+    capture: Arc<Mutex<Capture>>,
+    log: Option<Arc<tokio::sync::Mutex<tokio::fs::File>>>,
+) {
+    let mut lines = BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(log) = &log {
+            let mut f = log.lock().await;
+            let _ = f.write_all(line.as_bytes()).await;
+            let _ = f.write_all(b"\n").await;
+        }
+        let mut c = capture.lock().unwrap_or_else(|e| e.into_inner());
+        c.last_output = Some(Instant::now());
+        if c.head.len() < HEAD_LINES {
+            c.head.push(line.clone());
+        }
+        if looks_like_error(&line) && c.errors.len() < ERROR_LINES {
+            c.errors.push(line.clone());
+        }
+        c.tail.push_back(line);
+        if c.tail.len() > TAIL_LINES {
+            c.tail.pop_front();
+        }
+    }
+}
+
+/// Signals every process of the group led by `pid`.
+fn signal_group(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
+/// A started child with its output being collected.
+struct Running {
+    child: Child,
+    pid: u32,
+    capture: Arc<Mutex<Capture>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    started: Instant,
+    command: String,
+    log: Option<PathBuf>,
+}
+
+async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
+    let log = match &spec.log {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                let _ = tokio::fs::create_dir_all(dir).await;
+            }
+            let f = tokio::fs::File::create(path)
+                .await
+                .map_err(|source| ProcessError::Log {
+                    path: path.clone(),
+                    source,
+                })?;
+            Some(Arc::new(tokio::sync::Mutex::new(f)))
+        }
+        None => None,
+    };
+    let mut child = spec
+        .command()
+        .spawn()
+        .map_err(|source| ProcessError::Spawn {
+            command: spec.display(),
+            source,
+        })?;
+    let pid = child.id().unwrap_or(0);
+    let capture = Arc::new(Mutex::new(Capture {
+        last_output: Some(Instant::now()),
+        ..Capture::default()
+    }));
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(tokio::spawn(pump(out, capture.clone(), log.clone())));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(tokio::spawn(pump(err, capture.clone(), log.clone())));
+    }
+    Ok(Running {
+        child,
+        pid,
+        capture,
+        readers,
+        started: Instant::now(),
+        command: spec.display(),
+        log: spec.log.clone(),
+    })
+}
+
+impl Running {
+    async fn finish(mut self, cutoff: Option<Cutoff>) -> Outcome {
+        if cutoff.is_some() {
+            signal_group(self.pid, rustix::process::Signal::KILL);
+        }
+        let status = self.child.wait().await.ok();
+        // The readers end when every process holding the pipes is gone; a daemonised
+        // grandchild may hold them longer, so they get a moment and no more.
+        for r in self.readers {
+            let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+        }
+        let c = self.capture.lock().unwrap_or_else(|e| e.into_inner());
+        use std::os::unix::process::ExitStatusExt;
+        Outcome {
+            command: self.command,
+            code: status.and_then(|s| s.code()),
+            signal: status.and_then(|s| s.signal()),
+            cutoff,
+            duration: self.started.elapsed(),
+            head: c.head.clone(),
+            tail: c.tail.iter().cloned().collect(),
+            error_lines: c.errors.clone(),
+            log: self.log,
+        }
+    }
+}
+
+/// Runs a command to its end, its deadline, or its idle limit, whichever comes first. A
+/// command cut off is killed with its whole process group.
+///
+/// # Errors
+/// [`ProcessError`] if it cannot be started or its log cannot be written. A command that
+/// runs and fails is an [`Outcome`], not an error.
+pub async fn run(spec: &CommandSpec) -> Result<Outcome, ProcessError> {
+    let mut running = start(spec).await?;
+    let deadline = spec.timeout.map(|t| running.started + t);
+    let tick = Duration::from_millis(50);
+    let cutoff = loop {
+        tokio::select! {
+            status = running.child.wait() => {
+                let _ = status;
+                break None;
+            }
+            _ = tokio::time::sleep(tick) => {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    break Some(Cutoff::Timeout);
+                }
+                if let Some(idle) = spec.idle_timeout {
+                    let last = running.capture.lock().unwrap_or_else(|e| e.into_inner()).last_output;
+                    if last.is_some_and(|l| now.duration_since(l) >= idle) {
+                        break Some(Cutoff::Idle);
+                    }
+                }
+            }
+        }
+    };
+    Ok(running.finish(cutoff).await)
+}
+
+/// A long-running command: a service.
+pub struct Service {
+    running: Running,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("command", &self.running.command)
+            .field("pid", &self.running.pid)
+            .finish()
+    }
+}
+
+/// Starts a service in its own process group. Its output goes to its log as it comes.
+///
+/// # Errors
+/// As [`run`].
+pub async fn spawn(spec: &CommandSpec) -> Result<Service, ProcessError> {
+    Ok(Service {
+        running: start(spec).await?,
+    })
+}
+
+impl Service {
+    /// Returns the process id of the group's leader.
+    pub fn pid(&self) -> u32 {
+        self.running.pid
+    }
+
+    /// Returns whether the leader still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.running.child.try_wait(), Ok(None))
+    }
+
+    /// Returns the output so far: head, tail and error lines.
+    pub fn output(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let c = self
+            .running
+            .capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (
+            c.head.clone(),
+            c.tail.iter().cloned().collect(),
+            c.errors.clone(),
+        )
+    }
+
+    /// Stops the whole group: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(mut self, grace: Duration) -> Outcome {
+        signal_group(self.running.pid, rustix::process::Signal::TERM);
+        let ended = tokio::time::timeout(grace, self.running.child.wait())
+            .await
+            .is_ok();
+        let cutoff = (!ended).then_some(Cutoff::Timeout);
+        // Kill whatever of the group is left, even when the leader went quietly.
+        signal_group(self.running.pid, rustix::process::Signal::KILL);
+        self.running.finish(cutoff).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
