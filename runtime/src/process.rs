@@ -377,6 +377,112 @@ pub async fn run(spec: &CommandSpec) -> Result<Outcome, ProcessError> {
     Ok(running.finish(cutoff).await)
 }
 
+/// A TCP socket a process listens on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listening {
+    /// The port.
+    pub port: u16,
+    /// The address it is bound to, such as `127.0.0.1`, `0.0.0.0` or `::`.
+    pub address: String,
+    /// The process that holds it.
+    pub pid: u32,
+}
+
+/// Returns the TCP sockets that the processes of group `pgid` listen on, read from /proc:
+/// each process's socket inodes (`/proc/PID/fd`) matched against the listening sockets of
+/// `/proc/net/tcp` and `tcp6`. This is how an app that ignored `PORT` is found out.
+pub fn listening_ports(pgid: u32) -> Vec<Listening> {
+    let mut inodes: BTreeMap<u64, u32> = BTreeMap::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Field 5 of stat is the process group; the command name before it may hold
+        // spaces, so fields are counted after its closing parenthesis.
+        let in_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_string();
+                rest.split_whitespace().nth(2)?.parse::<u32>().ok()
+            })
+            == Some(pgid);
+        if !in_group {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && let Some(inode) = target
+                    .to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+                    .and_then(|t| t.parse::<u64>().ok())
+            {
+                inodes.insert(inode, pid);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (table, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st ... inode (field 9); 0A is LISTEN.
+            if f.len() < 10 || f[3] != "0A" {
+                continue;
+            }
+            let Some(pid) = f[9].parse::<u64>().ok().and_then(|i| inodes.get(&i)) else {
+                continue;
+            };
+            let Some((addr, port)) = f[1].split_once(':') else {
+                continue;
+            };
+            let Ok(port) = u16::from_str_radix(port, 16) else {
+                continue;
+            };
+            found.push(Listening {
+                port,
+                address: decode_address(addr, v6),
+                pid: *pid,
+            });
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Decodes /proc/net's hex address: IPv4 as one little-endian word, IPv6 as four.
+fn decode_address(hex: &str, v6: bool) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    if !v6 && bytes.len() == 4 {
+        std::net::Ipv4Addr::new(bytes[3], bytes[2], bytes[1], bytes[0]).to_string()
+    } else if v6 && bytes.len() == 16 {
+        let mut b = [0u8; 16];
+        for word in 0..4 {
+            for i in 0..4 {
+                b[word * 4 + i] = bytes[word * 4 + 3 - i];
+            }
+        }
+        std::net::Ipv6Addr::from(b).to_string()
+    } else {
+        hex.to_string()
+    }
+}
+
 /// A long-running command: a service.
 pub struct Service {
     running: Running,
@@ -405,6 +511,11 @@ impl Service {
     /// Returns the process id of the group's leader.
     pub fn pid(&self) -> u32 {
         self.running.pid
+    }
+
+    /// Returns the TCP sockets the service's processes listen on.
+    pub fn listening_ports(&self) -> Vec<Listening> {
+        listening_ports(self.running.pid)
     }
 
     /// Returns whether the leader still runs.

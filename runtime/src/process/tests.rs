@@ -127,3 +127,52 @@ async fn a_service_stops_with_its_workers() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn the_ports_a_service_really_opened_are_found() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("python3 is not installed: skipped");
+        return;
+    }
+    // A server that ignores any port it is given and picks its own, in a child process
+    // of the group's leader.
+    let script = "python3 -c 'import socket,time\ns=socket.socket()\ns.bind((\"127.0.0.1\",0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)' & wait";
+    let service = spawn(&sh(script)).await.unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the server to report its port",
+        || {
+            let ready = !service.output().0.is_empty();
+            async move { ready }
+        },
+    )
+    .await
+    .unwrap();
+    let port: u16 = service.output().0[0].parse().unwrap();
+    let found = service.listening_ports();
+    assert!(
+        found
+            .iter()
+            .any(|l| l.port == port && l.address == "127.0.0.1"),
+        "{found:?} lacks 127.0.0.1:{port}"
+    );
+    service.stop(Duration::from_millis(500)).await;
+}
+
+#[test]
+fn proc_addresses_decode() {
+    assert_eq!(decode_address("0100007F", false), "127.0.0.1");
+    assert_eq!(decode_address("00000000", false), "0.0.0.0");
+    assert_eq!(
+        decode_address("00000000000000000000000000000000", true),
+        "::"
+    );
+    assert_eq!(
+        decode_address("00000000000000000000000001000000", true),
+        "::1"
+    );
+}
