@@ -46,3 +46,4 @@ pub mod supervision;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 pub mod workflow;
+pub mod workspace;
