@@ -36,5 +36,6 @@ pub mod analysis;
 pub mod managers;
 pub mod orchestrator;
 pub mod runs;
+pub mod toolchains;
 
 pub use admin::{Admin, AdminArguments};
