@@ -35,6 +35,7 @@ pub mod agents;
 pub mod analysis;
 pub mod managers;
 pub mod orchestrator;
+pub mod repair;
 pub mod runs;
 pub mod toolchains;
 
