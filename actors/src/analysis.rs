@@ -13,7 +13,9 @@ mod python;
 mod rust;
 mod text;
 
-use reporunner_protocols::profile::{Component, Conflict, Fact, ProjectProfile, Warning};
+use reporunner_protocols::profile::{
+    Component, Conflict, EnvVar, Evidence, Fact, ProjectProfile, Warning,
+};
 use snapshot::{RepoSnapshot, SnapshotError};
 use std::path::Path;
 use std::time::Instant;
@@ -367,6 +369,50 @@ impl<'a> Analysis<'a> {
             message: message.into(),
         });
     }
+}
+
+/// Records that `name` is read or documented, merging with what is known of it.
+pub(crate) fn add_env(
+    vars: &mut Vec<EnvVar>,
+    name: &str,
+    required: bool,
+    default: Option<String>,
+    ev: Evidence,
+) {
+    match vars.iter_mut().find(|v| v.name == name) {
+        Some(v) => {
+            v.required &= required;
+            if v.default.is_none() {
+                v.default = default;
+            }
+            v.evidence.push(ev);
+        }
+        None => vars.push(EnvVar {
+            name: name.to_string(),
+            required: required && default.is_none(),
+            default,
+            secret: text::looks_secret(name),
+            evidence: vec![ev],
+        }),
+    }
+}
+
+/// The framework's default port, as a fact resting on the framework's evidence: the last
+/// resort when neither the code nor a file states one.
+pub(crate) fn default_port_fact(
+    ecosystem: &str,
+    port: Option<u16>,
+    frameworks: &[Fact<String>],
+) -> Option<Fact<u16>> {
+    let (port, fw) = (port?, frameworks.first()?);
+    Some(Fact {
+        value: port,
+        confidence: 0.5,
+        evidence: vec![Evidence {
+            rule: format!("{ecosystem}.{}.default-port", fw.value),
+            ..fw.evidence.first()?.clone()
+        }],
+    })
 }
 
 /// Joins a component folder and a file name into a path relative to the root.

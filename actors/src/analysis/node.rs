@@ -1,9 +1,9 @@
 //! JavaScript and TypeScript rules, and plain static sites.
 
-use super::text::{line_at, looks_secret};
+use super::text::line_at;
 use super::{Analysis, Concerns, join};
 use regex::Regex;
-use reporunner_protocols::profile::{Component, Dependency, EnvVar, Evidence, Fact};
+use reporunner_protocols::profile::{Component, Dependency, Evidence, Fact};
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -366,29 +366,15 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                 c.reads_port_env
                     .get_or_insert(Fact::new(true, 0.9, ev.clone()));
             }
-            match c.env_vars.iter_mut().find(|v| v.name == name) {
-                Some(v) => v.evidence.push(ev),
-                None => c.env_vars.push(EnvVar {
-                    name: name.to_string(),
-                    required: default.is_none(),
-                    default,
-                    secret: looks_secret(name),
-                    evidence: vec![ev],
-                }),
-            }
+            super::add_env(&mut c.env_vars, name, default.is_none(), default, ev);
         }
     }
-    if ports.is_empty()
-        && let (Some(p), Some(fw)) = (default_port, c.frameworks.first())
-    {
-        ports.push(Fact {
-            value: p,
-            confidence: 0.5,
-            evidence: vec![Evidence {
-                rule: format!("node.{}.default-port", fw.value),
-                ..fw.evidence[0].clone()
-            }],
-        });
+    if ports.is_empty() {
+        ports.extend(super::default_port_fact(
+            "node",
+            default_port,
+            &c.frameworks,
+        ));
     }
     c.port = super::choose(
         &mut c.conflicts,

@@ -1,10 +1,10 @@
 //! Python rules: manifests, package manager, version, dependencies, framework, app object,
 //! start command, port, tests, environment variables and databases.
 
-use super::text::{find_line, line_at, looks_secret, pep503};
-use super::{Analysis, Concerns, choose, join};
+use super::text::{find_line, line_at, pep503};
+use super::{Analysis, Concerns, add_env, choose, default_port_fact, join};
 use regex::Regex;
-use reporunner_protocols::profile::{Component, Conflict, Dependency, EnvVar, Evidence, Fact};
+use reporunner_protocols::profile::{Component, Conflict, Dependency, Evidence, Fact};
 use std::sync::LazyLock;
 
 /// Web frameworks by the dependency that names them, with their default port.
@@ -700,17 +700,8 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             .iter()
             .find(|(_, f, _)| Some(*f) == framework.as_deref())
             .map(|(_, _, p)| *p);
-        if ports.is_empty()
-            && let (Some(p), Some(fw)) = (default_port, c.frameworks.first())
-        {
-            ports.push(Fact {
-                value: p,
-                confidence: 0.5,
-                evidence: vec![Evidence {
-                    rule: format!("python.{}.default-port", fw.value),
-                    ..fw.evidence[0].clone()
-                }],
-            });
+        if ports.is_empty() {
+            ports.extend(default_port_fact("python", default_port, &c.frameworks));
         }
         c.port = choose(
             &mut c.conflicts,
@@ -832,31 +823,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                 Evidence::file(first, "python.no-entry-point"),
             )
         });
-    }
-}
-
-fn add_env(
-    vars: &mut Vec<EnvVar>,
-    name: &str,
-    required: bool,
-    default: Option<String>,
-    ev: Evidence,
-) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.required &= required;
-            if v.default.is_none() {
-                v.default = default;
-            }
-            v.evidence.push(ev);
-        }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            required: required && default.is_none(),
-            default,
-            secret: looks_secret(name),
-            evidence: vec![ev],
-        }),
     }
 }
 

@@ -1,9 +1,9 @@
 //! Rust rules: Cargo manifests, binaries, web frameworks, ports and databases.
 
-use super::text::{line_at, looks_secret};
+use super::text::line_at;
 use super::{Analysis, Concerns, choose, join};
 use regex::Regex;
-use reporunner_protocols::profile::{Component, Dependency, EnvVar, Evidence, Fact};
+use reporunner_protocols::profile::{Component, Dependency, Evidence, Fact};
 use std::sync::LazyLock;
 
 const FRAMEWORKS: &[(&str, &str, u16)] = &[
@@ -267,28 +267,15 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     ports.push(Fact::new(p, 0.8, ev.clone()));
                 }
             }
-            if !c.env_vars.iter().any(|v| v.name == name) {
-                c.env_vars.push(EnvVar {
-                    name: name.to_string(),
-                    required: default.is_none(),
-                    default,
-                    secret: looks_secret(name),
-                    evidence: vec![ev],
-                });
-            }
+            super::add_env(&mut c.env_vars, name, default.is_none(), default, ev);
         }
     }
-    if ports.is_empty()
-        && let (Some(p), Some(fw)) = (default_port, c.frameworks.first())
-    {
-        ports.push(Fact {
-            value: p,
-            confidence: 0.5,
-            evidence: vec![Evidence {
-                rule: format!("rust.{}.default-port", fw.value),
-                ..fw.evidence[0].clone()
-            }],
-        });
+    if ports.is_empty() {
+        ports.extend(super::default_port_fact(
+            "rust",
+            default_port,
+            &c.frameworks,
+        ));
     }
     c.port = choose(
         &mut c.conflicts,
