@@ -5,6 +5,7 @@ pub mod config;
 pub mod database;
 pub mod detection;
 pub mod env_detector;
+pub mod pass;
 pub mod requirements;
 
 pub use env_detector::{EnvDetector, EnvDetectorConfig};

@@ -4,12 +4,10 @@
 //! assembles the profile. An agent that is missing or fails costs its part of the profile,
 //! named in a warning, and never the whole analysis.
 
-use crate::agents::config::ConfigMessage;
-use crate::agents::database::DatabaseMessage;
-use crate::agents::requirements::RequirementsMessage;
+use crate::agents::pass::PassMessage;
 use crate::analysis::snapshot::{RepoSnapshot, SnapshotError};
 use crate::analysis::{Concerns, PassOutput, assemble, component_dirs, run_pass_blocking};
-use ractor::{Actor, ActorProcessingErr, ActorRef, Message, RpcReplyPort, rpc::CallResult};
+use ractor::{Actor, ActorProcessingErr, ActorRef, rpc::CallResult};
 use reporunner_protocols::Wire;
 use reporunner_protocols::ids::AgentId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
@@ -119,15 +117,9 @@ impl DetectionArguments {
             name(&self.config.database),
         );
         let (requirements, config, database, detection) = tokio::join!(
-            peer::<RequirementsMessage>(&req_name, "requirements", |r| {
-                RequirementsMessage::Analyze(snap.clone(), dirs.clone(), r)
-            }),
-            peer::<ConfigMessage>(&config_name, "config", |r| {
-                ConfigMessage::Analyze(snap.clone(), dirs.clone(), r)
-            }),
-            peer::<DatabaseMessage>(&db_name, "database", |r| {
-                DatabaseMessage::Analyze(snap.clone(), dirs.clone(), r)
-            }),
+            peer(&req_name, "requirements", snap.clone(), dirs.clone()),
+            peer(&config_name, "config", snap.clone(), dirs.clone()),
+            peer(&db_name, "database", snap.clone(), dirs.clone()),
             run_pass_blocking(snap.clone(), dirs.clone(), Concerns::DETECTION, KIND),
         );
         let passes = vec![
@@ -142,10 +134,11 @@ impl DetectionArguments {
 
 /// Asks the peer registered as `name` for its pass; a missing or failing peer gives an
 /// empty pass with a warning that names it.
-async fn peer<M: Message>(
+async fn peer(
     name: &str,
     label: &str,
-    build: impl FnOnce(RpcReplyPort<PassOutput>) -> M,
+    snap: Arc<RepoSnapshot>,
+    dirs: Arc<Vec<String>>,
 ) -> PassOutput {
     let missing = |why: String| PassOutput {
         parts: Vec::new(),
@@ -154,10 +147,13 @@ async fn peer<M: Message>(
             message: format!("the {label} agent {why}: that part of the profile is empty"),
         }],
     };
-    let Some(actor) = lookup::<M>(name) else {
+    let Some(actor) = lookup::<PassMessage>(name) else {
         return missing(format!("is not running (no actor named {name})"));
     };
-    match actor.call(build, Some(PEER_TIMEOUT)).await {
+    match actor
+        .call(|r| PassMessage::Analyze(snap, dirs, r), Some(PEER_TIMEOUT))
+        .await
+    {
         Ok(CallResult::Success(out)) => out,
         Ok(CallResult::Timeout) => missing(format!("gave no answer within {PEER_TIMEOUT:?}")),
         Ok(CallResult::SenderError) | Err(_) => missing("stopped while answering".to_string()),

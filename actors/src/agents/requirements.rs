@@ -1,83 +1,17 @@
-//! The Requirements agent: finds a repository's dependencies, runtime versions, package managers and system packages, as its part of an analysis.
+//! The Requirements agent: finds a repository's dependencies, runtime versions, package managers and system packages, as its part of an analysis. It is a
+//! [`PassAgent`](super::pass::PassAgent) over the requirements concern.
 
-use crate::analysis::snapshot::RepoSnapshot;
-use crate::analysis::{Concerns, PassOutput, run_pass_blocking};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use ractor_cluster_derive::RactorMessage;
-use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use crate::analysis::Concerns;
 use reporunner_runtime::kinds::AgentKind;
-use std::sync::Arc;
 
 /// The kind name the Requirements agent is registered under.
 pub const KIND: &str = "requirements";
 
-/// The Requirements agent.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Requirements;
-
-/// The Requirements agent's messages. Local: they carry the repository snapshot, which stays on
-/// the node that holds the repository.
-#[derive(RactorMessage)]
-pub enum RequirementsMessage {
-    /// Runs this agent's rules over the folders of a snapshot.
-    Analyze(
-        Arc<RepoSnapshot>,
-        Arc<Vec<String>>,
-        RpcReplyPort<PassOutput>,
-    ),
-}
-
-impl std::fmt::Debug for RequirementsMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RequirementsMessage::Analyze(snap, dirs, _) => {
-                write!(
-                    f,
-                    "Analyze({}, {} folders)",
-                    snap.root().display(),
-                    dirs.len()
-                )
-            }
-        }
-    }
-}
-
-impl Actor for Requirements {
-    type Msg = RequirementsMessage;
-    type State = ();
-    type Arguments = ();
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        _args: (),
-    ) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-
-    async fn handle(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
-        _state: &mut (),
-    ) -> Result<(), ActorProcessingErr> {
-        let RequirementsMessage::Analyze(snap, dirs, reply) = message;
-        if !reply.is_closed() {
-            let _ = reply.send(run_pass_blocking(snap, dirs, Concerns::REQUIREMENTS, KIND).await);
-        }
-        Ok(())
-    }
-}
-
 /// The Requirements agent's kind, for the kind registry.
 pub fn kind() -> AgentKind {
-    AgentKind::with_config(
-        AgentKindDescriptor {
-            name: KIND.to_string(),
-            description: "finds a repository's dependencies, runtime versions, package managers and system packages".to_string(),
-            restart: RestartType::Permanent,
-            needs: AgentNeeds::default(),
-        },
-        |_, _: crate::agents::NoConfig| (Requirements, ()),
+    super::pass::kind(
+        KIND,
+        "finds a repository's dependencies, runtime versions, package managers and system packages",
+        Concerns::REQUIREMENTS,
     )
 }
