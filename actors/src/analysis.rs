@@ -13,6 +13,8 @@ mod python;
 mod rust;
 mod text;
 
+pub use text::looks_secret;
+
 use reporunner_protocols::profile::{
     Component, Conflict, EnvVar, Evidence, Fact, ProjectProfile, Warning,
 };

@@ -16,7 +16,7 @@ pub(crate) fn find_line(text: &str, needle: &str) -> Option<u32> {
 /// (`JWT_SECRET`, `MAIL_PASSWORD`, `STRIPE_API_KEY`, `GITHUB_TOKEN`), so that
 /// `ACCESS_TOKEN_MINUTES` or `PASSWORD_RESET_URL`, which configure secrets without being
 /// one, are not taken for one.
-pub(crate) fn looks_secret(name: &str) -> bool {
+pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let last = upper.rsplit('_').next().unwrap_or(&upper);
     matches!(
