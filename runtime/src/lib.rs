@@ -40,6 +40,7 @@
 pub mod kinds;
 pub mod naming;
 pub mod panics;
+pub mod probe;
 pub mod process;
 pub mod store;
 pub mod supervision;
