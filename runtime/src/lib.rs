@@ -42,6 +42,7 @@ pub mod naming;
 pub mod panics;
 pub mod probe;
 pub mod process;
+pub mod static_site;
 pub mod store;
 pub mod supervision;
 #[cfg(any(test, feature = "testsuite"))]

@@ -18,7 +18,12 @@ pub struct HttpAnswer {
     pub location: Option<String>,
     /// How long the answer took.
     pub elapsed: Duration,
+    /// The start of the body (up to [`BODY_PREFIX_BYTES`]), for reports and checks.
+    pub body_prefix: String,
 }
+
+/// How much of a body a probe keeps.
+pub const BODY_PREFIX_BYTES: usize = 1024;
 
 /// Why a probe got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -104,17 +109,39 @@ pub async fn http_get(
             .send_request(req)
             .await
             .map_err(|e| not_http(e.to_string()));
+        let res = match res {
+            Ok(r) => r,
+            Err(e) => {
+                driver.abort();
+                return Err(e);
+            }
+        };
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = res.into_body();
+        let mut prefix = Vec::new();
+        while prefix.len() < BODY_PREFIX_BYTES {
+            match http_body_util::BodyExt::frame(&mut body).await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = BODY_PREFIX_BYTES - prefix.len();
+                        prefix.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                _ => break,
+            }
+        }
         driver.abort();
-        let res = res?;
         Ok(HttpAnswer {
             path: path.to_string(),
-            status: res.status().as_u16(),
-            location: res
-                .headers()
-                .get(hyper::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
+            status,
+            location,
             elapsed: started.elapsed(),
+            body_prefix: String::from_utf8_lossy(&prefix).into_owned(),
         })
     };
     tokio::time::timeout(timeout, attempt)
@@ -194,7 +221,10 @@ mod tests {
         let a = http_get("127.0.0.1", ok, "/healthz", Duration::from_secs(5))
             .await
             .unwrap();
-        assert_eq!((a.status, a.path.as_str()), (200, "/healthz"));
+        assert_eq!(
+            (a.status, a.path.as_str(), a.body_prefix.as_str()),
+            (200, "/healthz", "ok")
+        );
         assert!(tcp_open("127.0.0.1", ok, Duration::from_secs(1)).await);
 
         let redirect =
