@@ -165,6 +165,14 @@ pub fn find(path: &[PathBuf], pyenv_root: Option<&Path>) -> Vec<Interpreter> {
     found
 }
 
+/// pyenv's root: `PYENV_ROOT`, else `~/.pyenv` when it exists.
+pub fn default_pyenv_root() -> Option<PathBuf> {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))
+        .filter(|p| p.is_dir())
+}
+
 /// Chooses the highest interpreter that satisfies `constraint` (any, without one).
 ///
 /// # Errors
@@ -255,14 +263,14 @@ mod tests {
         let path: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
-        let pyenv = std::env::var_os("PYENV_ROOT").map(PathBuf::from);
-        let found = find(&path, pyenv.as_deref());
+        let found = find(&path, default_pyenv_root().as_deref());
+        // The interpreter `python3` really runs (through a pyenv shim or not) is found.
         if let Ok(out) = std::process::Command::new("python3")
-            .arg("--version")
+            .args(["-c", "import platform; print(platform.python_version())"])
             .output()
+            && out.status.success()
         {
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            let v = text.split_whitespace().nth(1).unwrap().to_string();
+            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
             assert!(
                 found.iter().any(|i| i.version_string() == v),
                 "{v} not in {found:?}"
