@@ -38,6 +38,7 @@ pub mod managers;
 pub mod orchestrator;
 pub mod repair;
 pub mod runs;
+pub mod testreport;
 pub mod toolchains;
 
 pub use admin::{Admin, AdminArguments};
