@@ -4,9 +4,7 @@
 
 use reporunner::boot::{Node, NodeConfig};
 use reporunner_protocols::ids::RunId;
-use reporunner_protocols::run::{
-    PhaseStatus, RunError, RunEventKind, RunRecord, RunStatus, RunsClient,
-};
+use reporunner_protocols::run::{PhaseStatus, RunError, RunRecord, RunStatus, RunsClient};
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::testsuite::wait_until;
 use reporunner_runtime::workflow::{Phase, PhaseContext, PhaseError, PhaseFuture, Workflow};
@@ -272,7 +270,6 @@ async fn runs_left_running_are_marked_interrupted_at_start() {
     assert_eq!(run.status, RunStatus::Interrupted);
     node.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = RunEventKind::Interrupted;
 }
 
 #[tokio::test]

@@ -330,7 +330,6 @@ async fn stopping_the_admin_stops_everything_in_reverse_order() {
         rig.ns.port_manager(),
         rig.ns.admin(),
     ];
-    let ns = rig.ns.clone();
     rig.stop().await;
     for n in names {
         assert!(
@@ -338,7 +337,6 @@ async fn stopping_the_admin_stops_everything_in_reverse_order() {
             "{n} still registered"
         );
     }
-    let _ = ns;
 }
 
 #[tokio::test]
