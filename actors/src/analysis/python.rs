@@ -220,29 +220,11 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         }
         if let Some((p, t)) = &pyproject {
             let tool = t.get("tool").and_then(|v| v.as_table());
-            if tool.is_some_and(|t| t.contains_key("poetry")) {
-                add_pm(
-                    &mut pms,
-                    "poetry",
-                    0.8,
-                    Evidence::file(p, "python.pyproject.tool.poetry"),
-                );
-            }
-            if tool.is_some_and(|t| t.contains_key("uv")) {
-                add_pm(
-                    &mut pms,
-                    "uv",
-                    0.7,
-                    Evidence::file(p, "python.pyproject.tool.uv"),
-                );
-            }
-            if tool.is_some_and(|t| t.contains_key("pdm")) {
-                add_pm(
-                    &mut pms,
-                    "pdm",
-                    0.7,
-                    Evidence::file(p, "python.pyproject.tool.pdm"),
-                );
+            for (name, conf) in [("poetry", 0.8), ("uv", 0.7), ("pdm", 0.7)] {
+                if tool.is_some_and(|t| t.contains_key(name)) {
+                    let rule = format!("python.pyproject.tool.{name}");
+                    add_pm(&mut pms, name, conf, Evidence::file(p, rule));
+                }
             }
         }
         if pipfile.is_some() && !has("Pipfile.lock") {
