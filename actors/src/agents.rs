@@ -3,10 +3,17 @@
 
 pub mod config;
 pub mod database;
+pub mod dependency;
 pub mod detection;
 pub mod env_detector;
+pub mod fixer;
+pub mod health;
 pub mod pass;
 pub mod requirements;
+pub mod runner;
+pub mod setup;
+pub mod stage;
+pub mod test_runner;
 
 pub use env_detector::{EnvDetector, EnvDetectorConfig};
 
@@ -27,6 +34,12 @@ pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> 
     registry.register(requirements::kind())?;
     registry.register(config::kind())?;
     registry.register(database::kind())?;
+    registry.register(dependency::kind())?;
+    registry.register(setup::kind())?;
+    registry.register(runner::kind())?;
+    registry.register(health::kind())?;
+    registry.register(fixer::kind())?;
+    registry.register(test_runner::kind())?;
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub mod envfile;
 pub mod managers;
 pub mod orchestrator;
 pub mod repair;
+pub mod repo_run;
 pub mod runs;
 pub mod testreport;
 pub mod toolchains;

@@ -6,17 +6,26 @@
 //! died, or this actor panicked and was restarted by the OrchestratorManager), so it runs
 //! again, as a new attempt. A phase that keeps crashing fails the run after
 //! [`MAX_PHASE_ATTEMPTS`], rather than crash-looping the supervisor.
+//!
+//! A phase that fails for a reason that is not the project's (an agent it asked crashed
+//! mid-request, and was restarted by its supervisor) runs again as it was. A phase that
+//! fails for the project's reasons goes to the workflow's repairer: a fix it decides is
+//! recorded in the run, and the run goes back to the phase the fix concerns, which runs
+//! again with the phases after it. At most [`MAX_REPAIRS`] fixes are applied to a run.
 
 use crate::runs::{RunBook, now_ms};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster_derive::RactorMessage;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::run::{PhaseRecord, PhaseStatus, RunEventKind, RunRecord, RunStatus};
-use reporunner_runtime::workflow::{PhaseContext, Workflow};
+use reporunner_runtime::workflow::{PhaseContext, PhaseError, Workflow};
 use std::collections::BTreeMap;
 
 /// How many times a phase may start before a run gives up on it.
 pub const MAX_PHASE_ATTEMPTS: u32 = 3;
+
+/// How many repairs a run may apply before it gives up.
+pub const MAX_REPAIRS: usize = 12;
 
 /// Drives one run. See the module docs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,8 +138,8 @@ impl OrchestratorState {
         let name = phase.name().to_string();
         let previous = record.phase(&name).map_or(0, |p| p.attempts);
         if previous >= MAX_PHASE_ATTEMPTS {
-            let error = format!("phase {name} was cut off {previous} times; giving up");
-            self.fail(&name, error).await?;
+            let error = format!("phase {name} was cut off or crashed {previous} times; giving up");
+            self.fail(&name, error, None).await?;
             return Ok(false);
         }
         let attempt = previous + 1;
@@ -173,6 +182,7 @@ impl OrchestratorState {
                 })
                 .collect::<BTreeMap<_, _>>(),
             attempt,
+            repairs: record.repairs.clone(),
         };
         tracing::debug!(run = %ctx.run, phase = %name, attempt, "phase started");
         match phase.run(&ctx).await {
@@ -197,20 +207,90 @@ impl OrchestratorState {
                     .await?;
                 Ok(true)
             }
+            Err(e) if e.retry && attempt < MAX_PHASE_ATTEMPTS => {
+                tracing::warn!(run = %ctx.run, phase = %name, error = %e, "phase runs again");
+                self.finish_failed(&name, &e, Vec::new()).await?;
+                Ok(true)
+            }
             Err(e) => {
-                self.fail(&name, format!("phase {name} failed: {e}"))
-                    .await?;
-                Ok(false)
+                let repair = match self.workflow.repairer() {
+                    Some(r) if self.record.repairs.len() < MAX_REPAIRS => {
+                        r.repair(&ctx, &name, &e).await
+                    }
+                    _ => None,
+                };
+                let Some(repair) = repair else {
+                    self.fail(&name, format!("phase {name} failed: {e}"), e.detail)
+                        .await?;
+                    return Ok(false);
+                };
+                let record = repair.record;
+                let redo_from = record.redo_from.clone();
+                let event = (
+                    RunEventKind::Repaired {
+                        class: record.class.code().to_string(),
+                        redo_from: redo_from.clone(),
+                    },
+                    format!(
+                        "{} in phase {name}: {} (\"{}\"); back to phase {redo_from}",
+                        record.class.code(),
+                        record.fix,
+                        record.evidence
+                    ),
+                );
+                tracing::info!(run = %ctx.run, phase = %name, fix = %record.fix, "repair");
+                self.record.repairs.push(record);
+                // The phase the fix concerns, and every phase after it, run again.
+                let order = self.workflow.phase_names();
+                let from = order.iter().position(|p| *p == redo_from).unwrap_or(0);
+                let redo: Vec<&String> = order[from..].iter().collect();
+                self.finish_failed(&name, &e, vec![event]).await?;
+                self.record.phases.retain(|p| !redo.contains(&&p.name));
+                Ok(true)
             }
         }
     }
 
-    async fn fail(&mut self, phase: &str, error: String) -> Result<(), ActorProcessingErr> {
+    /// Records `phase` as failed with `error`, and `events` after it, without ending the run.
+    async fn finish_failed(
+        &mut self,
+        phase: &str,
+        error: &PhaseError,
+        events: Vec<(RunEventKind, String)>,
+    ) -> Result<(), ActorProcessingErr> {
+        let record = &mut self.record;
+        if let Some(p) = record.phases.iter_mut().find(|p| p.name == phase) {
+            p.status = PhaseStatus::Failed;
+            p.finished_ms = Some(now_ms());
+            p.error = Some(error.message.clone());
+            p.output_json = error.detail.as_ref().map(|d| d.to_string());
+        }
+        let mut all = vec![(
+            RunEventKind::PhaseFinished {
+                phase: phase.to_string(),
+                status: PhaseStatus::Failed,
+            },
+            format!("phase {phase} failed: {error}"),
+        )];
+        all.extend(events);
+        self.book.save(record, all).await?;
+        Ok(())
+    }
+
+    async fn fail(
+        &mut self,
+        phase: &str,
+        error: String,
+        detail: Option<serde_json::Value>,
+    ) -> Result<(), ActorProcessingErr> {
         let record = &mut self.record;
         if let Some(p) = record.phases.iter_mut().find(|p| p.name == phase) {
             p.status = PhaseStatus::Failed;
             p.finished_ms = Some(now_ms());
             p.error = Some(error.clone());
+            if let Some(d) = detail {
+                p.output_json = Some(d.to_string());
+            }
         }
         record.status = RunStatus::Failed;
         record.error = Some(error.clone());

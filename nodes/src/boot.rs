@@ -7,6 +7,7 @@ use reporunner_actors::managers::{InterruptedRuns, PortRange};
 use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
 use reporunner_protocols::run::{OrchestratorManagerMessage, RunsClient};
+use reporunner_protocols::stage::REPO_WORKFLOW;
 use reporunner_runtime::kinds::KindRegistry;
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::naming::lookup;
@@ -40,7 +41,9 @@ pub struct NodeConfig {
     /// The data directory of the store. `None` runs without persistence: nothing is
     /// checkpointed and nothing restored.
     pub data_dir: Option<PathBuf>,
-    /// The workflows runs can execute.
+    /// The workflows runs can execute. The repository run (`repo`) is added at start
+    /// unless one of that name is registered; it works under the data directory, or a
+    /// temporary folder without one.
     pub workflows: WorkflowRegistry,
     /// What to do at start with runs a dead process left running.
     pub interrupted_runs: InterruptedRuns,
@@ -85,6 +88,18 @@ impl Node {
             Some(dir) => Some(Arc::new(SledStore::open(dir)?)),
             None => None,
         };
+        // The repository run, unless an embedder registered its own under that name.
+        if config.workflows.get(REPO_WORKFLOW).is_none() {
+            let work = config.data_dir.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("reporunner-{}", std::process::id()))
+            });
+            config
+                .workflows
+                .register(reporunner_actors::repo_run::workflow(
+                    config.namespace.clone(),
+                    work,
+                ));
+        }
         let args = AdminArguments {
             node: config.node.clone(),
             namespace: config.namespace.clone(),

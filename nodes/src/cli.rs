@@ -2,6 +2,7 @@
 
 mod analyze;
 mod env;
+mod run;
 mod runs;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Get a repository running: install, configure, start, check its health, repair what
+    /// fails, run its tests, and report how far it got.
+    Run(run::RunArgs),
     /// Detect what this host offers: OS, CPUs, memory, GPUs, container, cloud and tools.
     Env(env::EnvArgs),
     /// Analyse a repository: components, languages, commands, port, env and databases,
@@ -36,6 +40,7 @@ pub enum Command {
 /// Any failure of the command, to be printed by `main`.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run::run(args).await,
         Command::Env(args) => env::run(args).await,
         Command::Analyze(args) => analyze::run(args).await,
         Command::Runs(args) => runs::run(args),

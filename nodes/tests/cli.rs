@@ -96,6 +96,7 @@ mod runs {
             }],
             error: None,
             resumes: 0,
+            repairs: Vec::new(),
         };
         book.save(
             &mut run,

@@ -34,6 +34,8 @@ pub mod kinds;
 pub mod ports;
 pub mod profile;
 pub mod record;
+pub mod repair;
 pub mod run;
+pub mod stage;
 
 pub use codec::{Wire, WireError};

@@ -102,6 +102,10 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// How many times it has been resumed.
     pub resumes: u32,
+    /// The repairs it attempted, in order. Absent from records written before repairs
+    /// existed, which read as none: old and new readers both absorb the field.
+    #[serde(default)]
+    pub repairs: Vec<crate::repair::RepairRecord>,
 }
 
 impl Record for RunRecord {
@@ -140,6 +144,13 @@ pub enum RunEventKind {
     Resumed,
     /// The run was found cut off by a dead process and marked interrupted.
     Interrupted,
+    /// The Fixer applied a fix; the run goes back to an earlier phase.
+    Repaired {
+        /// The failure class, such as `F3`.
+        class: String,
+        /// The phase it goes back to.
+        redo_from: String,
+    },
     /// The run ended.
     Finished {
         /// How it ended.
@@ -435,6 +446,7 @@ mod tests {
             }],
             error: None,
             resumes: 0,
+            repairs: Vec::new(),
         };
         let bytes = crate::record::encode(&r).unwrap();
         assert_eq!(crate::record::decode::<RunRecord>(&bytes).unwrap(), r);

@@ -6,6 +6,7 @@
 //! only that phase when it resumes. Phases must therefore be safe to repeat.
 
 use reporunner_protocols::ids::RunId;
+use reporunner_protocols::repair::RepairRecord;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -23,14 +24,23 @@ pub struct PhaseContext {
     pub outputs: BTreeMap<String, serde_json::Value>,
     /// This phase's attempt, counting from 1: more than 1 after a crash or a retry.
     pub attempt: u32,
+    /// The repairs applied so far, in order: the fixes the phase must honour.
+    pub repairs: Vec<RepairRecord>,
 }
 
 /// Why a phase failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct PhaseError {
     /// What went wrong, for the run's record.
     pub message: String,
+    /// The output lines that show the failure, for the workflow's [`Repairer`].
+    pub lines: Vec<String>,
+    /// What the phase found before it failed, kept as the phase's output in the record.
+    pub detail: Option<serde_json::Value>,
+    /// Whether the failure was not the project's (an agent crashed mid-request), so the
+    /// phase runs again as it was.
+    pub retry: bool,
 }
 
 impl PhaseError {
@@ -38,8 +48,55 @@ impl PhaseError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            lines: Vec::new(),
+            detail: None,
+            retry: false,
         }
     }
+
+    /// A failure that is not the project's: the phase is tried again.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            retry: true,
+            ..Self::new(message)
+        }
+    }
+
+    /// Adds the output lines that show the failure.
+    pub fn with_lines(mut self, lines: Vec<String>) -> Self {
+        self.lines = lines;
+        self
+    }
+
+    /// Adds what the phase found before it failed.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+/// A repair decided for a failed phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// What was decided, as the run records it.
+    pub record: RepairRecord,
+}
+
+/// The future a repairer returns: a repair, or `None` when the failure has no fix left.
+pub type RepairFuture<'a> = Pin<Box<dyn Future<Output = Option<Repair>> + Send + 'a>>;
+
+/// Reads a failed phase and decides a fix. The orchestrator records it and goes back to
+/// the phase the record names, which (with the phases after it) runs again honouring the
+/// fix.
+pub trait Repairer: Send + Sync + 'static {
+    /// Decides a repair for `error`, the failure of `phase`; `ctx` holds the repairs
+    /// already applied, for budgets and loop detection.
+    fn repair<'a>(
+        &'a self,
+        ctx: &'a PhaseContext,
+        phase: &'a str,
+        error: &'a PhaseError,
+    ) -> RepairFuture<'a>;
 }
 
 /// The future a phase returns.
@@ -61,6 +118,7 @@ pub trait Phase: Send + Sync + 'static {
 pub struct Workflow {
     name: String,
     phases: Vec<Arc<dyn Phase>>,
+    repairer: Option<Arc<dyn Repairer>>,
 }
 
 impl fmt::Debug for Workflow {
@@ -78,7 +136,19 @@ impl Workflow {
         Self {
             name: name.into(),
             phases,
+            repairer: None,
         }
+    }
+
+    /// Gives the workflow a repairer, asked whenever a phase fails.
+    pub fn with_repairer(mut self, repairer: Arc<dyn Repairer>) -> Self {
+        self.repairer = Some(repairer);
+        self
+    }
+
+    /// Returns its repairer.
+    pub fn repairer(&self) -> Option<&Arc<dyn Repairer>> {
+        self.repairer.as_ref()
     }
 
     /// Returns its name.

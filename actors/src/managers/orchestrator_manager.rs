@@ -212,6 +212,7 @@ impl OrchestratorManagerState {
             phases: Vec::new(),
             error: None,
             resumes: 0,
+            repairs: Vec::new(),
         };
         book.save(
             &mut run,

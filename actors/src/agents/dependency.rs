@@ -1,0 +1,708 @@
+//! The Dependency agent: installs a component's dependencies for a run, and checks that
+//! what its entry point imports can be found.
+//!
+//! Installs are cached by [`install_key`]: a hash of the manifests, the lockfiles and the
+//! toolchain (with the fixes that change what is installed). Python gets a virtual
+//! environment under `<cache>/python/<key>`, built from the highest interpreter on the host
+//! that satisfies the project's constraint; Node's `node_modules` moves to
+//! `<cache>/node/<key>` and the workspace links to it; Rust's `target` links to a folder
+//! per workspace, where cargo keeps its own incremental cache. A hit skips the install.
+
+use crate::agents::stage::{StageFailure, merge_env, must, on_path, path_with, shell};
+use crate::toolchains::install_key;
+use crate::toolchains::python::{self, Interpreter};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster_derive::RactorMessage;
+use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use reporunner_protocols::repair::{Fix, RepairRecord};
+use reporunner_protocols::stage::{DependencyReport, Plan, PlanKind};
+use reporunner_runtime::kinds::AgentKind;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The kind name the Dependency agent is registered under.
+pub const KIND: &str = "dependency";
+
+/// The file that marks a cache entry as complete.
+const COMPLETE: &str = ".reporunner-complete";
+
+/// What to install.
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    /// The workspace: the run's copy of the repository.
+    pub workspace: PathBuf,
+    /// The plan the analysis made.
+    pub plan: Plan,
+    /// The repairs applied so far: extra packages, `-e .`, another runtime, ...
+    pub repairs: Vec<RepairRecord>,
+    /// Where installs are cached.
+    pub cache: PathBuf,
+    /// Where the steps' logs go.
+    pub logs: PathBuf,
+    /// Whether Debian packages may be installed (as root only).
+    pub install_system_deps: bool,
+}
+
+/// The Dependency agent's messages.
+#[derive(Debug, RactorMessage)]
+pub enum DependencyMessage {
+    /// Installs, or reuses the cached install.
+    Install(
+        Box<InstallRequest>,
+        RpcReplyPort<Result<DependencyReport, StageFailure>>,
+    ),
+}
+
+/// The Dependency agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dependency;
+
+/// The Dependency agent's state: the interpreters found, looked up once.
+#[derive(Debug, Default)]
+pub struct DependencyState {
+    pythons: Option<Vec<Interpreter>>,
+}
+
+impl Actor for Dependency {
+    type Msg = DependencyMessage;
+    type State = DependencyState;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(DependencyState::default())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let DependencyMessage::Install(request, reply) = message;
+        if reply.is_closed() {
+            return Ok(());
+        }
+        let result = state.install(&request).await;
+        let _ = reply.send(result);
+        Ok(())
+    }
+}
+
+/// The fixes of `repairs` that change what is installed.
+#[derive(Debug, Default)]
+struct Extras {
+    packages: Vec<String>,
+    editable: bool,
+    unfrozen: bool,
+    runtime: Option<String>,
+    system: Vec<String>,
+}
+
+impl Extras {
+    fn of(repairs: &[RepairRecord]) -> Self {
+        let mut x = Extras::default();
+        for r in repairs {
+            match &r.fix {
+                Fix::InstallPackage { package } | Fix::InstallTestTool { tool: package }
+                    if !x.packages.contains(package) =>
+                {
+                    x.packages.push(package.clone());
+                }
+                Fix::InstallProject => x.editable = true,
+                Fix::UnfrozenInstall => x.unfrozen = true,
+                Fix::UseRuntime { constraint, .. } => x.runtime = Some(constraint.clone()),
+                Fix::InstallSystemPackage { package } => x.system.push(package.clone()),
+                _ => {}
+            }
+        }
+        x
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "extras={} editable={} unfrozen={}",
+            self.packages.join(","),
+            self.editable,
+            self.unfrozen
+        )
+    }
+}
+
+impl DependencyState {
+    async fn install(&mut self, req: &InstallRequest) -> Result<DependencyReport, StageFailure> {
+        let extras = Extras::of(&req.repairs);
+        let mut report = DependencyReport::default();
+        if !extras.system.is_empty() {
+            install_system(&extras.system, req, &mut report).await?;
+        }
+        let plan = &req.plan;
+        if plan.kind == PlanKind::Static {
+            report.toolchain = "builtin static server".into();
+            return Ok(report);
+        }
+        match plan.language.as_deref() {
+            Some("python") => self.python(req, &extras, &mut report).await?,
+            Some("javascript" | "typescript") => node(req, &extras, &mut report).await?,
+            Some("rust") => rust(req, &mut report).await?,
+            _ => generic(req, &mut report).await?,
+        }
+        Ok(report)
+    }
+
+    async fn python(
+        &mut self,
+        req: &InstallRequest,
+        extras: &Extras,
+        report: &mut DependencyReport,
+    ) -> Result<(), StageFailure> {
+        let plan = &req.plan;
+        let dir = req.workspace.join(&plan.component);
+        let found = match &self.pythons {
+            Some(f) => f.clone(),
+            None => {
+                let path: Vec<PathBuf> = std::env::var_os("PATH")
+                    .map(|p| std::env::split_paths(&p).collect())
+                    .unwrap_or_default();
+                let found = tokio::task::spawn_blocking(move || {
+                    python::find(&path, python::default_pyenv_root().as_deref())
+                })
+                .await
+                .unwrap_or_default();
+                self.pythons = Some(found.clone());
+                found
+            }
+        };
+        let constraint = extras.runtime.clone().or(plan.runtime_constraint.clone());
+        let interpreter = python::choose(constraint.as_deref(), &found)
+            .map_err(|e| StageFailure::new(e.to_string()))?;
+        let pm = plan.package_manager.clone().unwrap_or_else(|| "pip".into());
+        let toolchain = format!(
+            "python {} {pm} {} workspace={}",
+            interpreter.version_string(),
+            extras.describe(),
+            req.workspace.display()
+        );
+        let key = install_key(&req.workspace, &plan.component, &plan.manifests, &toolchain);
+        report.toolchain = format!("python {} {pm}", interpreter.version_string());
+        let venv = req.cache.join("python").join(&key[..24]);
+        let bin = venv.join("bin");
+        let mut env = BTreeMap::new();
+        env.insert("VIRTUAL_ENV".to_string(), venv.display().to_string());
+        env.insert("PATH".to_string(), path_with(std::slice::from_ref(&bin)));
+        env.insert("PYTHONUNBUFFERED".into(), "1".into());
+        env.insert("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into());
+        env.insert("PIP_NO_INPUT".into(), "1".into());
+        report.cache_key = Some(key.clone());
+        if venv.join(COMPLETE).is_file() {
+            report.cache_hit = true;
+        } else {
+            let _ = std::fs::remove_dir_all(&venv);
+            std::fs::create_dir_all(venv.parent().unwrap_or(&req.cache))
+                .map_err(|e| StageFailure::new(format!("{}: {e}", req.cache.display())))?;
+            let create = format!(
+                "'{}' -m venv '{}'",
+                interpreter.path.display(),
+                venv.display()
+            );
+            must(
+                "venv",
+                &shell(&create, &dir, &BTreeMap::new(), &req.logs, "venv"),
+                &mut report.steps,
+            )
+            .await?;
+            let mut tool_env = env.clone();
+            let script = match pm.as_str() {
+                "poetry" => {
+                    let poetry = tool(req, "poetry", &interpreter, &mut report.steps).await?;
+                    tool_env.insert("POETRY_VIRTUALENVS_CREATE".into(), "false".into());
+                    let lock_ok = !extras.unfrozen;
+                    let mut s = format!("'{poetry}' install --no-interaction --no-root");
+                    if !lock_ok || !dir.join("poetry.lock").is_file() {
+                        s = format!("'{poetry}' lock --no-interaction && {s}");
+                    }
+                    s
+                }
+                "uv" => {
+                    let uv = tool(req, "uv", &interpreter, &mut report.steps).await?;
+                    tool_env.insert("UV_PROJECT_ENVIRONMENT".into(), venv.display().to_string());
+                    tool_env.insert("UV_PYTHON".into(), bin.join("python").display().to_string());
+                    if extras.unfrozen || !dir.join("uv.lock").is_file() {
+                        format!("'{uv}' sync --no-install-project")
+                    } else {
+                        format!("'{uv}' sync --frozen --no-install-project")
+                    }
+                }
+                "pipenv" => {
+                    let pipenv = tool(req, "pipenv", &interpreter, &mut report.steps).await?;
+                    tool_env.insert("PIPENV_VERBOSITY".into(), "-1".into());
+                    tool_env.insert("PIPENV_IGNORE_VIRTUALENVS".into(), "0".into());
+                    if dir.join("Pipfile.lock").is_file() && !extras.unfrozen {
+                        format!(
+                            "'{pipenv}' requirements --dev > .reporunner-pipenv.txt && pip install -r .reporunner-pipenv.txt"
+                        )
+                    } else {
+                        format!("'{pipenv}' install --dev --skip-lock")
+                    }
+                }
+                _ => pip_script(&dir, plan),
+            };
+            if !script.is_empty() {
+                must(
+                    "install",
+                    &shell(&script, &dir, &tool_env, &req.logs, "install"),
+                    &mut report.steps,
+                )
+                .await?;
+            }
+            if !extras.packages.is_empty() {
+                let quoted: Vec<String> =
+                    extras.packages.iter().map(|p| format!("'{p}'")).collect();
+                let s = format!("pip install {}", quoted.join(" "));
+                must(
+                    "install extras",
+                    &shell(&s, &dir, &env, &req.logs, "install-extras"),
+                    &mut report.steps,
+                )
+                .await?;
+            }
+            if extras.editable && !script.contains("-e .") {
+                must(
+                    "install project",
+                    &shell("pip install -e .", &dir, &env, &req.logs, "install-project"),
+                    &mut report.steps,
+                )
+                .await?;
+            }
+            std::fs::write(venv.join(COMPLETE), &toolchain)
+                .map_err(|e| StageFailure::new(format!("{}: {e}", venv.display())))?;
+        }
+        report.env = env.clone();
+        check_python_imports(req, &bin, &env, report).await
+    }
+}
+
+/// The pip commands for a component: the analysis's install command when it uses pip, else
+/// the requirements file, else the project itself.
+fn pip_script(dir: &Path, plan: &Plan) -> String {
+    if let Some(install) = plan
+        .install
+        .as_deref()
+        .filter(|i| i.starts_with("pip ") || i.contains(" pip "))
+    {
+        return install.replace("pip3 ", "pip ");
+    }
+    if dir.join("requirements.txt").is_file() {
+        "pip install -r requirements.txt".into()
+    } else if dir.join("pyproject.toml").is_file() || dir.join("setup.py").is_file() {
+        "pip install -e .".into()
+    } else {
+        String::new()
+    }
+}
+
+/// A Python tool (`poetry`, `uv`, `pipenv`): from the host's PATH, or installed once into
+/// its own virtual environment under `<cache>/tools`.
+async fn tool(
+    req: &InstallRequest,
+    name: &str,
+    interpreter: &Interpreter,
+    steps: &mut Vec<reporunner_protocols::stage::StepReport>,
+) -> Result<String, StageFailure> {
+    if let Some(p) = on_path(name) {
+        return Ok(p.display().to_string());
+    }
+    let venv = req.cache.join("tools").join(name);
+    let exe = venv.join("bin").join(name);
+    if venv.join(COMPLETE).is_file() && exe.is_file() {
+        return Ok(exe.display().to_string());
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let script = format!(
+        "'{py}' -m venv '{v}' && '{v}/bin/pip' install --disable-pip-version-check '{name}'",
+        py = interpreter.path.display(),
+        v = venv.display()
+    );
+    must(
+        &format!("install {name}"),
+        &shell(&script, &req.workspace, &BTreeMap::new(), &req.logs, name),
+        steps,
+    )
+    .await?;
+    let _ = std::fs::write(venv.join(COMPLETE), name);
+    Ok(exe.display().to_string())
+}
+
+/// The script that lists what the entry point imports and cannot be found, as Python's own
+/// `No module named` lines, so the Fixer reads them as it reads a crash.
+const IMPORT_CHECK: &str = r#"
+import ast, importlib.util, os, sys
+sys.path.insert(0, os.getcwd())
+missing, seen = [], set()
+for path in sys.argv[1:]:
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    except (OSError, SyntaxError, ValueError) as e:
+        print(f"cannot read {path}: {e}")
+        continue
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top in seen:
+                continue
+            seen.add(top)
+            try:
+                found = importlib.util.find_spec(top) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(top)
+for m in missing:
+    print(f"ModuleNotFoundError: No module named '{m}'")
+sys.exit(1 if missing else 0)
+"#;
+
+/// Checks that the modules the entry point's files import can be found in the environment.
+async fn check_python_imports(
+    req: &InstallRequest,
+    bin: &Path,
+    env: &BTreeMap<String, String>,
+    report: &mut DependencyReport,
+) -> Result<(), StageFailure> {
+    let dir = req.workspace.join(&req.plan.component);
+    let files = entry_files(&dir, &req.plan);
+    if files.is_empty() {
+        report
+            .imports
+            .push("no entry file known: imports not checked".into());
+        return Ok(());
+    }
+    let mut spec = reporunner_runtime::process::CommandSpec::new(
+        bin.join("python").display().to_string(),
+        &["-c", IMPORT_CHECK],
+        &dir,
+    );
+    spec.args.extend(files.iter().cloned());
+    spec.env = env.clone();
+    spec.timeout = Some(std::time::Duration::from_secs(60));
+    let (step, outcome) = crate::agents::stage::run_step("import check", &spec).await;
+    if step.ok {
+        report.imports.push(format!(
+            "every module {} imports is found",
+            files.join(", ")
+        ));
+        Ok(())
+    } else {
+        report.steps.push(step.clone());
+        let mut f = StageFailure::of_step(&step, &outcome);
+        f.message = format!(
+            "imports do not resolve: {}",
+            outcome
+                .tail
+                .iter()
+                .filter(|l| l.contains("No module named"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        f.detail = serde_json::to_value(&*report).ok();
+        Err(f)
+    }
+}
+
+/// The Python files the entry point is: the module the start command names, or the
+/// script it runs, or the usual names.
+fn entry_files(dir: &Path, plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = &plan.entry_module {
+        let rel = m.replace('.', "/");
+        for candidate in [format!("{rel}.py"), format!("{rel}/__init__.py")] {
+            for base in ["", "src/"] {
+                let p = format!("{base}{candidate}");
+                if dir.join(&p).is_file() && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        for name in ["app.py", "main.py", "wsgi.py", "asgi.py"] {
+            if dir.join(name).is_file() {
+                out.push(name.to_string());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Installs a Node component: `node_modules` is cached by key, unless the project is an
+/// npm/yarn/pnpm workspace (whose links are relative to the project).
+async fn node(
+    req: &InstallRequest,
+    extras: &Extras,
+    report: &mut DependencyReport,
+) -> Result<(), StageFailure> {
+    let plan = &req.plan;
+    let dir = req.workspace.join(&plan.component);
+    let pm = plan.package_manager.clone().unwrap_or_else(|| "npm".into());
+    let node_version = version_of("node").await;
+    report.toolchain = format!("node {node_version} {pm}");
+    let mut env = BTreeMap::new();
+    env.insert(
+        "PATH".to_string(),
+        path_with(&[dir.join("node_modules/.bin")]),
+    );
+    env.insert("COREPACK_ENABLE_DOWNLOAD_PROMPT".into(), "0".into());
+    env.insert("npm_config_yes".into(), "true".into());
+    env.insert("npm_config_fund".into(), "false".into());
+    env.insert("npm_config_audit".into(), "false".into());
+    env.insert("NEXT_TELEMETRY_DISABLED".into(), "1".into());
+    env.insert("BROWSER".into(), "none".into());
+    let manifest = std::fs::read_to_string(dir.join("package.json")).unwrap_or_default();
+    let workspaces = serde_json::from_str::<serde_json::Value>(&manifest)
+        .ok()
+        .is_some_and(|v| v.get("workspaces").is_some())
+        || dir.join("pnpm-workspace.yaml").is_file();
+    let toolchain = format!("{} {}", report.toolchain, extras.describe());
+    let key = install_key(&req.workspace, &plan.component, &plan.manifests, &toolchain);
+    let cached = req.cache.join("node").join(&key[..24]);
+    let modules = dir.join("node_modules");
+    if !workspaces {
+        report.cache_key = Some(key.clone());
+    }
+    if !workspaces && cached.join(COMPLETE).is_file() {
+        report.cache_hit = true;
+        link(&cached.join("node_modules"), &modules)?;
+    } else {
+        let mut script = plan.install.clone().unwrap_or_else(|| match pm.as_str() {
+            "yarn" => "yarn install".into(),
+            "pnpm" => "pnpm install".into(),
+            "bun" => "bun install".into(),
+            _ if dir.join("package-lock.json").is_file() => "npm ci".into(),
+            _ => "npm install".into(),
+        });
+        if extras.unfrozen {
+            script = script
+                .replace("npm ci", "npm install")
+                .replace(" --frozen-lockfile", "")
+                .replace(" --immutable", "");
+        }
+        for manager in ["yarn", "pnpm"] {
+            if script.starts_with(manager) && on_path(manager).is_none() {
+                script = format!("corepack {script}");
+            }
+        }
+        must(
+            "install",
+            &shell(&script, &dir, &env, &req.logs, "install"),
+            &mut report.steps,
+        )
+        .await?;
+        if !extras.packages.is_empty() {
+            let s = format!("npm install --no-save {}", extras.packages.join(" "));
+            must(
+                "install extras",
+                &shell(&s, &dir, &env, &req.logs, "install-extras"),
+                &mut report.steps,
+            )
+            .await?;
+        }
+        if !workspaces && modules.is_dir() {
+            let _ = std::fs::remove_dir_all(&cached);
+            std::fs::create_dir_all(&cached)
+                .and_then(|_| std::fs::rename(&modules, cached.join("node_modules")))
+                .map_err(|e| StageFailure::new(format!("caching node_modules: {e}")))?;
+            std::fs::write(cached.join(COMPLETE), &toolchain)
+                .map_err(|e| StageFailure::new(format!("{}: {e}", cached.display())))?;
+            link(&cached.join("node_modules"), &modules)?;
+        }
+    }
+    if let Some(build) = &plan.build {
+        let mut script = build.clone();
+        for manager in ["yarn", "pnpm"] {
+            if script.starts_with(manager) && on_path(manager).is_none() {
+                script = format!("corepack {script}");
+            }
+        }
+        must(
+            "build",
+            &shell(&script, &dir, &env, &req.logs, "build"),
+            &mut report.steps,
+        )
+        .await?;
+    }
+    // Imports: every runtime dependency must be in node_modules.
+    let deps: Vec<String> = serde_json::from_str::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|v| v.get("dependencies").and_then(|d| d.as_object()).cloned())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let missing: Vec<&String> = deps
+        .iter()
+        .filter(|d| !modules.join(d).join("package.json").is_file())
+        .collect();
+    report.env = env;
+    if missing.is_empty() {
+        report.imports.push(format!(
+            "all {} dependencies are in node_modules",
+            deps.len()
+        ));
+        Ok(())
+    } else {
+        let lines = missing
+            .iter()
+            .map(|m| format!("Error: Cannot find module '{m}'"))
+            .collect();
+        Err(StageFailure {
+            message: format!(
+                "imports do not resolve: not in node_modules: {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            lines,
+            detail: serde_json::to_value(&*report).ok(),
+        })
+    }
+}
+
+/// Makes `link` a symlink to `target`, replacing what is there.
+fn link(target: &Path, link: &Path) -> Result<(), StageFailure> {
+    if link.is_symlink() || link.is_file() {
+        let _ = std::fs::remove_file(link);
+    } else if link.is_dir() {
+        let _ = std::fs::remove_dir_all(link);
+    }
+    std::os::unix::fs::symlink(target, link)
+        .map_err(|e| StageFailure::new(format!("linking {}: {e}", link.display())))
+}
+
+/// Builds a Rust component in release mode; `target` links to a folder kept per
+/// workspace, so cargo's own incremental cache survives the workspace's refresh.
+async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(), StageFailure> {
+    let plan = &req.plan;
+    let dir = req.workspace.join(&plan.component);
+    report.toolchain = format!("rust {}", version_of("cargo").await);
+    let ws_key = crate::toolchains::install_key(&req.workspace, "", &[], "cargo target");
+    let target = req.cache.join("cargo").join(&ws_key[..24]);
+    std::fs::create_dir_all(&target)
+        .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
+    link(&target, &dir.join("target"))?;
+    let env = BTreeMap::new();
+    let build = plan
+        .build
+        .clone()
+        .unwrap_or_else(|| "cargo build --release".into());
+    must(
+        "build",
+        &shell(&build, &dir, &env, &req.logs, "build"),
+        &mut report.steps,
+    )
+    .await?;
+    report
+        .imports
+        .push("the crate compiled: every import resolved".into());
+    report.env = env;
+    Ok(())
+}
+
+/// Any other language: the analysis's install and build commands, as they are.
+async fn generic(req: &InstallRequest, report: &mut DependencyReport) -> Result<(), StageFailure> {
+    let plan = &req.plan;
+    let dir = req.workspace.join(&plan.component);
+    let env = BTreeMap::new();
+    for (purpose, cmd) in [("install", &plan.install), ("build", &plan.build)] {
+        if let Some(cmd) = cmd {
+            must(
+                purpose,
+                &shell(cmd, &dir, &env, &req.logs, purpose),
+                &mut report.steps,
+            )
+            .await?;
+        }
+    }
+    report.toolchain = plan.language.clone().unwrap_or_else(|| "unknown".into());
+    Ok(())
+}
+
+/// Installs Debian packages with apt-get, which needs `--install-system-deps` and root.
+async fn install_system(
+    packages: &[String],
+    req: &InstallRequest,
+    report: &mut DependencyReport,
+) -> Result<(), StageFailure> {
+    if !req.install_system_deps || !is_root() {
+        return Err(StageFailure::new(format!(
+            "the Debian packages {} are needed: install them (apt-get install {}), or run with --install-system-deps as root",
+            packages.join(", "),
+            packages.join(" ")
+        )));
+    }
+    let mut env = BTreeMap::new();
+    env.insert("DEBIAN_FRONTEND".into(), "noninteractive".into());
+    let script = format!(
+        "apt-get update -q && apt-get install -y -q --no-install-recommends {}",
+        packages.join(" ")
+    );
+    must(
+        "apt-get",
+        &shell(&script, &req.workspace, &env, &req.logs, "apt-get"),
+        &mut report.steps,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether this process runs as root.
+pub(crate) fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// `PROGRAM --version`'s first word that looks like a version, or `unknown`.
+async fn version_of(program: &str) -> String {
+    let spec = reporunner_runtime::process::CommandSpec::new(program, &["--version"], ".");
+    match reporunner_runtime::process::run(&spec).await {
+        Ok(o) => o
+            .head
+            .first()
+            .and_then(|l| {
+                l.split_whitespace()
+                    .map(|w| w.trim_start_matches('v'))
+                    .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "unknown".into()),
+        Err(_) => "missing".into(),
+    }
+}
+
+/// Merges a dependency report's environment under the host's.
+pub fn run_env(report: &DependencyReport) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    merge_env(&mut env, &report.env);
+    env
+}
+
+/// The Dependency agent's kind, for the kind registry.
+pub fn kind() -> AgentKind {
+    AgentKind::with_config(
+        AgentKindDescriptor {
+            name: KIND.to_string(),
+            description: "installs a component's dependencies, cached by lockfile hash".to_string(),
+            restart: RestartType::Permanent,
+            needs: AgentNeeds::default(),
+        },
+        |_ctx, _config: super::NoConfig| (Dependency, ()),
+    )
+}

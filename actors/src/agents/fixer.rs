@@ -1,0 +1,230 @@
+//! The Fixer agent: matches a failed phase's output against the catalogue of failure
+//! signatures ([`crate::repair::diagnose`]) and decides one typed fix, within a budget per
+//! failure class. A fix already applied that did not cure its failure is not applied again
+//! (a loop), and the run stops there with the failure it has.
+
+use crate::repair::{DiagnoseContext, Diagnosis, FailureClass, Fix, diagnose};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster_derive::RactorMessage;
+use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use reporunner_protocols::repair::RepairRecord;
+use reporunner_runtime::kinds::AgentKind;
+
+/// The kind name the Fixer agent is registered under.
+pub const KIND: &str = "fixer";
+
+/// What failed.
+#[derive(Debug, Clone)]
+pub struct FixRequest {
+    /// The phase that failed.
+    pub phase: String,
+    /// The output lines that show why.
+    pub lines: Vec<String>,
+    /// The repairs the run applied before.
+    pub history: Vec<RepairRecord>,
+    /// The project's own top-level Python modules.
+    pub own_modules: Vec<String>,
+    /// Whether Debian packages may be installed.
+    pub install_system_deps: bool,
+}
+
+/// The Fixer agent's messages.
+#[derive(Debug, RactorMessage)]
+pub enum FixerMessage {
+    /// Decides a fix, or `None` when no known one is left.
+    Diagnose(Box<FixRequest>, RpcReplyPort<Option<RepairRecord>>),
+}
+
+/// The Fixer agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fixer;
+
+impl Actor for Fixer {
+    type Msg = FixerMessage;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let FixerMessage::Diagnose(req, reply) = message;
+        let _ = reply.send(decide(&req));
+        Ok(())
+    }
+}
+
+/// How many fixes of a class one run may apply.
+pub fn budget(class: FailureClass) -> usize {
+    match class {
+        // Each missing module is its own fix; a project can lack several.
+        FailureClass::UndeclaredDependency => 6,
+        FailureClass::MissingEnv => 6,
+        FailureClass::PortInUse => 3,
+        FailureClass::Database => 3,
+        _ => 1,
+    }
+}
+
+/// The phase a fix sends the run back to.
+pub fn redo_from(fix: &Fix) -> &'static str {
+    match fix {
+        Fix::UseRuntime { .. }
+        | Fix::InstallPackage { .. }
+        | Fix::InstallProject
+        | Fix::InstallSystemPackage { .. }
+        | Fix::InstallTestTool { .. }
+        | Fix::UnfrozenInstall => "dependencies",
+        Fix::StartDatabase { .. } | Fix::RunMigrations | Fix::SetEnv { .. } => "setup",
+        Fix::NewPort | Fix::NonInteractive => "start",
+    }
+}
+
+/// Chooses the first diagnosis that is in budget, not a repeat, and applicable here.
+pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
+    let ctx = DiagnoseContext {
+        own_modules: req.own_modules.clone(),
+    };
+    let found = diagnose(req.lines.iter().map(String::as_str), &ctx);
+    let chosen = found.into_iter().find(|d: &Diagnosis| {
+        let used = req.history.iter().filter(|r| r.class == d.class).count();
+        let repeat = req.history.iter().any(|r| r.fix == d.fix);
+        let applicable = match &d.fix {
+            Fix::InstallSystemPackage { .. } => req.install_system_deps,
+            Fix::SetEnv { name } => !name.is_empty(),
+            _ => true,
+        };
+        used < budget(d.class) && !repeat && applicable
+    })?;
+    Some(RepairRecord {
+        phase: req.phase.clone(),
+        class: chosen.class,
+        redo_from: redo_from(&chosen.fix).to_string(),
+        fix: chosen.fix,
+        evidence: chosen.evidence,
+        at_ms: crate::runs::now_ms(),
+    })
+}
+
+/// The Fixer agent's kind, for the kind registry.
+pub fn kind() -> AgentKind {
+    AgentKind::with_config(
+        AgentKindDescriptor {
+            name: KIND.to_string(),
+            description: "matches failures against known signatures and decides a fix".to_string(),
+            restart: RestartType::Permanent,
+            needs: AgentNeeds::default(),
+        },
+        |_ctx, _config: super::NoConfig| (Fixer, ()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(lines: &[&str], history: Vec<RepairRecord>) -> FixRequest {
+        FixRequest {
+            phase: "health".into(),
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+            history,
+            own_modules: vec!["myapp".into()],
+            install_system_deps: false,
+        }
+    }
+
+    #[test]
+    fn a_missing_module_is_installed_then_never_again() {
+        let r = decide(&req(
+            &["ModuleNotFoundError: No module named 'requests'"],
+            vec![],
+        ))
+        .expect("a fix");
+        assert_eq!(
+            r.fix,
+            Fix::InstallPackage {
+                package: "requests".into()
+            }
+        );
+        assert_eq!(r.redo_from, "dependencies");
+        // The same failure after the same fix is a loop: no fix.
+        assert_eq!(
+            decide(&req(
+                &["ModuleNotFoundError: No module named 'requests'"],
+                vec![r]
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn the_projects_own_module_means_install_the_project() {
+        let r = decide(&req(
+            &["ModuleNotFoundError: No module named 'myapp'"],
+            vec![],
+        ))
+        .unwrap();
+        assert_eq!(r.fix, Fix::InstallProject);
+        assert_eq!(r.class.code(), "F4");
+    }
+
+    #[test]
+    fn a_budget_stops_a_class() {
+        let mut history = Vec::new();
+        for i in 0..budget(FailureClass::PortInUse) {
+            history.push(RepairRecord {
+                phase: "health".into(),
+                class: FailureClass::PortInUse,
+                fix: Fix::SetEnv {
+                    name: format!("X{i}"),
+                },
+                evidence: String::new(),
+                redo_from: "start".into(),
+                at_ms: 0,
+            });
+        }
+        assert_eq!(
+            decide(&req(
+                &["Error: listen EADDRINUSE: address already in use :::3000"],
+                history
+            )),
+            None
+        );
+        assert_eq!(
+            decide(&req(
+                &["Error: listen EADDRINUSE: address already in use :::3000"],
+                vec![]
+            ))
+            .unwrap()
+            .fix,
+            Fix::NewPort
+        );
+    }
+
+    #[test]
+    fn system_packages_need_permission() {
+        let lines = ["fatal error: libpq-fe.h: No such file or directory"];
+        assert_eq!(decide(&req(&lines, vec![])), None);
+        let mut r = req(&lines, vec![]);
+        r.install_system_deps = true;
+        assert!(matches!(
+            decide(&r).unwrap().fix,
+            Fix::InstallSystemPackage { .. }
+        ));
+    }
+
+    #[test]
+    fn nothing_known_gives_no_fix() {
+        assert_eq!(decide(&req(&["everything is fine"], vec![])), None);
+    }
+}

@@ -1,0 +1,681 @@
+//! The Setup agent: prepares a component to start. It writes `.env` (from the project's
+//! template, with generated secrets and safe placeholders), starts the databases the
+//! project needs as private instances on leased ports (PostgreSQL with the user and
+//! database the project names, Redis), and applies the migrations. It holds the database
+//! processes of each run until the run is stopped, or until it stops itself.
+
+use crate::agents::stage::{StageFailure, merge_env, must, on_path, run_step, shell};
+use crate::envfile::{self, Source};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster_derive::RactorMessage;
+use reporunner_protocols::Wire;
+use reporunner_protocols::ids::RunId;
+use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
+use reporunner_protocols::profile::Component;
+use reporunner_protocols::repair::{Fix, RepairRecord};
+use reporunner_protocols::stage::{DatabaseReport, Plan, SetupReport};
+use reporunner_runtime::kinds::AgentKind;
+use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::process::{self, CommandSpec, Service};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The kind name the Setup agent is registered under.
+pub const KIND: &str = "setup";
+
+/// How long a database may take to accept connections.
+const DATABASE_READY: Duration = Duration::from_secs(60);
+
+/// What to prepare.
+#[derive(Debug, Clone)]
+pub struct SetupRequest {
+    /// The run.
+    pub run: RunId,
+    /// The workspace.
+    pub workspace: PathBuf,
+    /// The plan.
+    pub plan: Plan,
+    /// The component's profile: its env templates and variables.
+    pub component: Component,
+    /// The repairs applied so far.
+    pub repairs: Vec<RepairRecord>,
+    /// The dependencies' environment.
+    pub env: BTreeMap<String, String>,
+    /// Where logs go.
+    pub logs: PathBuf,
+    /// The run's private folder, for database files.
+    pub run_dir: PathBuf,
+    /// The address the service binds.
+    pub host: String,
+    /// Whether Debian packages may be installed (as root only).
+    pub install_system_deps: bool,
+}
+
+/// The Setup agent's messages.
+#[derive(Debug, RactorMessage)]
+pub enum SetupMessage {
+    /// Writes `.env`, starts databases, applies migrations.
+    Prepare(
+        Box<SetupRequest>,
+        RpcReplyPort<Result<SetupReport, StageFailure>>,
+    ),
+    /// Stops the run's databases.
+    StopRun(RunId, RpcReplyPort<usize>),
+}
+
+/// The Setup agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Setup;
+
+/// A database process a run started.
+#[derive(Debug)]
+struct Running {
+    service: Service,
+    lease: u64,
+}
+
+/// The Setup agent's state.
+#[derive(Debug)]
+pub struct SetupState {
+    namespace: Namespace,
+    databases: HashMap<RunId, Vec<Running>>,
+}
+
+impl Actor for Setup {
+    type Msg = SetupMessage;
+    type State = SetupState;
+    type Arguments = Namespace;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        namespace: Namespace,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(SetupState {
+            namespace,
+            databases: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SetupMessage::Prepare(req, reply) => {
+                // A phase that runs again replaces what it started before.
+                state.stop_run(&req.run).await;
+                let result = state.prepare(&req, myself.get_id().pid()).await;
+                let _ = reply.send(result);
+            }
+            SetupMessage::StopRun(run, reply) => {
+                let n = state.stop_run(&run).await;
+                let _ = reply.send(n);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let runs: Vec<RunId> = state.databases.keys().cloned().collect();
+        for run in runs {
+            state.stop_run(&run).await;
+        }
+        Ok(())
+    }
+}
+
+impl SetupState {
+    async fn stop_run(&mut self, run: &RunId) -> usize {
+        let Some(dbs) = self.databases.remove(run) else {
+            return 0;
+        };
+        let n = dbs.len();
+        for db in dbs {
+            db.service.stop(Duration::from_secs(10)).await;
+            if let Some(pm) = lookup::<PortManagerMessage>(&self.namespace.port_manager()) {
+                let _ =
+                    ractor::call_t!(pm, PortManagerMessage::Release, 5_000, Wire::new(db.lease));
+            }
+        }
+        n
+    }
+
+    async fn lease(
+        &self,
+        purpose: &str,
+        preferred: Option<u16>,
+        holder: u64,
+    ) -> Result<(u64, u16), StageFailure> {
+        let pm = lookup::<PortManagerMessage>(&self.namespace.port_manager())
+            .ok_or_else(|| StageFailure::new("the port manager is not running"))?;
+        let req = LeaseRequest {
+            purpose: purpose.to_string(),
+            preferred,
+            holder_pid: Some(holder),
+        };
+        let lease = ractor::call_t!(pm, PortManagerMessage::Lease, 10_000, Wire::new(req))
+            .map_err(|e| StageFailure::new(format!("the port manager did not answer: {e}")))?
+            .open()
+            .map_err(|e| StageFailure::new(e.to_string()))?
+            .map_err(|e| StageFailure::new(e.to_string()))?;
+        Ok((lease.id, lease.port))
+    }
+
+    async fn prepare(
+        &mut self,
+        req: &SetupRequest,
+        holder: u64,
+    ) -> Result<SetupReport, StageFailure> {
+        let mut report = SetupReport::default();
+        let dir = req.workspace.join(&req.plan.component);
+        let mut wanted: Vec<String> = req.plan.databases.clone();
+        let mut migrate = !req.plan.migrations.is_empty();
+        let mut set_env: Vec<String> = Vec::new();
+        for r in &req.repairs {
+            match &r.fix {
+                Fix::StartDatabase { kind } if !wanted.contains(kind) => wanted.push(kind.clone()),
+                Fix::RunMigrations => migrate = true,
+                Fix::SetEnv { name } => set_env.push(name.clone()),
+                _ => {}
+            }
+        }
+        let template = template_values(&dir, &req.component);
+        let mut run_values: BTreeMap<String, String> = BTreeMap::new();
+        run_values.insert("HOST".into(), req.host.clone());
+        let mut started: Vec<Running> = Vec::new();
+        for kind in &wanted {
+            let db = match kind.as_str() {
+                "postgresql" => {
+                    self.postgres(req, &template, holder, &mut started, &mut run_values)
+                        .await
+                }
+                "redis" => self.redis(req, holder, &mut started, &mut run_values).await,
+                "sqlite" => DatabaseReport {
+                    kind: kind.clone(),
+                    state: "file: created by the app or its migrations".into(),
+                    url: template
+                        .get("DATABASE_URL")
+                        .filter(|u| u.starts_with("sqlite"))
+                        .cloned(),
+                    port: None,
+                },
+                other => DatabaseReport {
+                    kind: other.to_string(),
+                    state: "not started: Repo Runner starts PostgreSQL and Redis only".into(),
+                    url: None,
+                    port: None,
+                },
+            };
+            report.databases.push(db);
+        }
+        if !started.is_empty() {
+            self.databases.insert(req.run.clone(), started);
+        }
+        // `.env`: the template's values, generated secrets, placeholders, the run's own.
+        let mut component = req.component.clone();
+        for name in &set_env {
+            if !component.env_vars.iter().any(|v| v.name == *name) {
+                component
+                    .env_vars
+                    .push(reporunner_protocols::profile::EnvVar {
+                        name: name.clone(),
+                        required: true,
+                        default: None,
+                        secret: crate::analysis::looks_secret(name),
+                        evidence: Vec::new(),
+                    });
+            }
+        }
+        let written = envfile::write_env(&dir, &component, &run_values)
+            .map_err(|e| StageFailure::new(format!("writing .env: {e}")))?;
+        report.env_file = Some(dir.join(".env").display().to_string());
+        report.env_written = written
+            .iter()
+            .map(|w| {
+                let source = match w.source {
+                    Source::Project => "project",
+                    Source::Generated => "generated",
+                    Source::Placeholder => "placeholder",
+                    Source::Run => "run",
+                };
+                (w.name.clone(), source.to_string())
+            })
+            .collect();
+        // The service and its tests get `.env`'s values even when the app does not load it.
+        report.env = read_env_file(&dir.join(".env"));
+        let mut env = req.env.clone();
+        merge_env(&mut env, &report.env);
+        if migrate {
+            for tool in &req.plan.migrations {
+                if let Some(script) = migration_script(&dir, tool) {
+                    must(
+                        &format!("migrate ({tool})"),
+                        &shell(&script, &dir, &env, &req.logs, "migrate"),
+                        &mut report.steps,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Starts a private PostgreSQL on a leased port, with the user and database the
+    /// project's `DATABASE_URL` names. A failure is reported, not fatal: the app may run
+    /// without it, and if it does not, the Fixer sees why.
+    async fn postgres(
+        &self,
+        req: &SetupRequest,
+        template: &BTreeMap<String, String>,
+        holder: u64,
+        started: &mut Vec<Running>,
+        run_values: &mut BTreeMap<String, String>,
+    ) -> DatabaseReport {
+        let mut report = DatabaseReport {
+            kind: "postgresql".into(),
+            state: String::new(),
+            url: None,
+            port: None,
+        };
+        let Some(bin) = postgres_bin() else {
+            report.state = "missing: install the Debian package postgresql (or run with --install-system-deps as root)".into();
+            return report;
+        };
+        let (lease, port) = match self.lease("postgresql", None, holder).await {
+            Ok(l) => l,
+            Err(e) => {
+                report.state = format!("not started: {e}");
+                return report;
+            }
+        };
+        report.port = Some(port);
+        match start_postgres(req, &bin, port).await {
+            Ok(service) => {
+                started.push(Running { service, lease });
+            }
+            Err(e) => {
+                report.state = format!("failed to start: {e}");
+                return report;
+            }
+        }
+        let wanted = template
+            .get("DATABASE_URL")
+            .or_else(|| template.get("POSTGRES_URL"))
+            .and_then(|u| parse_pg_url(u));
+        let (user, password, db) = wanted.unwrap_or_else(|| {
+            let name: String = req
+                .component
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (
+                "app".into(),
+                "app".into(),
+                if name.is_empty() { "app".into() } else { name },
+            )
+        });
+        let psql = bin.join("psql");
+        let sql = format!(
+            "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{u}') THEN CREATE ROLE \"{u}\" LOGIN SUPERUSER PASSWORD '{p}'; END IF; END$$;",
+            u = user.replace('\'', ""),
+            p = password.replace('\'', "")
+        );
+        let create = format!(
+            "'{psql}' -h 127.0.0.1 -p {port} -U postgres -v ON_ERROR_STOP=1 -c \"$SQL\" && ( '{psql}' -h 127.0.0.1 -p {port} -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname = '{db}'\" | grep -q 1 || '{createdb}' -h 127.0.0.1 -p {port} -U postgres -O '{user}' '{db}' )",
+            psql = psql.display(),
+            createdb = bin.join("createdb").display(),
+        );
+        let mut env = BTreeMap::new();
+        env.insert("SQL".to_string(), sql);
+        let (step, _) = run_step(
+            "create database",
+            &shell(&create, &req.workspace, &env, &req.logs, "postgres-create"),
+        )
+        .await;
+        if !step.ok {
+            report.state = format!(
+                "started, but creating {user}/{db} failed: {}",
+                step.tail.join(" ")
+            );
+            return report;
+        }
+        let url = format!("postgresql://{user}:{password}@127.0.0.1:{port}/{db}");
+        for (k, v) in [
+            ("DATABASE_URL", url.clone()),
+            ("PGHOST", "127.0.0.1".into()),
+            ("PGPORT", port.to_string()),
+            ("PGUSER", user.clone()),
+            ("PGPASSWORD", password.clone()),
+            ("PGDATABASE", db.clone()),
+        ] {
+            run_values.insert(k.to_string(), v);
+        }
+        report.state = format!("started: private instance, user {user}, database {db}");
+        report.url = Some(url);
+        report
+    }
+
+    /// Starts a private Redis on a leased port.
+    async fn redis(
+        &self,
+        req: &SetupRequest,
+        holder: u64,
+        started: &mut Vec<Running>,
+        run_values: &mut BTreeMap<String, String>,
+    ) -> DatabaseReport {
+        let mut report = DatabaseReport {
+            kind: "redis".into(),
+            state: String::new(),
+            url: None,
+            port: None,
+        };
+        let Some(server) = on_path("redis-server")
+            .or_else(|| Some(PathBuf::from("/usr/bin/redis-server")).filter(|p| p.is_file()))
+        else {
+            report.state = "missing: install the Debian package redis-server (or run with --install-system-deps as root)".into();
+            return report;
+        };
+        let (lease, port) = match self.lease("redis", None, holder).await {
+            Ok(l) => l,
+            Err(e) => {
+                report.state = format!("not started: {e}");
+                return report;
+            }
+        };
+        let dir = req.run_dir.join("redis");
+        let _ = std::fs::create_dir_all(&dir);
+        let mut spec = CommandSpec::new(
+            server.display().to_string(),
+            &["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            &dir,
+        );
+        spec.args.extend(["--port".to_string(), port.to_string()]);
+        spec.args
+            .extend(["--dir".to_string(), dir.display().to_string()]);
+        spec.log = Some(crate::agents::stage::log_path(&req.logs, "redis"));
+        let service = match process::spawn(&spec).await {
+            Ok(s) => s,
+            Err(e) => {
+                report.state = format!("failed to start: {e}");
+                return report;
+            }
+        };
+        let ready = wait_port(port).await;
+        started.push(Running { service, lease });
+        if !ready {
+            report.state = "started, but it did not accept connections".into();
+            return report;
+        }
+        let url = format!("redis://127.0.0.1:{port}/0");
+        run_values.insert("REDIS_URL".into(), url.clone());
+        run_values.insert("REDIS_HOST".into(), "127.0.0.1".into());
+        run_values.insert("REDIS_PORT".into(), port.to_string());
+        report.state = "started: private instance".into();
+        report.port = Some(port);
+        report.url = Some(url);
+        report
+    }
+}
+
+/// Waits until something accepts connections on the loopback port.
+async fn wait_port(port: u16) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < DATABASE_READY {
+        if reporunner_runtime::probe::tcp_open("127.0.0.1", port, Duration::from_millis(500)).await
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The folder of PostgreSQL's server programs: `initdb` on PATH, else the highest
+/// version under Debian's `/usr/lib/postgresql`.
+fn postgres_bin() -> Option<PathBuf> {
+    if let Some(initdb) = on_path("initdb") {
+        return initdb.parent().map(Path::to_path_buf);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, b)| b)
+}
+
+/// Initialises a cluster and starts the server on `port`, bound to loopback, with trust
+/// authentication (nothing outside this host can reach it). PostgreSQL refuses to run as
+/// root, so as root it runs as the `postgres` user, in a folder under the temporary
+/// directory that user can reach.
+async fn start_postgres(req: &SetupRequest, bin: &Path, port: u16) -> Result<Service, String> {
+    let root = crate::agents::dependency::is_root();
+    let data = if root {
+        std::env::temp_dir()
+            .join("reporunner-postgres")
+            .join(req.run.as_str())
+    } else {
+        req.run_dir.join("postgres")
+    };
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let prefix = if root {
+        let chown = format!(
+            "chown postgres: '{}' && chmod 755 '{}'",
+            data.display(),
+            data.parent().unwrap_or(&data).display()
+        );
+        let (step, _) = run_step(
+            "postgres folder",
+            &shell(
+                &chown,
+                &req.workspace,
+                &BTreeMap::new(),
+                &req.logs,
+                "postgres-chown",
+            ),
+        )
+        .await;
+        if !step.ok {
+            return Err(format!(
+                "as root, PostgreSQL runs as the user postgres, which is missing: {}",
+                step.tail.join(" ")
+            ));
+        }
+        "runuser -u postgres -- ".to_string()
+    } else {
+        String::new()
+    };
+    let init = format!(
+        "{prefix}'{}' -D '{}' -U postgres -A trust --no-sync -E UTF8",
+        bin.join("initdb").display(),
+        data.display()
+    );
+    let (step, outcome) = run_step(
+        "initdb",
+        &shell(&init, &req.workspace, &BTreeMap::new(), &req.logs, "initdb"),
+    )
+    .await;
+    if !step.ok {
+        return Err(format!("initdb failed: {}", outcome.error_lines.join(" ")));
+    }
+    let serve = format!(
+        "exec {prefix}'{}' -D '{d}' -p {port} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=off",
+        bin.join("postgres").display(),
+        d = data.display()
+    );
+    let mut spec = shell(
+        &serve,
+        &req.workspace,
+        &BTreeMap::new(),
+        &req.logs,
+        "postgres",
+    );
+    spec.timeout = None;
+    spec.idle_timeout = None;
+    let service = process::spawn(&spec).await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let ready = bin.join("pg_isready");
+    while started.elapsed() < DATABASE_READY {
+        let check = CommandSpec::new(
+            ready.display().to_string(),
+            &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"],
+            &req.workspace,
+        );
+        if process::run(&check).await.is_ok_and(|o| o.success()) {
+            return Ok(service);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = service.stop(Duration::from_secs(5)).await;
+    Err(format!(
+        "it did not accept connections within {DATABASE_READY:?}: {}",
+        out.error_lines.join(" ")
+    ))
+}
+
+/// `postgresql://user:password@host:port/db` → (user, password, db).
+fn parse_pg_url(url: &str) -> Option<(String, String, String)> {
+    let rest = url
+        .strip_prefix("postgresql://")
+        .or_else(|| url.strip_prefix("postgres://"))
+        .or_else(|| url.strip_prefix("postgresql+psycopg2://"))
+        .or_else(|| url.strip_prefix("postgresql+asyncpg://"))
+        .or_else(|| url.strip_prefix("postgresql+psycopg://"))?;
+    let (auth, hostpath) = rest.rsplit_once('@')?;
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let db = hostpath
+        .split_once('/')
+        .map(|(_, d)| d.split('?').next().unwrap_or(d))
+        .filter(|d| !d.is_empty())
+        .unwrap_or("app");
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect()
+    };
+    let user = clean(user);
+    let password = if password.is_empty() {
+        user.clone()
+    } else {
+        clean(password)
+    };
+    (!user.is_empty()).then(|| (user, password, clean(db)))
+}
+
+/// The values the component's `.env` template (or an existing `.env`) gives.
+fn template_values(dir: &Path, component: &Component) -> BTreeMap<String, String> {
+    let prefix = if component.path == "." {
+        String::new()
+    } else {
+        format!("{}/", component.path)
+    };
+    let mut out = BTreeMap::new();
+    let files = std::iter::once(".env".to_string()).chain(
+        component
+            .env_files
+            .iter()
+            .map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_string()),
+    );
+    for f in files {
+        for (k, v) in read_env_file(&dir.join(f)) {
+            out.entry(k).or_insert(v);
+        }
+    }
+    for v in &component.env_vars {
+        if let Some(d) = &v.default {
+            out.entry(v.name.clone()).or_insert(d.clone());
+        }
+    }
+    out
+}
+
+/// Reads `KEY=value` lines (quotes removed, comments and `export` skipped).
+pub fn read_env_file(path: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return out;
+    };
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("export ");
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let k = k.trim();
+            if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+/// The command that applies a migration tool's migrations, when the project has them.
+fn migration_script(dir: &Path, tool: &str) -> Option<String> {
+    match tool {
+        "django" => {
+            let manage = ["manage.py", "src/manage.py"]
+                .into_iter()
+                .find(|m| dir.join(m).is_file())?;
+            Some(format!("python {manage} migrate --noinput"))
+        }
+        "alembic" => dir
+            .join("alembic.ini")
+            .is_file()
+            .then(|| "alembic upgrade head".into()),
+        "flask-migrate" => dir
+            .join("migrations")
+            .is_dir()
+            .then(|| "flask db upgrade".into()),
+        "prisma" => Some(if dir.join("prisma/migrations").is_dir() {
+            "npx --no-install prisma migrate deploy".into()
+        } else {
+            "npx --no-install prisma db push --skip-generate --accept-data-loss".into()
+        }),
+        "knex" => Some("npx --no-install knex migrate:latest".into()),
+        _ => None,
+    }
+}
+
+/// The Setup agent's kind, for the kind registry.
+pub fn kind() -> AgentKind {
+    AgentKind::with_config(
+        AgentKindDescriptor {
+            name: KIND.to_string(),
+            description: "writes .env, starts databases on leased ports, applies migrations"
+                .to_string(),
+            restart: RestartType::Permanent,
+            needs: AgentNeeds::default(),
+        },
+        |ctx, _config: super::NoConfig| (Setup, ctx.namespace.clone()),
+    )
+}

@@ -1,0 +1,232 @@
+//! The Tests agent: runs the project's own test command in the run's environment and reads
+//! each test's status where the runner can say it: pytest through JUnit XML, `cargo test`
+//! from its output, Vitest and `node --test` through JUnit, anything printing TAP from its
+//! output. Otherwise the exit code decides. A failing suite is reported as failing; only a
+//! suite that could not run at all (its tool is missing) fails the phase, for the Fixer.
+
+use crate::agents::stage::{StageFailure, run_step, shell};
+use crate::repair::{DiagnoseContext, FailureClass, diagnose};
+use crate::testreport::{self, Status, TestSummary};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster_derive::RactorMessage;
+use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use reporunner_protocols::stage::{Plan, TestReport, TestResult};
+use reporunner_runtime::kinds::AgentKind;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The kind name the Tests agent is registered under.
+pub const KIND: &str = "tests";
+
+/// How many passing tests a report lists by name; failing ones are always listed.
+const LIST_PASSING: usize = 50;
+
+/// What to test.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    /// The workspace.
+    pub workspace: PathBuf,
+    /// The plan, with the test command.
+    pub plan: Plan,
+    /// The run's environment.
+    pub env: BTreeMap<String, String>,
+    /// Where logs and reports go.
+    pub logs: PathBuf,
+}
+
+/// The Tests agent's messages.
+#[derive(Debug, RactorMessage)]
+pub enum TestsMessage {
+    /// Runs the test command.
+    Run(
+        Box<TestRequest>,
+        RpcReplyPort<Result<TestReport, StageFailure>>,
+    ),
+}
+
+/// The Tests agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tests;
+
+impl Actor for Tests {
+    type Msg = TestsMessage;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let TestsMessage::Run(req, reply) = message;
+        if reply.is_closed() {
+            return Ok(());
+        }
+        let _ = reply.send(run_tests(&req).await);
+        Ok(())
+    }
+}
+
+/// The command as run, with the flags that make its runner write JUnit XML to `junit`.
+fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (String, bool) {
+    if command.contains("pytest") {
+        return (format!("{command} --junitxml='{junit}'"), true);
+    }
+    let script = if command.starts_with("npm test") || command.starts_with("npm run test") {
+        std::fs::read_to_string(dir.join("package.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| {
+                v.pointer("/scripts/test")
+                    .and_then(|s| s.as_str())
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    } else {
+        command.to_string()
+    };
+    let sep = if command.starts_with("npm ") {
+        " --"
+    } else {
+        ""
+    };
+    if script.contains("vitest") {
+        let run = if script.contains("vitest run") {
+            ""
+        } else {
+            " --run"
+        };
+        return (
+            format!(
+                "{command}{sep}{run} --reporter=default --reporter=junit --outputFile.junit='{junit}'"
+            ),
+            true,
+        );
+    }
+    if script.contains("node --test") {
+        return (
+            format!(
+                "{command}{sep} --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination='{junit}'"
+            ),
+            true,
+        );
+    }
+    (command.to_string(), false)
+}
+
+async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
+    let Some(command) = req.plan.test.clone() else {
+        return Ok(TestReport {
+            command: None,
+            passed: false,
+            parsed_from: "none".into(),
+            ..TestReport::default()
+        });
+    };
+    let dir = req.workspace.join(&req.plan.component);
+    let _ = std::fs::create_dir_all(&req.logs);
+    let junit = req.logs.join("junit.xml");
+    let _ = std::fs::remove_file(&junit);
+    let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
+    let (step, outcome) =
+        run_step("tests", &shell(&script, &dir, &req.env, &req.logs, "tests")).await;
+    let mut lines = outcome.error_lines.clone();
+    lines.extend(outcome.tail.iter().cloned());
+    // A suite that could not run: its tool or a module is missing.
+    if !step.ok {
+        let found = diagnose(
+            lines.iter().map(String::as_str),
+            &DiagnoseContext {
+                own_modules: req.plan.own_modules.clone(),
+            },
+        );
+        if found.iter().any(|d| {
+            matches!(
+                d.class,
+                FailureClass::TestTooling
+                    | FailureClass::UndeclaredDependency
+                    | FailureClass::ProjectNotInstalled
+            )
+        }) && !junit.is_file()
+        {
+            return Err(StageFailure::of_step(&step, &outcome));
+        }
+    }
+    let text = std::fs::read_to_string(step.log.as_deref().unwrap_or_default())
+        .unwrap_or_else(|_| outcome.tail.join("\n"));
+    let (summary, parsed_from) = if wants_junit && junit.is_file() {
+        match std::fs::read_to_string(&junit)
+            .map_err(|e| e.to_string())
+            .and_then(|x| testreport::parse_junit(&x).map_err(|e| e.0))
+        {
+            Ok(s) => (s, "junit"),
+            Err(_) => (TestSummary::default(), "exit code"),
+        }
+    } else if command.contains("cargo test") {
+        (testreport::parse_cargo_test(&text), "cargo")
+    } else {
+        let tap = testreport::parse_tap(&text);
+        if tap.cases.is_empty() {
+            (tap, "exit code")
+        } else {
+            (tap, "tap")
+        }
+    };
+    let parsed_from = if summary.cases.is_empty() {
+        "exit code"
+    } else {
+        parsed_from
+    };
+    let mut counts = BTreeMap::new();
+    for (status, name) in [
+        (Status::Passed, "passed"),
+        (Status::Failed, "failed"),
+        (Status::Skipped, "skipped"),
+    ] {
+        let n = summary.count(status);
+        if n > 0 {
+            counts.insert(name.to_string(), n);
+        }
+    }
+    let failing = summary.count(Status::Failed);
+    let short = summary.cases.len() <= LIST_PASSING;
+    let tests = summary
+        .cases
+        .iter()
+        .filter(|c| short || c.status == Status::Failed)
+        .map(|c| TestResult {
+            name: c.name.clone(),
+            status: format!("{:?}", c.status).to_lowercase(),
+        })
+        .collect();
+    Ok(TestReport {
+        command: Some(command),
+        passed: step.ok && failing == 0,
+        parsed_from: parsed_from.into(),
+        counts,
+        tests,
+        step: Some(step),
+    })
+}
+
+/// The Tests agent's kind, for the kind registry.
+pub fn kind() -> AgentKind {
+    AgentKind::with_config(
+        AgentKindDescriptor {
+            name: KIND.to_string(),
+            description: "runs the project's own tests and reads each test's status".to_string(),
+            restart: RestartType::Permanent,
+            needs: AgentNeeds::default(),
+        },
+        |_ctx, _config: super::NoConfig| (Tests, ()),
+    )
+}

@@ -1,0 +1,754 @@
+//! The repository run: the `repo` workflow that gets a repository running, phase by phase,
+//! each phase a typed request to an agent.
+//!
+//! | phase          | agent                        | result                |
+//! |----------------|------------------------------|-----------------------|
+//! | `environment`  | EnvDetector                  | [`HostProfile`]       |
+//! | `analysis`     | Detection (and its peers)    | [`AnalysisOutput`]    |
+//! | `dependencies` | Dependency                   | [`DependencyReport`]  |
+//! | `setup`        | Setup                        | [`SetupReport`]       |
+//! | `start`        | Runner                       | [`ServiceReport`]     |
+//! | `health`       | Health                       | [`HealthReport`]      |
+//! | `tests`        | Tests                        | [`TestReport`]        |
+//!
+//! A failed phase goes to the Fixer (the workflow's repairer); the fix it decides sends
+//! the run back to the phase that applies it. The run works in a copy of the repository
+//! under `<work>/workspaces`; installs are cached under `<work>/cache`; logs go to
+//! `<work>/runs/<run>/logs`. The service and the databases stay up after the last phase,
+//! held by the Runner and Setup agents, until [`stop_run`] (or the node's shutdown).
+//!
+//! [`HostProfile`]: reporunner_protocols::host::HostProfile
+
+use crate::agents::dependency::{DependencyMessage, InstallRequest};
+use crate::agents::fixer::{FixRequest, FixerMessage};
+use crate::agents::health::{HealthMessage, HealthRequest};
+use crate::agents::runner::{RunnerMessage, StartRequest};
+use crate::agents::setup::{SetupMessage, SetupRequest};
+use crate::agents::stage::{ask, merge_env};
+use crate::agents::test_runner::{TestRequest, TestsMessage};
+use crate::runs::now_ms;
+use reporunner_protocols::Wire;
+use reporunner_protocols::admin::{AdminClient, AdminError, AdminMessage};
+use reporunner_protocols::env::EnvDetectorMessage;
+use reporunner_protocols::ids::{AgentId, RunId};
+use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage, ProjectProfile};
+use reporunner_protocols::run::{PhaseStatus, RunRecord};
+use reporunner_protocols::stage::{
+    AnalysisOutput, DependencyReport, HealthReport, Plan, PlanKind, REPO_WORKFLOW, RepoRunInput,
+    RunReport, Rung, ServiceReport, SetupReport, TestReport,
+};
+use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::workflow::{
+    Phase, PhaseContext, PhaseError, PhaseFuture, Repair, RepairFuture, Repairer, Workflow,
+};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The agents a repository run asks, by kind; each runs under its kind's name.
+pub const RUN_AGENTS: &[&str] = &[
+    "env-detector",
+    "requirements",
+    "config",
+    "database",
+    "detection",
+    crate::agents::dependency::KIND,
+    crate::agents::setup::KIND,
+    crate::agents::runner::KIND,
+    crate::agents::health::KIND,
+    crate::agents::fixer::KIND,
+    crate::agents::test_runner::KIND,
+];
+
+/// The phases, in order.
+pub const PHASES: &[&str] = &[
+    "environment",
+    "analysis",
+    "dependencies",
+    "setup",
+    "start",
+    "health",
+    "tests",
+];
+
+/// How long an install or a test suite may take, end to end.
+const LONG: Duration = Duration::from_secs(60 * 60);
+
+/// What every phase shares.
+#[derive(Debug)]
+struct Shared {
+    namespace: Namespace,
+    work: PathBuf,
+}
+
+impl Shared {
+    fn agent(&self, kind: &str) -> String {
+        self.namespace.agent(&AgentId::new(kind))
+    }
+
+    fn run_dir(&self, run: &RunId) -> PathBuf {
+        self.work.join("runs").join(run.as_str())
+    }
+
+    fn logs(&self, run: &RunId) -> PathBuf {
+        self.run_dir(run).join("logs")
+    }
+}
+
+/// The `repo` workflow of a node whose actors are named under `namespace`, working under
+/// `work` (the node's data directory).
+pub fn workflow(namespace: Namespace, work: PathBuf) -> Workflow {
+    let shared = Arc::new(Shared { namespace, work });
+    let phases: Vec<Arc<dyn Phase>> = PHASES
+        .iter()
+        .map(|name| {
+            Arc::new(RepoPhase {
+                name,
+                shared: shared.clone(),
+            }) as Arc<dyn Phase>
+        })
+        .collect();
+    Workflow::new(REPO_WORKFLOW, phases).with_repairer(Arc::new(RepoRepairer { shared }))
+}
+
+/// Spawns each of [`RUN_AGENTS`] that is not running, through the Admin.
+///
+/// # Errors
+/// If the Admin is not running or refuses to spawn one.
+pub async fn ensure_agents(namespace: &Namespace) -> Result<(), PhaseError> {
+    let admin = lookup::<AdminMessage>(&namespace.admin())
+        .map(AdminClient::new)
+        .ok_or_else(|| PhaseError::transient("the admin is not running"))?;
+    for kind in RUN_AGENTS {
+        let name = AgentId::new(*kind);
+        if ractor::registry::where_is(namespace.agent(&name)).is_some() {
+            continue;
+        }
+        match admin.spawn_agent(kind, name, "").await {
+            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
+            Err(e) => return Err(PhaseError::new(format!("spawning the {kind} agent: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Stops a run's service and databases. Returns whether a service was running, and how
+/// many databases were.
+pub async fn stop_run(namespace: &Namespace, run: &RunId) -> (bool, usize) {
+    let runner =
+        lookup::<RunnerMessage>(&namespace.agent(&AgentId::new(crate::agents::runner::KIND)));
+    let setup = lookup::<SetupMessage>(&namespace.agent(&AgentId::new(crate::agents::setup::KIND)));
+    let service = match runner {
+        Some(r) => ractor::call_t!(r, RunnerMessage::StopRun, 30_000, run.clone()).unwrap_or(false),
+        None => false,
+    };
+    let databases = match setup {
+        Some(s) => ractor::call_t!(s, SetupMessage::StopRun, 60_000, run.clone()).unwrap_or(0),
+        None => 0,
+    };
+    (service, databases)
+}
+
+struct RepoPhase {
+    name: &'static str,
+    shared: Arc<Shared>,
+}
+
+fn output<T: DeserializeOwned>(ctx: &PhaseContext, phase: &str) -> Result<T, PhaseError> {
+    let v = ctx
+        .outputs
+        .get(phase)
+        .ok_or_else(|| PhaseError::new(format!("the {phase} phase has no result")))?;
+    serde_json::from_value(v.clone())
+        .map_err(|e| PhaseError::new(format!("the {phase} phase's result is unreadable: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, PhaseError> {
+    serde_json::to_value(v).map_err(|e| PhaseError::new(e.to_string()))
+}
+
+impl Phase for RepoPhase {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn run<'a>(&'a self, ctx: &'a PhaseContext) -> PhaseFuture<'a> {
+        Box::pin(async move {
+            let input: RepoRunInput = serde_json::from_value(ctx.input.clone())
+                .map_err(|e| PhaseError::new(format!("the run's input is unreadable: {e}")))?;
+            let s = &self.shared;
+            match self.name {
+                "environment" => {
+                    ensure_agents(&s.namespace).await?;
+                    let host = ask(
+                        &s.agent("env-detector"),
+                        |r| EnvDetectorMessage::GetHostProfile(Wire::new(false), r),
+                        Duration::from_secs(120),
+                    )
+                    .await?
+                    .open()
+                    .map_err(|e| PhaseError::new(e.to_string()))?;
+                    to_json(&host)
+                }
+                "analysis" => {
+                    ensure_agents(&s.namespace).await?;
+                    let workspace = workspace_for(&s.work, Path::new(&input.path));
+                    let (src, dst) = (PathBuf::from(&input.path), workspace.clone());
+                    tokio::task::spawn_blocking(move || {
+                        reporunner_runtime::workspace::copy_repository(&src, &dst)
+                    })
+                    .await
+                    .map_err(|e| PhaseError::new(e.to_string()))?
+                    .map_err(|e| PhaseError::new(format!("copying the repository: {e}")))?;
+                    let request = AnalyzeRequest {
+                        path: workspace.display().to_string(),
+                    };
+                    let profile = ask(
+                        &s.agent("detection"),
+                        |r| DetectionMessage::Analyze(Wire::new(request), r),
+                        Duration::from_secs(300),
+                    )
+                    .await?
+                    .open()
+                    .map_err(|e| PhaseError::new(e.to_string()))?
+                    .map_err(|e| PhaseError::new(e.to_string()))?;
+                    let plan = plan(&profile, &workspace).map_err(PhaseError::new)?;
+                    to_json(&AnalysisOutput {
+                        workspace: workspace.display().to_string(),
+                        profile,
+                        plan,
+                    })
+                }
+                "dependencies" => {
+                    let a: AnalysisOutput = output(ctx, "analysis")?;
+                    let req = InstallRequest {
+                        workspace: PathBuf::from(&a.workspace),
+                        plan: a.plan,
+                        repairs: ctx.repairs.clone(),
+                        cache: s.work.join("cache"),
+                        logs: s.logs(&ctx.run),
+                        install_system_deps: input.install_system_deps,
+                    };
+                    let report = ask(
+                        &s.agent(crate::agents::dependency::KIND),
+                        |r| DependencyMessage::Install(Box::new(req), r),
+                        LONG,
+                    )
+                    .await?
+                    .map_err(PhaseError::from)?;
+                    to_json(&report)
+                }
+                "setup" => {
+                    let a: AnalysisOutput = output(ctx, "analysis")?;
+                    let deps: DependencyReport = output(ctx, "dependencies")?;
+                    let component = a
+                        .profile
+                        .component(&a.plan.component)
+                        .cloned()
+                        .unwrap_or_default();
+                    let req = SetupRequest {
+                        run: ctx.run.clone(),
+                        workspace: PathBuf::from(&a.workspace),
+                        plan: a.plan,
+                        component,
+                        repairs: ctx.repairs.clone(),
+                        env: deps.env,
+                        logs: s.logs(&ctx.run),
+                        run_dir: s.run_dir(&ctx.run),
+                        host: input.host.clone(),
+                        install_system_deps: input.install_system_deps,
+                    };
+                    let report = ask(
+                        &s.agent(crate::agents::setup::KIND),
+                        |r| SetupMessage::Prepare(Box::new(req), r),
+                        LONG,
+                    )
+                    .await?
+                    .map_err(PhaseError::from)?;
+                    to_json(&report)
+                }
+                "start" => {
+                    let a: AnalysisOutput = output(ctx, "analysis")?;
+                    if a.plan.kind == PlanKind::Library {
+                        return Ok(serde_json::Value::Null);
+                    }
+                    let req = StartRequest {
+                        run: ctx.run.clone(),
+                        workspace: PathBuf::from(&a.workspace),
+                        env: run_env(ctx)?,
+                        plan: a.plan,
+                        host: input.host.clone(),
+                        repairs: ctx.repairs.clone(),
+                        logs: s.logs(&ctx.run),
+                    };
+                    let report = ask(
+                        &s.agent(crate::agents::runner::KIND),
+                        |r| RunnerMessage::Start(Box::new(req), r),
+                        Duration::from_secs(120),
+                    )
+                    .await?
+                    .map_err(PhaseError::from)?;
+                    to_json(&report)
+                }
+                "health" => {
+                    let Some(service) = ctx
+                        .outputs
+                        .get("start")
+                        .filter(|v| !v.is_null())
+                        .and_then(|v| serde_json::from_value::<ServiceReport>(v.clone()).ok())
+                    else {
+                        return Ok(serde_json::Value::Null);
+                    };
+                    let req = HealthRequest {
+                        run: ctx.run.clone(),
+                        service,
+                        timeout: Duration::from_secs(input.http_timeout_secs),
+                    };
+                    let report = ask(
+                        &s.agent(crate::agents::health::KIND),
+                        |r| HealthMessage::Check(Box::new(req), r),
+                        Duration::from_secs(input.http_timeout_secs + 60),
+                    )
+                    .await?
+                    .map_err(PhaseError::from)?;
+                    to_json(&report)
+                }
+                "tests" => {
+                    let a: AnalysisOutput = output(ctx, "analysis")?;
+                    if !input.run_tests || a.plan.test.is_none() {
+                        return Ok(serde_json::Value::Null);
+                    }
+                    let req = TestRequest {
+                        workspace: PathBuf::from(&a.workspace),
+                        env: run_env(ctx)?,
+                        plan: a.plan,
+                        logs: s.logs(&ctx.run),
+                    };
+                    let report = ask(
+                        &s.agent(crate::agents::test_runner::KIND),
+                        |r| TestsMessage::Run(Box::new(req), r),
+                        LONG,
+                    )
+                    .await?
+                    .map_err(PhaseError::from)?;
+                    to_json(&report)
+                }
+                other => Err(PhaseError::new(format!("unknown phase {other}"))),
+            }
+        })
+    }
+}
+
+/// The environment of the service and its tests: the dependencies' and the setup's.
+fn run_env(ctx: &PhaseContext) -> Result<BTreeMap<String, String>, PhaseError> {
+    let deps: DependencyReport = output(ctx, "dependencies")?;
+    let setup: SetupReport = output(ctx, "setup")?;
+    let mut env = deps.env;
+    merge_env(&mut env, &setup.env);
+    Ok(env)
+}
+
+struct RepoRepairer {
+    shared: Arc<Shared>,
+}
+
+impl Repairer for RepoRepairer {
+    fn repair<'a>(
+        &'a self,
+        ctx: &'a PhaseContext,
+        phase: &'a str,
+        error: &'a PhaseError,
+    ) -> RepairFuture<'a> {
+        Box::pin(async move {
+            if error.lines.is_empty() {
+                return None;
+            }
+            let input: RepoRunInput = serde_json::from_value(ctx.input.clone()).ok()?;
+            let own_modules = output::<AnalysisOutput>(ctx, "analysis")
+                .map(|a| a.plan.own_modules)
+                .unwrap_or_default();
+            let req = FixRequest {
+                phase: phase.to_string(),
+                lines: error.lines.clone(),
+                history: ctx.repairs.clone(),
+                own_modules,
+                install_system_deps: input.install_system_deps
+                    && crate::agents::dependency::is_root(),
+            };
+            let record = ask(
+                &self.shared.agent(crate::agents::fixer::KIND),
+                |r| FixerMessage::Diagnose(Box::new(req), r),
+                Duration::from_secs(30),
+            )
+            .await
+            .ok()??;
+            Some(Repair { record })
+        })
+    }
+}
+
+/// The workspace of a repository: one per source folder, refreshed by every run.
+pub fn workspace_for(work: &Path, source: &Path) -> PathBuf {
+    let key =
+        crate::toolchains::install_key(Path::new("/"), "", &[], &source.display().to_string());
+    let name: String = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    work.join("workspaces")
+        .join(format!("{name}-{}", &key[..12]))
+}
+
+fn value<T: Clone>(f: &Option<reporunner_protocols::profile::Fact<T>>) -> Option<T> {
+    f.as_ref().map(|f| f.value.clone())
+}
+
+/// Decides what the run does with the profile: which component, and how it installs,
+/// starts and tests.
+///
+/// # Errors
+/// Why the profile gives nothing to run, in words.
+pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> {
+    let component: &Component = profile
+        .web_component
+        .as_deref()
+        .and_then(|w| profile.component(w))
+        .or_else(|| profile.components.iter().find(|c| c.start_command.is_some()))
+        .or_else(|| profile.components.first())
+        .ok_or_else(|| {
+            "no component found: the repository has no manifest, start command or index.html Repo Runner recognises".to_string()
+        })?;
+    if let Some(why) = &component.unsupported {
+        return Err(format!(
+            "component {} is not supported: {why}",
+            component.path
+        ));
+    }
+    let kind_name = value(&component.kind).unwrap_or_default();
+    let start = value(&component.start_command);
+    let kind = match kind_name.as_str() {
+        "static_site" => PlanKind::Static,
+        "service" if start.is_some() => PlanKind::Service,
+        "service" => {
+            return Err(format!(
+                "component {} is a service, but no start command was found",
+                component.path
+            ));
+        }
+        _ if start.is_some() && kind_name != "library" => PlanKind::Service,
+        _ => PlanKind::Library,
+    };
+    let language = component
+        .languages
+        .iter()
+        .map(|l| l.value.to_ascii_lowercase())
+        .find(|l| l != "html");
+    let package_manager = value(&component.package_manager);
+    let runtime_constraint = component.runtime_versions.iter().find_map(|f| {
+        let (rt, c) = f.value.split_once(' ')?;
+        (Some(rt)
+            == language
+                .as_deref()
+                .map(|l| if l == "typescript" { "node" } else { l })
+            || (rt == "node" && matches!(language.as_deref(), Some("javascript" | "typescript"))))
+        .then(|| c.trim().to_string())
+    });
+    let dir = workspace.join(&component.path);
+    let own_modules = own_python_modules(&dir);
+    let entry_module = start.as_deref().and_then(entry_module);
+    Ok(Plan {
+        component: component.path.clone(),
+        kind,
+        language,
+        package_manager,
+        runtime_constraint,
+        install: value(&component.install_command),
+        build: value(&component.build_command),
+        start,
+        port_hint: value(&component.port),
+        reads_port: value(&component.reads_port_env).unwrap_or(false),
+        test: value(&component.test_command),
+        databases: component
+            .databases
+            .iter()
+            .map(|d| d.value.clone())
+            .collect(),
+        migrations: component
+            .migrations
+            .iter()
+            .map(|m| m.value.clone())
+            .filter(|m| !m.starts_with("release:"))
+            .collect(),
+        manifests: component.manifests.clone(),
+        own_modules,
+        entry_module,
+    })
+}
+
+/// The project's own top-level Python modules: packages and modules at the component's
+/// root and under `src/`.
+fn own_python_modules(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for base in [dir.to_path_buf(), dir.join("src")] {
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if path.is_dir() && path.join("__init__.py").is_file() {
+                out.push(name);
+            } else if let Some(stem) = name.strip_suffix(".py") {
+                out.push(stem.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The Python module a start command runs: `flask --app app:app` → `app`,
+/// `uvicorn app.main:api` → `app.main`, `python manage.py` → `manage`.
+fn entry_module(start: &str) -> Option<String> {
+    let words: Vec<&str> = start.split_whitespace().collect();
+    let clean = |w: &str| -> Option<String> {
+        let m = w
+            .split(':')
+            .next()?
+            .trim_end_matches(".py")
+            .replace('/', ".");
+        (!m.is_empty()
+            && m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .then_some(m)
+    };
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied();
+        match *w {
+            "--app" | "-A" => return next.and_then(clean),
+            "-m" if next.is_some_and(|n| {
+                !matches!(n, "flask" | "uvicorn" | "gunicorn" | "http.server")
+            }) =>
+            {
+                return next.and_then(clean);
+            }
+            "python" | "python3" if next.is_some_and(|n| n.ends_with(".py")) => {
+                return next.and_then(clean);
+            }
+            _ => {}
+        }
+        if w.contains(':') && !w.starts_with('-') && !w.contains('$') && i > 0 {
+            return clean(w);
+        }
+    }
+    None
+}
+
+/// The rung a run aims for: tests pass when it has tests, else HTTP answers for a
+/// service, else imports resolve.
+fn target(plan: Option<&Plan>, input: Option<&RepoRunInput>) -> Rung {
+    let Some(plan) = plan else {
+        return Rung::TestsPass;
+    };
+    if plan.test.is_some() && input.is_none_or(|i| i.run_tests) {
+        Rung::TestsPass
+    } else if plan.kind == PlanKind::Library {
+        Rung::ImportsResolve
+    } else {
+        Rung::HttpAnswers
+    }
+}
+
+fn phase_output<T: DeserializeOwned>(record: &RunRecord, name: &str) -> Option<T> {
+    let p = record.phase(name)?;
+    serde_json::from_str(p.output_json.as_deref()?).ok()
+}
+
+fn succeeded(record: &RunRecord, name: &str) -> bool {
+    record
+        .phase(name)
+        .is_some_and(|p| p.status == PhaseStatus::Succeeded)
+}
+
+/// The report of a repository run, from its record.
+pub fn report(record: &RunRecord) -> RunReport {
+    let input: Option<RepoRunInput> = serde_json::from_str(&record.input_json).ok();
+    let analysis: Option<AnalysisOutput> = phase_output(record, "analysis");
+    let plan = analysis.as_ref().map(|a| &a.plan);
+    let deps: Option<DependencyReport> = phase_output(record, "dependencies");
+    let setup: Option<SetupReport> = phase_output(record, "setup");
+    let service: Option<ServiceReport> = phase_output(record, "start");
+    let health: Option<HealthReport> = phase_output(record, "health");
+    let tests: Option<TestReport> = phase_output(record, "tests");
+    let library = plan.is_some_and(|p| p.kind == PlanKind::Library);
+
+    let mut rung = Rung::None;
+    if succeeded(record, "analysis") {
+        rung = Rung::PlanValid;
+    }
+    if let Some(d) = &deps {
+        if !d.steps.iter().any(|s| !s.ok && s.purpose != "import check") {
+            rung = rung.max(Rung::InstallOk);
+        }
+        if succeeded(record, "dependencies") {
+            rung = rung.max(Rung::ImportsResolve);
+        }
+    }
+    if let Some(h) = &health {
+        rung = rung.max(h.rung);
+    }
+    let service_ok = library || health.as_ref().is_some_and(|h| h.rung >= Rung::HttpAnswers);
+    let tests_ok = tests.as_ref().is_some_and(|t| t.passed);
+    if service_ok && tests_ok && succeeded(record, "tests") {
+        rung = Rung::TestsPass;
+    }
+    let target = target(plan, input.as_ref());
+    let stopped_because = if rung >= target {
+        None
+    } else if let Some(t) = tests.as_ref().filter(|t| !t.passed && t.command.is_some()) {
+        Some(format!(
+            "the tests failed: {}",
+            t.counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    } else {
+        record
+            .phases
+            .iter()
+            .find(|p| p.status != PhaseStatus::Succeeded)
+            .and_then(|p| p.error.clone())
+            .or_else(|| record.error.clone())
+    };
+    let mut logs: Vec<String> = Vec::new();
+    let mut steps = Vec::new();
+    if let Some(d) = &deps {
+        steps.extend(d.steps.iter());
+    }
+    if let Some(s) = &setup {
+        steps.extend(s.steps.iter());
+    }
+    if let Some(t) = tests.as_ref().and_then(|t| t.step.as_ref()) {
+        steps.push(t);
+    }
+    for s in &steps {
+        if let Some(l) = &s.log {
+            logs.push(l.clone());
+        }
+    }
+    if let Some(l) = service.as_ref().and_then(|s| s.log.clone()) {
+        logs.push(l);
+    }
+    let tool_ms: u64 = steps.iter().map(|s| s.duration_ms).sum();
+    let startup_ms = health.as_ref().and_then(|h| h.startup_ms).unwrap_or(0);
+    let end = record
+        .phases
+        .iter()
+        .filter_map(|p| p.finished_ms)
+        .max()
+        .unwrap_or(record.updated_ms);
+    let total_ms = end.saturating_sub(record.created_ms);
+    RunReport {
+        run: record.id.to_string(),
+        status: record.status.to_string(),
+        rung,
+        target,
+        url: health.as_ref().and_then(|h| h.url.clone()),
+        stopped_because,
+        workspace: analysis.as_ref().map(|a| a.workspace.clone()),
+        repairs: record.repairs.clone(),
+        phases: record
+            .phases
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.status.to_string(),
+                    p.finished_ms
+                        .unwrap_or_else(now_ms)
+                        .saturating_sub(p.started_ms),
+                )
+            })
+            .collect(),
+        logs,
+        env_written: setup
+            .as_ref()
+            .map(|s| s.env_written.clone())
+            .unwrap_or_default(),
+        databases: setup.map(|s| s.databases).unwrap_or_default(),
+        port_mismatch: health.as_ref().and_then(|h| h.port_mismatch.clone()),
+        tests,
+        service_output: health
+            .as_ref()
+            .filter(|h| h.rung < Rung::HttpAnswers)
+            .map(|h| h.output.clone()),
+        total_ms,
+        tool_ms,
+        startup_ms,
+        overhead_ms: total_ms.saturating_sub(tool_ms + startup_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_modules_come_from_start_commands() {
+        assert_eq!(
+            entry_module("flask --app app:app run --port $PORT").as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            entry_module("uvicorn app.main:api --host $HOST --port $PORT").as_deref(),
+            Some("app.main")
+        );
+        assert_eq!(
+            entry_module("python manage.py runserver $HOST:$PORT").as_deref(),
+            Some("manage")
+        );
+        assert_eq!(
+            entry_module("python -m mypkg.server").as_deref(),
+            Some("mypkg.server")
+        );
+        assert_eq!(
+            entry_module("gunicorn wsgi:app -b $HOST:$PORT").as_deref(),
+            Some("wsgi")
+        );
+        assert_eq!(entry_module("npm start"), None);
+    }
+
+    #[test]
+    fn a_workspace_is_stable_per_source() {
+        let a = workspace_for(Path::new("/data"), Path::new("/src/my app"));
+        assert_eq!(
+            a,
+            workspace_for(Path::new("/data"), Path::new("/src/my app"))
+        );
+        assert_ne!(
+            a,
+            workspace_for(Path::new("/data"), Path::new("/other/my app"))
+        );
+        assert!(a.starts_with("/data/workspaces"));
+        assert!(
+            a.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("my_app-")
+        );
+    }
+}

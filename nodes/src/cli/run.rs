@@ -1,0 +1,401 @@
+//! `reporunner run PATH`: gets a repository running, shows each phase as it goes, reports
+//! how far it got, and stays attached to the service until Ctrl-C. With `--check` it
+//! stops everything after the report and exits with a status that tells the rung.
+
+use crate::boot::{Node, NodeConfig};
+use crate::cli::runs::DataDirArgs;
+use anyhow::Context as _;
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reporunner_actors::repo_run::{self, PHASES};
+use reporunner_protocols::ids::RunId;
+use reporunner_protocols::run::{PhaseStatus, RunRecord, RunStatus};
+use reporunner_protocols::stage::{REPO_WORKFLOW, RepoRunInput, RunReport};
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Arguments of `reporunner run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The repository's folder. It is only read: the run works in a copy.
+    path: PathBuf,
+    /// Climb the ladder, run the tests, report, stop everything, and exit with a status
+    /// that tells the rung: 0 when the target rung was reached, else 10 plus the rung
+    /// reached (10 nothing, 11 plan valid, 12 install ok, 13 imports resolve, 14 process
+    /// alive, 15 port open, 16 HTTP answers).
+    #[arg(long)]
+    check: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The address the service binds.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Install missing Debian packages with apt-get (only as root).
+    #[arg(long)]
+    install_system_deps: bool,
+    /// How long the service may take to answer HTTP, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    http_timeout: u64,
+    /// Do not run the project's tests.
+    #[arg(long)]
+    no_tests: bool,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+/// The exit status `--check` gives for a report.
+pub(crate) fn check_status(report: &RunReport) -> u8 {
+    if report.rung >= report.target {
+        0
+    } else {
+        10 + report.rung.number()
+    }
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .path
+        .canonicalize()
+        .ok()
+        .filter(|p| p.is_dir())
+        .with_context(|| format!("{} is not a folder", args.path.display()))?;
+    let input = RepoRunInput {
+        path: path.display().to_string(),
+        host: args.host.clone(),
+        install_system_deps: args.install_system_deps,
+        http_timeout_secs: args.http_timeout,
+        run_tests: !args.no_tests,
+    };
+    let node = Node::start(NodeConfig {
+        data_dir: Some(args.data.resolve()),
+        ..NodeConfig::default()
+    })
+    .await?;
+    let result = drive(&node, &args, &input).await;
+    let code = match &result {
+        Ok(code) => *code,
+        Err(_) => ExitCode::FAILURE,
+    };
+    node.shutdown().await?;
+    result.map(|_| code)
+}
+
+async fn drive(node: &Node, args: &RunArgs, input: &RepoRunInput) -> anyhow::Result<ExitCode> {
+    let runs = node.runs()?;
+    let id = runs
+        .start(REPO_WORKFLOW, &serde_json::to_string(input)?)
+        .await?;
+    let fancy = std::io::stderr().is_terminal() && !args.json;
+    let mut progress = Progress::new(fancy);
+    if !args.json {
+        progress.line(format!("run {id}: {}", input.path));
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let record = loop {
+        tokio::select! {
+            _ = &mut ctrl_c => {
+                progress.line("stopping (Ctrl-C)".into());
+                let _ = runs.stop(&id).await;
+                repo_run::stop_run(node.namespace(), &id).await;
+                progress.finish();
+                return Ok(ExitCode::from(130));
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        let record = runs.get(&id).await?;
+        progress.update(&record);
+        if record.status != RunStatus::Running {
+            break record;
+        }
+    };
+    progress.finish();
+    let report = repo_run::report(&record);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    let status = check_status(&report);
+    let attach = !args.check && report.url.is_some();
+    if attach {
+        if !args.json {
+            println!(
+                "\nserving at {} (Ctrl-C stops it and its databases)",
+                report.url.as_deref().unwrap_or_default()
+            );
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        if !args.json {
+            println!("stopping");
+        }
+    }
+    stop(node, &id).await;
+    Ok(ExitCode::from(status))
+}
+
+async fn stop(node: &Node, id: &RunId) {
+    repo_run::stop_run(node.namespace(), id).await;
+}
+
+/// Phase progress: spinners on a terminal, plain lines otherwise.
+struct Progress {
+    bars: Option<(MultiProgress, BTreeMap<String, ProgressBar>)>,
+    seen: BTreeMap<String, (PhaseStatus, u32)>,
+    repairs: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(fancy: bool) -> Self {
+        let bars = fancy.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{spinner} {prefix:<13} {wide_msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bars = PHASES
+                .iter()
+                .map(|p| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(style.clone());
+                    bar.set_prefix(p.to_string());
+                    bar.set_message("waiting");
+                    (p.to_string(), bar)
+                })
+                .collect();
+            (multi, bars)
+        });
+        Self {
+            bars,
+            seen: BTreeMap::new(),
+            repairs: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn update(&mut self, record: &RunRecord) {
+        for r in record.repairs.iter().skip(self.repairs) {
+            self.line(format!(
+                "fix {}: {} ({}) -> back to {}",
+                r.class.code(),
+                r.fix,
+                r.evidence,
+                r.redo_from
+            ));
+        }
+        self.repairs = record.repairs.len();
+        for p in &record.phases {
+            let now = (p.status, p.attempts);
+            if self.seen.get(&p.name) == Some(&now) {
+                continue;
+            }
+            self.seen.insert(p.name.clone(), now);
+            let took = p
+                .finished_ms
+                .map(|f| format!("{:.1}s", f.saturating_sub(p.started_ms) as f64 / 1000.0))
+                .unwrap_or_default();
+            let text = match p.status {
+                PhaseStatus::Running => "running".to_string(),
+                PhaseStatus::Succeeded => format!("done {took}"),
+                PhaseStatus::Failed => {
+                    format!("failed {took}: {}", p.error.as_deref().unwrap_or_default())
+                }
+            };
+            match &self.bars {
+                Some((_, bars)) => {
+                    if let Some(bar) = bars.get(&p.name) {
+                        match p.status {
+                            PhaseStatus::Running => {
+                                bar.reset_elapsed();
+                                bar.enable_steady_tick(Duration::from_millis(120));
+                                bar.set_message(text);
+                            }
+                            _ => bar.finish_with_message(text),
+                        }
+                    }
+                }
+                None => eprintln!(
+                    "[{:>6.1}s] {:<13} {text}",
+                    self.started.elapsed().as_secs_f64(),
+                    p.name
+                ),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, bars)) = &self.bars {
+            for bar in bars.values() {
+                if !bar.is_finished() {
+                    bar.finish_with_message("-");
+                }
+            }
+        }
+    }
+}
+
+/// The report, for people.
+pub(crate) fn render(r: &RunReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mark = if r.rung >= r.target {
+        "reached"
+    } else {
+        "stopped at"
+    };
+    let _ = writeln!(
+        out,
+        "\n{mark} rung {} of 7: {} (target: {})",
+        r.rung.number(),
+        r.rung,
+        r.target
+    );
+    if let Some(why) = &r.stopped_because {
+        let _ = writeln!(out, "why: {why}");
+    }
+    if let Some(url) = &r.url {
+        let _ = writeln!(out, "url: {url}");
+    }
+    if let Some(m) = &r.port_mismatch {
+        let _ = writeln!(
+            out,
+            "port: the service ignored PORT={} and listens on {}",
+            m.leased, m.actual
+        );
+    }
+    if let Some(ws) = &r.workspace {
+        let _ = writeln!(out, "workspace: {ws}");
+    }
+    if !r.repairs.is_empty() {
+        let _ = writeln!(out, "fixes:");
+        for f in &r.repairs {
+            let _ = writeln!(
+                out,
+                "  {} in {}: {} (seen: {})",
+                f.class.code(),
+                f.phase,
+                f.fix,
+                f.evidence
+            );
+        }
+    }
+    if !r.env_written.is_empty() {
+        let vars: Vec<String> = r
+            .env_written
+            .iter()
+            .map(|(k, s)| format!("{k} ({s})"))
+            .collect();
+        let _ = writeln!(out, ".env written: {}", vars.join(", "));
+    }
+    for d in &r.databases {
+        let _ = writeln!(
+            out,
+            "database {}: {}{}",
+            d.kind,
+            d.state,
+            d.url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(t) = &r.tests {
+        let counts: Vec<String> = t.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let _ = writeln!(
+            out,
+            "tests: {} ({}; read from {}){}",
+            if t.passed { "passed" } else { "FAILED" },
+            if counts.is_empty() {
+                "no per-test results".into()
+            } else {
+                counts.join(", ")
+            },
+            t.parsed_from,
+            t.command
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        );
+        for test in t.tests.iter().filter(|t| t.status == "failed") {
+            let _ = writeln!(out, "  failed: {}", test.name);
+        }
+    }
+    if let Some(o) = &r.service_output {
+        let _ = writeln!(out, "service output (last lines):");
+        for l in o.tail.iter().rev().take(15).rev() {
+            let _ = writeln!(out, "  | {l}");
+        }
+    }
+    let _ = writeln!(out, "phases:");
+    for (name, status, ms) in &r.phases {
+        let _ = writeln!(
+            out,
+            "  {name:<13} {status:<10} {:>8.1}s",
+            *ms as f64 / 1000.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "time: {:.1}s in all; tools {:.1}s, service start-up {:.1}s, Repo Runner {:.2}s",
+        r.total_ms as f64 / 1000.0,
+        r.tool_ms as f64 / 1000.0,
+        r.startup_ms as f64 / 1000.0,
+        r.overhead_ms as f64 / 1000.0
+    );
+    if !r.logs.is_empty() {
+        let _ = writeln!(out, "logs:");
+        for l in &r.logs {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reporunner_protocols::stage::Rung;
+
+    #[test]
+    fn the_check_status_tells_the_rung() {
+        let mut r = RunReport {
+            run: "r".into(),
+            status: "succeeded".into(),
+            rung: Rung::HttpAnswers,
+            target: Rung::HttpAnswers,
+            url: None,
+            stopped_because: None,
+            workspace: None,
+            repairs: vec![],
+            phases: vec![],
+            logs: vec![],
+            env_written: vec![],
+            databases: vec![],
+            port_mismatch: None,
+            tests: None,
+            service_output: None,
+            total_ms: 0,
+            tool_ms: 0,
+            startup_ms: 0,
+            overhead_ms: 0,
+        };
+        assert_eq!(check_status(&r), 0);
+        r.target = Rung::TestsPass;
+        assert_eq!(check_status(&r), 16);
+        r.rung = Rung::None;
+        assert_eq!(check_status(&r), 10);
+        assert!(render(&r).contains("stopped at rung 0 of 7"));
+    }
+}

@@ -1,0 +1,137 @@
+//! The Fixer's vocabulary: the failure classes of the catalogue (F1 to F17 of the
+//! research), the typed fixes they call for, and the record a run keeps of every repair
+//! it attempted.
+
+use serde::{Deserialize, Serialize};
+
+/// A failure class of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// F1: the wrong or a missing runtime version.
+    RuntimeVersion,
+    /// F3: an imported module whose package is not declared.
+    UndeclaredDependency,
+    /// F4: the project's own package is not installed.
+    ProjectNotInstalled,
+    /// F5: a system library or header is missing.
+    SystemLibrary,
+    /// F6: the test tool is missing.
+    TestTooling,
+    /// F11: the port is taken.
+    PortInUse,
+    /// F12: the database is not running or not migrated.
+    Database,
+    /// F13: an environment variable or secret is missing.
+    MissingEnv,
+    /// F14: a command waits for a person or watches forever.
+    Interactive,
+    /// F17: the lockfile does not match the manifest.
+    LockfileMismatch,
+}
+
+impl FailureClass {
+    /// Returns the class's number in the catalogue, such as `F3`.
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureClass::RuntimeVersion => "F1",
+            FailureClass::UndeclaredDependency => "F3",
+            FailureClass::ProjectNotInstalled => "F4",
+            FailureClass::SystemLibrary => "F5",
+            FailureClass::TestTooling => "F6",
+            FailureClass::PortInUse => "F11",
+            FailureClass::Database => "F12",
+            FailureClass::MissingEnv => "F13",
+            FailureClass::Interactive => "F14",
+            FailureClass::LockfileMismatch => "F17",
+        }
+    }
+}
+
+/// A fix, as a typed action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Fix {
+    /// Use a runtime version that satisfies the constraint.
+    UseRuntime {
+        /// `python`, `node`, `go`, `rust`.
+        runtime: String,
+        /// The constraint the failure stated.
+        constraint: String,
+    },
+    /// Install a package into the project's environment.
+    InstallPackage {
+        /// The package, as its registry names it.
+        package: String,
+    },
+    /// Install the project itself, editable (`pip install -e .`).
+    InstallProject,
+    /// Install a Debian package.
+    InstallSystemPackage {
+        /// The package.
+        package: String,
+    },
+    /// Install the test tool.
+    InstallTestTool {
+        /// The tool.
+        tool: String,
+    },
+    /// Lease another port and start again.
+    NewPort,
+    /// Start the database.
+    StartDatabase {
+        /// `postgresql`, `redis`, `mysql`, `mongodb`.
+        kind: String,
+    },
+    /// Apply the migrations.
+    RunMigrations,
+    /// Set an environment variable (a generated secret or a safe placeholder).
+    SetEnv {
+        /// Its name.
+        name: String,
+    },
+    /// Run non-interactively: `CI=true`, no watch mode, no browser.
+    NonInteractive,
+    /// Install without the frozen lockfile, and report it.
+    UnfrozenInstall,
+}
+
+impl std::fmt::Display for Fix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fix::UseRuntime {
+                runtime,
+                constraint,
+            } => write!(f, "use a {runtime} that satisfies {constraint}"),
+            Fix::InstallPackage { package } => write!(f, "install the package {package}"),
+            Fix::InstallProject => f.write_str("install the project itself (-e .)"),
+            Fix::InstallSystemPackage { package } => {
+                write!(f, "install the Debian package {package}")
+            }
+            Fix::InstallTestTool { tool } => write!(f, "install the test tool {tool}"),
+            Fix::NewPort => f.write_str("lease another port and start again"),
+            Fix::StartDatabase { kind } => write!(f, "start {kind}"),
+            Fix::RunMigrations => f.write_str("apply the migrations"),
+            Fix::SetEnv { name } => write!(f, "set {name}"),
+            Fix::NonInteractive => f.write_str("run non-interactively"),
+            Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),
+        }
+    }
+}
+
+/// One repair a run attempted: the failure seen, the fix chosen, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairRecord {
+    /// The phase that failed.
+    pub phase: String,
+    /// The failure's class.
+    pub class: FailureClass,
+    /// The fix applied.
+    pub fix: Fix,
+    /// The output line that showed the failure.
+    pub evidence: String,
+    /// The phase the run went back to.
+    pub redo_from: String,
+    /// When it was decided, in ms since the Unix epoch.
+    pub at_ms: u64,
+}

@@ -1,0 +1,383 @@
+//! The repository run's vocabulary: its input, the verification ladder, and the typed
+//! result of each phase, as the run's checkpoints store them and the report shows them.
+
+use crate::profile::ProjectProfile;
+use crate::repair::RepairRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The name of the workflow that runs a repository.
+pub const REPO_WORKFLOW: &str = "repo";
+
+/// What a repository run is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRunInput {
+    /// The repository's folder, absolute. It is only read: the run works in a copy.
+    pub path: String,
+    /// The address the service binds: `127.0.0.1` unless asked otherwise.
+    pub host: String,
+    /// Whether Debian packages may be installed with apt-get (only as root).
+    pub install_system_deps: bool,
+    /// How long the service may take to answer HTTP, in seconds.
+    pub http_timeout_secs: u64,
+    /// Whether the project's own tests run.
+    pub run_tests: bool,
+}
+
+impl RepoRunInput {
+    /// A run of `path` with the defaults: loopback, no system packages, 60 s for the
+    /// service to answer, tests run.
+    pub fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            host: "127.0.0.1".into(),
+            install_system_deps: false,
+            http_timeout_secs: 60,
+            run_tests: true,
+        }
+    }
+}
+
+/// A rung of the verification ladder. Each rung needs the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rung {
+    /// Nothing was verified.
+    None,
+    /// The analysis produced a plan that can be carried out.
+    PlanValid,
+    /// The dependencies installed.
+    InstallOk,
+    /// The modules the entry point imports can be found.
+    ImportsResolve,
+    /// The service's process stays up.
+    ProcessAlive,
+    /// It accepts TCP connections.
+    PortOpen,
+    /// It answers HTTP.
+    HttpAnswers,
+    /// The project's own tests pass.
+    TestsPass,
+}
+
+impl Rung {
+    /// Every rung, from the bottom.
+    pub const ALL: [Rung; 8] = [
+        Rung::None,
+        Rung::PlanValid,
+        Rung::InstallOk,
+        Rung::ImportsResolve,
+        Rung::ProcessAlive,
+        Rung::PortOpen,
+        Rung::HttpAnswers,
+        Rung::TestsPass,
+    ];
+
+    /// Its number on the ladder: 0 for none, 7 for tests pass.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// Its name, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Rung::None => "nothing verified",
+            Rung::PlanValid => "plan valid",
+            Rung::InstallOk => "install ok",
+            Rung::ImportsResolve => "imports resolve",
+            Rung::ProcessAlive => "process alive",
+            Rung::PortOpen => "port open",
+            Rung::HttpAnswers => "HTTP answers",
+            Rung::TestsPass => "tests pass",
+        }
+    }
+}
+
+impl std::fmt::Display for Rung {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What the run will do with the component it chose: the analysis phase's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanKind {
+    /// A service: installed, started, probed over HTTP.
+    Service,
+    /// Static files, served by Repo Runner's own server.
+    Static,
+    /// Nothing to start (a library or a tool): installed and tested.
+    Library,
+}
+
+/// The plan the analysis phase made for one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The component's folder, relative to the workspace (`.` for the root).
+    pub component: String,
+    /// What it is.
+    pub kind: PlanKind,
+    /// Its main language: `python`, `javascript`, `rust`, ...
+    pub language: Option<String>,
+    /// Its package manager: `pip`, `poetry`, `uv`, `pipenv`, `npm`, `yarn`, `pnpm`, `cargo`.
+    pub package_manager: Option<String>,
+    /// The Python or Node version constraint it declares.
+    pub runtime_constraint: Option<String>,
+    /// How it installs, as analysis found it.
+    pub install: Option<String>,
+    /// How it builds, when it must.
+    pub build: Option<String>,
+    /// How it starts, with `$PORT` and `$HOST` where they go.
+    pub start: Option<String>,
+    /// The port its code or config names, which the run prefers to lease.
+    pub port_hint: Option<u16>,
+    /// Whether it reads `PORT` from the environment.
+    pub reads_port: bool,
+    /// Its test command.
+    pub test: Option<String>,
+    /// The databases it uses: `sqlite`, `postgresql`, `redis`, ...
+    pub databases: Vec<String>,
+    /// The migration tools it uses: `django`, `alembic`, `flask-migrate`, `prisma`, `knex`.
+    pub migrations: Vec<String>,
+    /// The manifests of the component, relative to the workspace.
+    pub manifests: Vec<String>,
+    /// Its own top-level Python modules, to tell them from dependencies.
+    pub own_modules: Vec<String>,
+    /// The Python module the entry point is, when known (`app`, `app.main`).
+    pub entry_module: Option<String>,
+}
+
+/// The analysis phase's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisOutput {
+    /// The workspace the run works in: a copy of the repository.
+    pub workspace: String,
+    /// The repository's profile, with evidence.
+    pub profile: ProjectProfile,
+    /// What the run will do.
+    pub plan: Plan,
+}
+
+/// One command a phase ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// What it was for: `venv`, `install`, `build`, `migrate`, ...
+    pub purpose: String,
+    /// The command, as a person would type it.
+    pub command: String,
+    /// Its exit code, when it exited.
+    pub code: Option<i32>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// How long it ran, in ms.
+    pub duration_ms: u64,
+    /// Its log file.
+    pub log: Option<String>,
+    /// Its last lines.
+    pub tail: Vec<String>,
+}
+
+/// The dependencies phase's result.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DependencyReport {
+    /// Variables every later command of the run gets: `PATH` with the environment's
+    /// `bin` first, `VIRTUAL_ENV`, ...
+    pub env: BTreeMap<String, String>,
+    /// What installed: `python 3.11.7 pip`, `node 20.1.0 npm`, ...
+    pub toolchain: String,
+    /// The cache key of the installed dependencies.
+    pub cache_key: Option<String>,
+    /// Whether they came from the cache.
+    pub cache_hit: bool,
+    /// The commands it ran.
+    pub steps: Vec<StepReport>,
+    /// What was checked of the imports, one line each.
+    pub imports: Vec<String>,
+}
+
+/// A database a run started or uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseReport {
+    /// `sqlite`, `postgresql`, `redis`.
+    pub kind: String,
+    /// What the run did: `created`, `started`, `present`, or why not.
+    pub state: String,
+    /// The URL the app is given, when there is one.
+    pub url: Option<String>,
+    /// Its port, when it listens.
+    pub port: Option<u16>,
+}
+
+/// The setup phase's result.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SetupReport {
+    /// The `.env` written, when one was.
+    pub env_file: Option<String>,
+    /// Every variable written, with where its value came from.
+    pub env_written: Vec<(String, String)>,
+    /// Variables the service gets on top of the dependencies' ones.
+    pub env: BTreeMap<String, String>,
+    /// The databases.
+    pub databases: Vec<DatabaseReport>,
+    /// The migration commands run.
+    pub steps: Vec<StepReport>,
+}
+
+/// The start phase's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceReport {
+    /// The command started, or `builtin static server`.
+    pub command: String,
+    /// The process group's leader, for a process.
+    pub pid: Option<u32>,
+    /// The address it was told to bind.
+    pub host: String,
+    /// The port leased for it.
+    pub port: u16,
+    /// The log file.
+    pub log: Option<String>,
+    /// When it started, in ms since the Unix epoch.
+    pub started_ms: u64,
+}
+
+/// One rung checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RungCheck {
+    /// The rung.
+    pub rung: Rung,
+    /// Whether it holds.
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// The health phase's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// The highest rung reached, counting the earlier phases'.
+    pub rung: Rung,
+    /// The rungs checked, from the bottom.
+    pub checks: Vec<RungCheck>,
+    /// Where it answers.
+    pub url: Option<String>,
+    /// The port it really listens on, when that is not the one leased.
+    pub port_mismatch: Option<PortMismatch>,
+    /// The HTTP status it answered with, and the path.
+    pub http: Option<(String, u16)>,
+    /// How long from start to the first HTTP answer, in ms.
+    pub startup_ms: Option<u64>,
+    /// The service's first lines, last lines and error lines.
+    pub output: ServiceOutput,
+}
+
+/// The service listened elsewhere than on the port it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMismatch {
+    /// The port leased and passed as `PORT`.
+    pub leased: u16,
+    /// The port it listens on.
+    pub actual: u16,
+}
+
+/// What a service printed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServiceOutput {
+    /// The first lines.
+    pub head: Vec<String>,
+    /// The last lines.
+    pub tail: Vec<String>,
+    /// The lines that look like errors.
+    pub errors: Vec<String>,
+}
+
+/// One test's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// Its name.
+    pub name: String,
+    /// `passed`, `failed`, `skipped`, `error`.
+    pub status: String,
+}
+
+/// The tests phase's result.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TestReport {
+    /// The command, or `None` when the project has no tests.
+    pub command: Option<String>,
+    /// Whether the suite passed.
+    pub passed: bool,
+    /// How the result was read: `junit`, `cargo`, `tap`, `exit code`.
+    pub parsed_from: String,
+    /// The count of tests per status.
+    pub counts: BTreeMap<String, usize>,
+    /// The tests that did not pass (and, for short suites, all of them).
+    pub tests: Vec<TestResult>,
+    /// The command run.
+    pub step: Option<StepReport>,
+}
+
+/// The report of a repository run: how far it got and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run.
+    pub run: String,
+    /// `succeeded`, `failed`, ...
+    pub status: String,
+    /// The highest rung reached.
+    pub rung: Rung,
+    /// The rung the run aimed for: tests pass, or HTTP answers without tests.
+    pub target: Rung,
+    /// Where the service answers.
+    pub url: Option<String>,
+    /// Why it stopped below its target, when it did.
+    pub stopped_because: Option<String>,
+    /// The workspace.
+    pub workspace: Option<String>,
+    /// The fixes applied.
+    pub repairs: Vec<RepairRecord>,
+    /// Each phase: name, status, ms.
+    pub phases: Vec<(String, String, u64)>,
+    /// The log files.
+    pub logs: Vec<String>,
+    /// Variables written to `.env`, with their source.
+    pub env_written: Vec<(String, String)>,
+    /// The databases.
+    pub databases: Vec<DatabaseReport>,
+    /// The port mismatch, when the service ignored `PORT`.
+    pub port_mismatch: Option<PortMismatch>,
+    /// The tests.
+    pub tests: Option<TestReport>,
+    /// The service's output lines, when it failed.
+    pub service_output: Option<ServiceOutput>,
+    /// The whole run, in ms.
+    pub total_ms: u64,
+    /// Time in installs, builds, migrations and the tests, in ms.
+    pub tool_ms: u64,
+    /// The service's own start-up time, in ms.
+    pub startup_ms: u64,
+    /// Repo Runner's own time: the whole minus tools and start-up.
+    pub overhead_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rungs_are_ordered_and_numbered() {
+        assert!(Rung::HttpAnswers > Rung::PortOpen);
+        assert_eq!(Rung::TestsPass.number(), 7);
+        assert_eq!(Rung::None.number(), 0);
+        for (i, r) in Rung::ALL.iter().enumerate() {
+            assert_eq!(r.number() as usize, i);
+        }
+    }
+
+    #[test]
+    fn an_input_round_trips_through_json() {
+        let input = RepoRunInput::new("/src/app");
+        let json = serde_json::to_string(&input).unwrap();
+        assert_eq!(serde_json::from_str::<RepoRunInput>(&json).unwrap(), input);
+    }
+}
