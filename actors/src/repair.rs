@@ -126,7 +126,11 @@ pub fn diagnose<'a>(
                     line,
                 );
             } else if ctx.own_modules.iter().any(|o| o == top) {
-                push(FailureClass::ProjectNotInstalled, Fix::InstallProject, line);
+                // The project's package is not importable: install it. A module missing
+                // inside it is the project's own bug, which no install fixes.
+                if module == top {
+                    push(FailureClass::ProjectNotInstalled, Fix::InstallProject, line);
+                }
             } else {
                 let package = IMPORT_TO_PACKAGE
                     .iter()

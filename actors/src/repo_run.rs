@@ -389,7 +389,9 @@ impl Repairer for RepoRepairer {
     }
 }
 
-/// The workspace of a repository: one per source folder, refreshed by every run.
+/// The workspace of a repository: one per source folder, refreshed by every run, at
+/// `<work>/workspaces/<hash of the source path>/<the source folder's name>` (tools that
+/// name things after their folder see the repository's own name).
 pub fn workspace_for(work: &Path, source: &Path) -> PathBuf {
     let key =
         crate::toolchains::install_key(Path::new("/"), "", &[], &source.display().to_string());
@@ -399,15 +401,14 @@ pub fn workspace_for(work: &Path, source: &Path) -> PathBuf {
         .unwrap_or_else(|| "repo".into())
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
                 c
             } else {
                 '_'
             }
         })
         .collect();
-    work.join("workspaces")
-        .join(format!("{name}-{}", &key[..12]))
+    work.join("workspaces").join(&key[..12]).join(name)
 }
 
 fn value<T: Clone>(f: &Option<reporunner_protocols::profile::Fact<T>>) -> Option<T> {

@@ -342,7 +342,18 @@ const IMPORT_CHECK: &str = r#"
 import ast, importlib.util, os, sys
 sys.path.insert(0, os.getcwd())
 missing, seen = [], set()
-for path in sys.argv[1:]:
+args = sys.argv[1:]
+if args and args[0] == "--module":
+    # The entry point's own package must be importable as the start command imports it.
+    top = args[1].split(".")[0]
+    seen.add(top)
+    try:
+        if importlib.util.find_spec(top) is None:
+            missing.append(top)
+    except (ImportError, ValueError):
+        missing.append(top)
+    args = args[2:]
+for path in args:
     try:
         tree = ast.parse(open(path, encoding="utf-8").read(), path)
     except (OSError, SyntaxError, ValueError) as e:
@@ -379,7 +390,12 @@ async fn check_python_imports(
 ) -> Result<(), StageFailure> {
     let dir = req.workspace.join(&req.plan.component);
     let files = entry_files(&dir, &req.plan);
-    if files.is_empty() {
+    let module = req
+        .plan
+        .entry_module
+        .clone()
+        .filter(|m| m != "manage" && !dir.join(format!("{}.py", m.replace('.', "/"))).is_file());
+    if files.is_empty() && module.is_none() {
         report
             .imports
             .push("no entry file known: imports not checked".into());
@@ -390,6 +406,9 @@ async fn check_python_imports(
         &["-c", IMPORT_CHECK],
         &dir,
     );
+    if let Some(m) = &module {
+        spec.args.extend(["--module".to_string(), m.clone()]);
+    }
     spec.args.extend(files.iter().cloned());
     spec.env = env.clone();
     spec.timeout = Some(std::time::Duration::from_secs(60));

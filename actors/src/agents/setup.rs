@@ -14,7 +14,7 @@ use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
 use reporunner_protocols::profile::Component;
 use reporunner_protocols::repair::{Fix, RepairRecord};
-use reporunner_protocols::stage::{DatabaseReport, Plan, SetupReport};
+use reporunner_protocols::stage::{DatabaseReport, Plan, SetupReport, StepReport};
 use reporunner_runtime::kinds::AgentKind;
 use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::process::{self, CommandSpec, Service};
@@ -193,6 +193,7 @@ impl SetupState {
         run_values.insert("HOST".into(), req.host.clone());
         let mut started: Vec<Running> = Vec::new();
         for kind in &wanted {
+            let began = Instant::now();
             let db = match kind.as_str() {
                 "postgresql" => {
                     self.postgres(req, &template, holder, &mut started, &mut run_values)
@@ -215,6 +216,18 @@ impl SetupState {
                     port: None,
                 },
             };
+            if db.port.is_some() {
+                // Starting a database is tool time, like an install.
+                report.steps.push(StepReport {
+                    purpose: format!("start {kind}"),
+                    command: db.state.clone(),
+                    code: None,
+                    ok: db.url.is_some(),
+                    duration_ms: began.elapsed().as_millis() as u64,
+                    log: None,
+                    tail: Vec::new(),
+                });
+            }
             report.databases.push(db);
         }
         if !started.is_empty() {
@@ -449,8 +462,13 @@ async fn wait_port(port: u16) -> bool {
 /// The folder of PostgreSQL's server programs: `initdb` on PATH, else the highest
 /// version under Debian's `/usr/lib/postgresql`.
 fn postgres_bin() -> Option<PathBuf> {
-    if let Some(initdb) = on_path("initdb") {
-        return initdb.parent().map(Path::to_path_buf);
+    // A link on PATH (Debian's wrappers, or /usr/local/bin links) leads to the real folder,
+    // where the server's other programs are.
+    if let Some(initdb) = on_path("initdb").and_then(|p| p.canonicalize().ok())
+        && initdb.file_name().is_some_and(|n| n == "initdb")
+        && let Some(dir) = initdb.parent().filter(|d| d.join("postgres").is_file())
+    {
+        return Some(dir.to_path_buf());
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
