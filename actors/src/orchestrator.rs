@@ -245,7 +245,11 @@ impl OrchestratorState {
                 let from = order.iter().position(|p| *p == redo_from).unwrap_or(0);
                 let redo: Vec<&String> = order[from..].iter().collect();
                 self.finish_failed(&name, &e, vec![event]).await?;
-                self.record.phases.retain(|p| !redo.contains(&&p.name));
+                let (again, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.record.phases)
+                    .into_iter()
+                    .partition(|p| redo.contains(&&p.name));
+                self.record.phases = kept;
+                self.record.superseded.extend(again);
                 Ok(true)
             }
         }

@@ -35,7 +35,7 @@ use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage,
 use reporunner_protocols::run::{PhaseStatus, RunRecord};
 use reporunner_protocols::stage::{
     AnalysisOutput, DependencyReport, HealthReport, Plan, PlanKind, REPO_WORKFLOW, RepoRunInput,
-    RunReport, Rung, ServiceReport, SetupReport, TestReport,
+    RunReport, Rung, ServiceReport, SetupReport, StepReport, TestReport,
 };
 use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::workflow::{
@@ -654,7 +654,28 @@ pub fn report(record: &RunRecord) -> RunReport {
     if let Some(l) = service.as_ref().and_then(|s| s.log.clone()) {
         logs.push(l);
     }
-    let tool_ms: u64 = steps.iter().map(|s| s.duration_ms).sum();
+    // Installs and the like that ran before a repair sent the run back count as tool time.
+    let earlier: Vec<StepReport> = record
+        .superseded
+        .iter()
+        .filter_map(|p| serde_json::from_str::<serde_json::Value>(p.output_json.as_deref()?).ok())
+        .flat_map(|v| {
+            v.get("steps")
+                .and_then(|s| serde_json::from_value::<Vec<StepReport>>(s.clone()).ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let earlier_startup: u64 = record
+        .superseded
+        .iter()
+        .filter(|p| p.name == "health")
+        .filter_map(|p| p.finished_ms.map(|f| f.saturating_sub(p.started_ms)))
+        .sum();
+    let tool_ms: u64 = steps
+        .iter()
+        .map(|s| s.duration_ms)
+        .chain(earlier.iter().map(|s| s.duration_ms))
+        .sum();
     let startup_ms = health.as_ref().and_then(|h| h.startup_ms).unwrap_or(0);
     let end = record
         .phases
@@ -700,7 +721,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         total_ms,
         tool_ms,
         startup_ms,
-        overhead_ms: total_ms.saturating_sub(tool_ms + startup_ms),
+        overhead_ms: total_ms.saturating_sub(tool_ms + startup_ms + earlier_startup),
     }
 }
 

@@ -97,6 +97,7 @@ mod runs {
             error: None,
             resumes: 0,
             repairs: Vec::new(),
+            superseded: Vec::new(),
         };
         book.save(
             &mut run,

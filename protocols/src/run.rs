@@ -106,6 +106,10 @@ pub struct RunRecord {
     /// existed, which read as none: old and new readers both absorb the field.
     #[serde(default)]
     pub repairs: Vec<crate::repair::RepairRecord>,
+    /// Phases that ran and were then sent back by a repair, in the order they were: their
+    /// time and results are part of the run's history, not of its outcome.
+    #[serde(default)]
+    pub superseded: Vec<PhaseRecord>,
 }
 
 impl Record for RunRecord {
@@ -447,6 +451,7 @@ mod tests {
             error: None,
             resumes: 0,
             repairs: Vec::new(),
+            superseded: Vec::new(),
         };
         let bytes = crate::record::encode(&r).unwrap();
         assert_eq!(crate::record::decode::<RunRecord>(&bytes).unwrap(), r);

@@ -86,7 +86,17 @@ impl Actor for Dependency {
         if reply.is_closed() {
             return Ok(());
         }
-        let result = state.install(&request).await;
+        let mut report = DependencyReport::default();
+        let result = match state.install(&request, &mut report).await {
+            Ok(()) => Ok(report),
+            Err(mut f) => {
+                // What ran before the failure stays on record: its time and its logs.
+                if f.detail.is_none() {
+                    f.detail = serde_json::to_value(&report).ok();
+                }
+                Err(f)
+            }
+        };
         let _ = reply.send(result);
         Ok(())
     }
@@ -133,24 +143,26 @@ impl Extras {
 }
 
 impl DependencyState {
-    async fn install(&mut self, req: &InstallRequest) -> Result<DependencyReport, StageFailure> {
+    async fn install(
+        &mut self,
+        req: &InstallRequest,
+        report: &mut DependencyReport,
+    ) -> Result<(), StageFailure> {
         let extras = Extras::of(&req.repairs);
-        let mut report = DependencyReport::default();
         if !extras.system.is_empty() {
-            install_system(&extras.system, req, &mut report).await?;
+            install_system(&extras.system, req, report).await?;
         }
         let plan = &req.plan;
         if plan.kind == PlanKind::Static {
             report.toolchain = "builtin static server".into();
-            return Ok(report);
+            return Ok(());
         }
         match plan.language.as_deref() {
-            Some("python") => self.python(req, &extras, &mut report).await?,
-            Some("javascript" | "typescript") => node(req, &extras, &mut report).await?,
-            Some("rust") => rust(req, &mut report).await?,
-            _ => generic(req, &mut report).await?,
+            Some("python") => self.python(req, &extras, report).await,
+            Some("javascript" | "typescript") => node(req, &extras, report).await,
+            Some("rust") => rust(req, report).await,
+            _ => generic(req, report).await,
         }
-        Ok(report)
     }
 
     async fn python(
@@ -390,11 +402,10 @@ async fn check_python_imports(
 ) -> Result<(), StageFailure> {
     let dir = req.workspace.join(&req.plan.component);
     let files = entry_files(&dir, &req.plan);
-    let module = req
-        .plan
-        .entry_module
-        .clone()
-        .filter(|m| m != "manage" && !dir.join(format!("{}.py", m.replace('.', "/"))).is_file());
+    let module =
+        req.plan.entry_module.clone().filter(|m| {
+            m != "manage" && !dir.join(format!("{}.py", m.replace('.', "/"))).is_file()
+        });
     if files.is_empty() && module.is_none() {
         report
             .imports

@@ -213,6 +213,7 @@ impl OrchestratorManagerState {
             error: None,
             resumes: 0,
             repairs: Vec::new(),
+            superseded: Vec::new(),
         };
         book.save(
             &mut run,
