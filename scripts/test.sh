@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of Repo Runner, on a fresh machine as on a developer's.
 #
-# It needs only the Rust toolchain: everything else the tests use is built from crates.io
-# by cargo. Later suites that need services (PostgreSQL, Redis) or Python packages install
-# them here, and stop them again on exit.
+# It needs the Rust toolchain, Python 3 with venv and Node.js with npm (the end-to-end
+# runs install real packages from PyPI, npm and crates.io). PostgreSQL's server programs
+# come from Debian's package, installed here when missing (as root); Repo Runner starts
+# its own private instances from them and stops them when each run ends. A cluster the
+# package's installation starts is stopped again on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,37 @@ export RUST_BACKTRACE=0
 export CARGO_TERM_COLOR=never
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "prerequisites of the end-to-end runs"
+have_initdb() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+missing=()
+have_initdb || missing+=(postgresql)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    # Keep the package's own service from starting where the init system would allow it.
+    policy=/usr/sbin/policy-rc.d
+    [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; added_policy=1; }
+    apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [[ -n ${added_policy:-} ]] && rm -f "$policy"
+    stop_clusters() {
+      command -v pg_lsclusters >/dev/null 2>&1 || return 0
+      pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' |
+        while read -r version cluster; do pg_ctlcluster "$version" "$cluster" stop || true; done
+    }
+    trap stop_clusters EXIT
+  else
+    echo "missing: ${missing[*]} (install them, or run this script as root to install them)" >&2
+    exit 1
+  fi
+fi
+python3 --version
+node --version
+ls -d /usr/lib/postgresql/*/bin 2>/dev/null || command -v initdb
 
 step "unit, integration and bench-smoke tests (every target of every crate)"
 cargo test --workspace --all-targets --locked
@@ -24,6 +57,11 @@ cargo run --quiet --locked -p reporunner-examples --example embed
 
 step "the reporunner binary: env"
 cargo run --quiet --locked -p reporunner -- env
+
+step "the main job, checked: reporunner run --check examples/notes-app"
+data=$(mktemp -d)
+cargo run --quiet --locked -p reporunner -- run --check --data-dir "$data" examples/notes-app
+rm -rf "$data"
 
 echo
 echo "all tests passed"

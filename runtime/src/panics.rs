@@ -23,7 +23,13 @@ pub fn install_quiet_hook() {
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()))
                 .unwrap_or_default();
-            tracing::warn!(%location, %message, "panic caught");
+            if tracing::dispatcher::has_been_set() {
+                tracing::warn!(%location, %message, "panic caught");
+            } else {
+                // Nobody collects logs (a test, an embedder without a subscriber): one line
+                // on stderr, so a failing assertion still says why.
+                eprintln!("panic at {location}: {message}");
+            }
         }));
     });
 }
