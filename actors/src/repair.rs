@@ -21,6 +21,34 @@ pub struct Diagnosis {
     pub evidence: String,
 }
 
+/// Standard modules that later Pythons removed, with the constraint that still has them
+/// (PEP 594 and earlier removals): importing one means the code needs an older Python (F1).
+const REMOVED_STDLIB: &[(&str, &str)] = &[
+    ("imp", "<3.12"),
+    ("distutils", "<3.12"),
+    ("asynchat", "<3.12"),
+    ("asyncore", "<3.12"),
+    ("smtpd", "<3.12"),
+    ("cgi", "<3.13"),
+    ("cgitb", "<3.13"),
+    ("pipes", "<3.13"),
+    ("telnetlib", "<3.13"),
+    ("crypt", "<3.13"),
+    ("imghdr", "<3.13"),
+    ("sndhdr", "<3.13"),
+    ("nntplib", "<3.13"),
+    ("audioop", "<3.13"),
+    ("chunk", "<3.13"),
+    ("mailcap", "<3.13"),
+    ("msilib", "<3.13"),
+    ("nis", "<3.13"),
+    ("ossaudiodev", "<3.13"),
+    ("spwd", "<3.13"),
+    ("sunau", "<3.13"),
+    ("uu", "<3.13"),
+    ("xdrlib", "<3.13"),
+];
+
 /// Modules whose package has another name (F3).
 const IMPORT_TO_PACKAGE: &[(&str, &str)] = &[
     ("cv2", "opencv-python"),
@@ -117,7 +145,17 @@ pub fn diagnose<'a>(
         if let Some(m) = NO_MODULE.captures(line) {
             let module = &m[1];
             let top = module.split('.').next().unwrap_or(module);
-            if TEST_TOOLS.contains(&top) {
+            if let Some((_, before)) = REMOVED_STDLIB.iter().find(|(m, _)| *m == top) {
+                // A standard module newer Pythons dropped: the code wants an older one.
+                push(
+                    FailureClass::RuntimeVersion,
+                    Fix::UseRuntime {
+                        runtime: "python".into(),
+                        constraint: (*before).to_string(),
+                    },
+                    line,
+                );
+            } else if TEST_TOOLS.contains(&top) {
                 push(
                     FailureClass::TestTooling,
                     Fix::InstallTestTool {

@@ -182,6 +182,9 @@ impl Phase for RepoPhase {
             match self.name {
                 "environment" => {
                     ensure_agents(&s.namespace).await?;
+                    if let Some(host) = cached_host(&s.work) {
+                        return Ok(host);
+                    }
                     let host = ask(
                         &s.agent("env-detector"),
                         |r| EnvDetectorMessage::GetHostProfile(Wire::new(false), r),
@@ -190,7 +193,9 @@ impl Phase for RepoPhase {
                     .await?
                     .open()
                     .map_err(|e| PhaseError::new(e.to_string()))?;
-                    to_json(&host)
+                    let host = to_json(&host)?;
+                    remember_host(&s.work, &host);
+                    Ok(host)
                 }
                 "analysis" => {
                     ensure_agents(&s.namespace).await?;
@@ -274,26 +279,10 @@ impl Phase for RepoPhase {
                     if a.plan.kind == PlanKind::Library {
                         return Ok(serde_json::Value::Null);
                     }
-                    let req = StartRequest {
-                        run: ctx.run.clone(),
-                        workspace: PathBuf::from(&a.workspace),
-                        env: run_env(ctx)?,
-                        plan: a.plan,
-                        host: input.host.clone(),
-                        repairs: ctx.repairs.clone(),
-                        logs: s.logs(&ctx.run),
-                    };
-                    let report = ask(
-                        &s.agent(crate::agents::runner::KIND),
-                        |r| RunnerMessage::Start(Box::new(req), r),
-                        Duration::from_secs(120),
-                    )
-                    .await?
-                    .map_err(PhaseError::from)?;
-                    to_json(&report)
+                    to_json(&start(s, ctx, &input, a).await?)
                 }
                 "health" => {
-                    let Some(service) = ctx
+                    let Some(mut service) = ctx
                         .outputs
                         .get("start")
                         .filter(|v| !v.is_null())
@@ -301,6 +290,17 @@ impl Phase for RepoPhase {
                     else {
                         return Ok(serde_json::Value::Null);
                     };
+                    // A run resumed in a new process has lost its service: start it again.
+                    let runner = s.agent(crate::agents::runner::KIND);
+                    let held = ask(
+                        &runner,
+                        |r| RunnerMessage::Observe(ctx.run.clone(), r),
+                        Duration::from_secs(10),
+                    )
+                    .await?;
+                    if held.is_none() {
+                        service = start(s, ctx, &input, output(ctx, "analysis")?).await?;
+                    }
                     let req = HealthRequest {
                         run: ctx.run.clone(),
                         service,
@@ -339,6 +339,61 @@ impl Phase for RepoPhase {
             }
         })
     }
+}
+
+/// How long a detected host profile is reused by later runs.
+const HOST_PROFILE_TTL_MS: u64 = 10 * 60 * 1000;
+
+/// What a cached host profile is valid for: this machine's boot and this `PATH` (a tool
+/// installed or removed since changes `PATH`'s contents only rarely, hence the short TTL).
+fn host_key() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let path = std::env::var("PATH").unwrap_or_default();
+    crate::toolchains::install_key(Path::new("/"), "", &[], &format!("{boot}\0{path}"))
+}
+
+/// The host profile a run detected in the last [`HOST_PROFILE_TTL_MS`] on this boot, so
+/// runs in a row do not probe every tool again.
+fn cached_host(work: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(work.join("cache/host-profile.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let fresh = now_ms().saturating_sub(v["at_ms"].as_u64()?) < HOST_PROFILE_TTL_MS;
+    (fresh && v["key"].as_str()? == host_key()).then(|| v["profile"].clone())
+}
+
+fn remember_host(work: &Path, profile: &serde_json::Value) {
+    let dir = work.join("cache");
+    let _ = std::fs::create_dir_all(&dir);
+    let v = serde_json::json!({ "key": host_key(), "at_ms": now_ms(), "profile": profile });
+    let tmp = dir.join(format!("host-profile.json.{}", std::process::id()));
+    if std::fs::write(&tmp, v.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("host-profile.json"));
+    }
+}
+
+/// Asks the Runner to start the run's service.
+async fn start(
+    s: &Shared,
+    ctx: &PhaseContext,
+    input: &RepoRunInput,
+    a: AnalysisOutput,
+) -> Result<ServiceReport, PhaseError> {
+    let req = StartRequest {
+        run: ctx.run.clone(),
+        workspace: PathBuf::from(&a.workspace),
+        env: run_env(ctx)?,
+        plan: a.plan,
+        host: input.host.clone(),
+        repairs: ctx.repairs.clone(),
+        logs: s.logs(&ctx.run),
+    };
+    ask(
+        &s.agent(crate::agents::runner::KIND),
+        |r| RunnerMessage::Start(Box::new(req), r),
+        Duration::from_secs(120),
+    )
+    .await?
+    .map_err(PhaseError::from)
 }
 
 /// The environment of the service and its tests: the dependencies' and the setup's.
@@ -455,16 +510,34 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         .iter()
         .map(|l| l.value.to_ascii_lowercase())
         .find(|l| l != "html");
+    // A front end with no server framework whose built site is committed: serve that,
+    // rather than its dev tooling (watchers, browser-sync, live reload).
+    let prebuilt = matches!(language.as_deref(), Some("javascript" | "typescript"))
+        && component.frameworks.is_empty()
+        && prebuilt_site(&workspace.join(&component.path)).is_some();
+    let kind = if prebuilt && kind == PlanKind::Service {
+        PlanKind::Static
+    } else {
+        kind
+    };
     let package_manager = value(&component.package_manager);
-    let runtime_constraint = component.runtime_versions.iter().find_map(|f| {
-        let (rt, c) = f.value.split_once(' ')?;
-        (Some(rt)
-            == language
-                .as_deref()
-                .map(|l| if l == "typescript" { "node" } else { l })
-            || (rt == "node" && matches!(language.as_deref(), Some("javascript" | "typescript"))))
-        .then(|| c.trim().to_string())
-    });
+    let runtime = match language.as_deref() {
+        Some("javascript" | "typescript") => "node",
+        Some(l) => l,
+        None => "",
+    };
+    let versions: Vec<String> = component
+        .runtime_versions
+        .iter()
+        .filter_map(|f| {
+            let (rt, c) = f.value.split_once(' ')?;
+            (rt == runtime).then(|| c.trim().to_string())
+        })
+        .collect();
+    // A bare version is a pin; anything with an operator is a range.
+    let is_pin = |v: &String| v.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let runtime_constraint = versions.iter().find(|v| !is_pin(v)).cloned();
+    let runtime_pin = versions.iter().find(|v| is_pin(v)).cloned();
     let dir = workspace.join(&component.path);
     let own_modules = own_python_modules(&dir);
     let entry_module = start.as_deref().and_then(entry_module);
@@ -474,6 +547,7 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         language,
         package_manager,
         runtime_constraint,
+        runtime_pin,
         install: value(&component.install_command),
         build: value(&component.build_command),
         start,
@@ -495,6 +569,15 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         own_modules,
         entry_module,
     })
+}
+
+/// The folder of a committed, built static site: `dist/`, `build/`, `_site/`, `out/` or
+/// `public/` with an `index.html`.
+pub fn prebuilt_site(dir: &Path) -> Option<PathBuf> {
+    ["dist", "build", "_site", "out", "public"]
+        .iter()
+        .map(|d| dir.join(d))
+        .find(|d| d.join("index.html").is_file())
 }
 
 /// The project's own top-level Python modules: packages and modules at the component's
@@ -600,11 +683,12 @@ pub fn report(record: &RunRecord) -> RunReport {
         rung = Rung::PlanValid;
     }
     if let Some(d) = &deps {
-        if !d.steps.iter().any(|s| !s.ok && s.purpose != "import check") {
-            rung = rung.max(Rung::InstallOk);
-        }
+        let imports_failed = d.steps.iter().any(|s| !s.ok && s.purpose == "import check");
+        let install_failed = d.steps.iter().any(|s| !s.ok && s.purpose != "import check");
         if succeeded(record, "dependencies") {
             rung = rung.max(Rung::ImportsResolve);
+        } else if imports_failed && !install_failed {
+            rung = rung.max(Rung::InstallOk);
         }
     }
     if let Some(h) = &health {
@@ -692,6 +776,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         url: health.as_ref().and_then(|h| h.url.clone()),
         stopped_because,
         workspace: analysis.as_ref().map(|a| a.workspace.clone()),
+        installs_cached: deps.as_ref().is_some_and(|d| d.cache_hit),
         repairs: record.repairs.clone(),
         phases: record
             .phases
@@ -754,6 +839,41 @@ mod tests {
         assert_eq!(entry_module("npm start"), None);
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name)
+    }
+
+    fn plan_of(name: &str) -> Result<Plan, String> {
+        let root = fixture(name);
+        let profile = crate::analysis::analyze(&root).unwrap();
+        plan(&profile, &root)
+    }
+
+    #[test]
+    fn plans_follow_the_profile() {
+        let p = plan_of("run/flask").unwrap();
+        assert_eq!(p.kind, PlanKind::Service);
+        assert_eq!(p.language.as_deref(), Some("python"));
+        assert_eq!(p.entry_module.as_deref(), Some("app"));
+        assert!(p.own_modules.contains(&"app".to_string()));
+        assert_eq!(plan_of("run/static").unwrap().kind, PlanKind::Static);
+        let lib = plan_of("run/failing-tests").unwrap();
+        assert_eq!(lib.kind, PlanKind::Library);
+        assert!(lib.test.is_some());
+        let django = plan_of("run/django-sqlite").unwrap();
+        assert_eq!(django.migrations, vec!["django".to_string()]);
+        assert!(plan_of("repos/readme-only").is_err());
+    }
+
+    #[test]
+    fn a_pin_and_a_range_are_kept_apart() {
+        let p = plan_of("repos/py-fastapi").unwrap();
+        assert_eq!(p.runtime_constraint.as_deref(), Some(">=3.10"));
+        assert_eq!(p.runtime_pin, None);
+    }
+
     #[test]
     fn a_workspace_is_stable_per_source() {
         let a = workspace_for(Path::new("/data"), Path::new("/src/my app"));
@@ -766,11 +886,6 @@ mod tests {
             workspace_for(Path::new("/data"), Path::new("/other/my app"))
         );
         assert!(a.starts_with("/data/workspaces"));
-        assert!(
-            a.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("my_app-")
-        );
+        assert_eq!(a.file_name().unwrap(), "my_app");
     }
 }

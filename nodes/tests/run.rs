@@ -51,9 +51,16 @@ struct Outcome {
 
 /// Runs `reporunner run FIXTURE --check --json` and returns its exit code and report.
 fn check(name: &str, extra: &[&str]) -> Outcome {
+    let data = data_dir(name);
+    let o = check_in(name, extra, &data);
+    let _ = std::fs::remove_dir_all(&data);
+    o
+}
+
+/// As [`check`], with the data directory `data`, which is kept.
+fn check_in(name: &str, extra: &[&str], data: &Path) -> Outcome {
     let src = fixture(name);
     let before = listing(&src);
-    let data = data_dir(name);
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .env_remove("REPORUNNER_LOG")
         .arg("run")
@@ -61,7 +68,7 @@ fn check(name: &str, extra: &[&str]) -> Outcome {
         .args(["--check", "--json", "--http-timeout", "120"])
         .args(extra)
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -76,7 +83,6 @@ fn check(name: &str, extra: &[&str]) -> Outcome {
         before,
         "{name}: the run wrote into the user's checkout"
     );
-    let _ = std::fs::remove_dir_all(&data);
     Outcome {
         code: out.status.code().unwrap_or(-1),
         report,
@@ -118,8 +124,9 @@ fn url_port(o: &Outcome) -> u16 {
 }
 
 #[test]
-fn flask_answers_http() {
-    let o = check("flask", &[]);
+fn flask_answers_http_and_a_second_run_reuses_the_install() {
+    let data = data_dir("flask");
+    let o = check_in("flask", &[], &data);
     expect_rung("flask", &o, "http_answers");
     assert_eq!(o.code, 0);
     assert!(
@@ -129,6 +136,13 @@ fn flask_answers_http() {
             .starts_with("http://127.0.0.1:")
     );
     assert!(o.report["logs"].as_array().unwrap().len() >= 2);
+    assert_eq!(o.report["installs_cached"], false);
+    // Unchanged manifests: the venv comes from the cache, and no install runs.
+    let again = check_in("flask", &[], &data);
+    expect_rung("flask", &again, "http_answers");
+    assert_eq!(again.report["installs_cached"], true);
+    assert_eq!(again.report["tool_ms"], 0, "{}", again.report);
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]

@@ -122,8 +122,11 @@ pub struct Plan {
     pub language: Option<String>,
     /// Its package manager: `pip`, `poetry`, `uv`, `pipenv`, `npm`, `yarn`, `pnpm`, `cargo`.
     pub package_manager: Option<String>,
-    /// The Python or Node version constraint it declares.
+    /// The Python or Node version range it declares (`>=3.10`, `^3.11`).
     pub runtime_constraint: Option<String>,
+    /// The exact version it pins (`.python-version`, `.nvmrc`), preferred when the host
+    /// has it, and otherwise given up for the range.
+    pub runtime_pin: Option<String>,
     /// How it installs, as analysis found it.
     pub install: Option<String>,
     /// How it builds, when it must.
@@ -334,6 +337,8 @@ pub struct RunReport {
     pub stopped_because: Option<String>,
     /// The workspace.
     pub workspace: Option<String>,
+    /// Whether the installed dependencies came from the cache.
+    pub installs_cached: bool,
     /// The fixes applied.
     pub repairs: Vec<RepairRecord>,
     /// Each phase: name, status, ms.

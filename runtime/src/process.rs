@@ -21,8 +21,10 @@ pub const TAIL_LINES: usize = 200;
 /// How many error-looking lines are kept.
 pub const ERROR_LINES: usize = 100;
 
-/// Variables passed through from the host when set: what tools need to find themselves,
-/// and nothing of Repo Runner's own (its tokens and secrets never reach a repository).
+/// Variables passed through from the host when set: what tools need to find themselves
+/// and to reach their registries through this host's network (proxies, certificate
+/// bundles, package indexes), and nothing of Repo Runner's own (its tokens and secrets
+/// never reach a repository).
 pub const PASSTHROUGH_ENV: &[&str] = &[
     "PATH",
     "HOME",
@@ -34,6 +36,29 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
     "PYENV_ROOT",
     "CARGO_HOME",
     "RUSTUP_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "CARGO_HTTP_CAINFO",
+    "PIP_CERT",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_DEFAULT_TIMEOUT",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "NPM_CONFIG_REGISTRY",
+    "npm_config_registry",
 ];
 
 /// Resource limits, applied with the shell's `ulimit` before the program starts.

@@ -61,6 +61,7 @@ pub struct Dependency;
 #[derive(Debug, Default)]
 pub struct DependencyState {
     pythons: Option<Vec<Interpreter>>,
+    default_python: Option<Option<(u32, u32, u32)>>,
 }
 
 impl Actor for Dependency {
@@ -143,6 +144,28 @@ impl Extras {
 }
 
 impl DependencyState {
+    /// The version `python3` on the host's PATH runs, looked up once.
+    async fn default_python(&mut self) -> Option<(u32, u32, u32)> {
+        if self.default_python.is_none() {
+            let spec = reporunner_runtime::process::CommandSpec::new(
+                "python3",
+                &["-c", "import sys; print('%d %d %d' % sys.version_info[:3])"],
+                ".",
+            );
+            let parsed = reporunner_runtime::process::run(&spec)
+                .await
+                .ok()
+                .filter(|o| o.success())
+                .and_then(|o| {
+                    let line = o.head.first()?.clone();
+                    let mut n = line.split_whitespace().map(|p| p.parse::<u32>().ok());
+                    Some((n.next()??, n.next()??, n.next()??))
+                });
+            self.default_python = Some(parsed);
+        }
+        self.default_python.flatten()
+    }
+
     async fn install(
         &mut self,
         req: &InstallRequest,
@@ -155,11 +178,19 @@ impl DependencyState {
         let plan = &req.plan;
         if plan.kind == PlanKind::Static {
             report.toolchain = "builtin static server".into();
+            let dir = req.workspace.join(&plan.component);
+            // A site built by a Node toolchain (Vite, Eleventy, ...) is installed and
+            // built, unless its built output is committed.
+            let node = matches!(plan.language.as_deref(), Some("javascript" | "typescript"))
+                && dir.join("package.json").is_file();
+            if node && plan.build.is_some() && crate::repo_run::prebuilt_site(&dir).is_none() {
+                node_install(req, &extras, report).await?;
+            }
             return Ok(());
         }
         match plan.language.as_deref() {
             Some("python") => self.python(req, &extras, report).await,
-            Some("javascript" | "typescript") => node(req, &extras, report).await,
+            Some("javascript" | "typescript") => node_install(req, &extras, report).await,
             Some("rust") => rust(req, report).await,
             _ => generic(req, report).await,
         }
@@ -189,8 +220,31 @@ impl DependencyState {
             }
         };
         let constraint = extras.runtime.clone().or(plan.runtime_constraint.clone());
-        let interpreter = python::choose(constraint.as_deref(), &found)
-            .map_err(|e| StageFailure::new(e.to_string()))?;
+        // A pin the host has wins, unless a fix asked for another runtime; without a
+        // constraint, the host's own `python3` (what the project's authors most likely
+        // ran, and what old pins were built for) rather than the newest one.
+        let pinned = plan
+            .runtime_pin
+            .as_deref()
+            .filter(|_| extras.runtime.is_none())
+            .and_then(|pin| python::choose(Some(&format!("=={pin}.*")), &found).ok())
+            .filter(|i| {
+                constraint
+                    .as_deref()
+                    .is_none_or(|c| python::satisfies(i.version, c))
+            });
+        let default = match (&pinned, &constraint) {
+            (None, None) => self.default_python().await,
+            _ => None,
+        };
+        let interpreter = match (
+            pinned,
+            default.and_then(|v| found.iter().find(|i| i.version == v).cloned()),
+        ) {
+            (Some(i), _) | (None, Some(i)) => i,
+            (None, None) => python::choose(constraint.as_deref(), &found)
+                .map_err(|e| StageFailure::new(e.to_string()))?,
+        };
         let pm = plan.package_manager.clone().unwrap_or_else(|| "pip".into());
         let toolchain = format!(
             "python {} {pm} {} workspace={}",
@@ -476,7 +530,7 @@ fn entry_files(dir: &Path, plan: &Plan) -> Vec<String> {
 
 /// Installs a Node component: `node_modules` is cached by key, unless the project is an
 /// npm/yarn/pnpm workspace (whose links are relative to the project).
-async fn node(
+async fn node_install(
     req: &InstallRequest,
     extras: &Extras,
     report: &mut DependencyReport,
@@ -487,11 +541,13 @@ async fn node(
     let node_version = version_of("node").await;
     report.toolchain = format!("node {node_version} {pm}");
     let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".to_string(),
-        path_with(&[dir.join("node_modules/.bin")]),
-    );
     env.insert("COREPACK_ENABLE_DOWNLOAD_PROMPT".into(), "0".into());
+    env.insert("COREPACK_USE_LATEST".into(), "0".into());
+    let mut bins = vec![dir.join("node_modules/.bin")];
+    if let Some(shims) = package_manager_shim(req, &pm, &dir, &env, &mut report.steps).await? {
+        bins.push(shims);
+    }
+    env.insert("PATH".to_string(), path_with(&bins));
     env.insert("npm_config_yes".into(), "true".into());
     env.insert("npm_config_fund".into(), "false".into());
     env.insert("npm_config_audit".into(), "false".into());
@@ -526,11 +582,6 @@ async fn node(
                 .replace(" --frozen-lockfile", "")
                 .replace(" --immutable", "");
         }
-        for manager in ["yarn", "pnpm"] {
-            if script.starts_with(manager) && on_path(manager).is_none() {
-                script = format!("corepack {script}");
-            }
-        }
         must(
             "install",
             &shell(&script, &dir, &env, &req.logs, "install"),
@@ -557,15 +608,9 @@ async fn node(
         }
     }
     if let Some(build) = &plan.build {
-        let mut script = build.clone();
-        for manager in ["yarn", "pnpm"] {
-            if script.starts_with(manager) && on_path(manager).is_none() {
-                script = format!("corepack {script}");
-            }
-        }
         must(
             "build",
-            &shell(&script, &dir, &env, &req.logs, "build"),
+            &shell(build, &dir, &env, &req.logs, "build"),
             &mut report.steps,
         )
         .await?;
@@ -605,6 +650,64 @@ async fn node(
             detail: serde_json::to_value(&*report).ok(),
         })
     }
+}
+
+/// Puts yarn or pnpm on PATH when the host lacks it: a shim that runs it through
+/// corepack (which honours the project's `packageManager` pin), or, when this Node's
+/// corepack cannot verify the release (its signing keys are older than the release),
+/// through `npx` at the pinned version, which npm checks against the registry's integrity
+/// hash. Returns the shim's folder.
+async fn package_manager_shim(
+    req: &InstallRequest,
+    pm: &str,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    steps: &mut Vec<reporunner_protocols::stage::StepReport>,
+) -> Result<Option<PathBuf>, StageFailure> {
+    if !matches!(pm, "yarn" | "pnpm") || on_path(pm).is_some() {
+        return Ok(None);
+    }
+    let pinned = std::fs::read_to_string(dir.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("packageManager")?.as_str().map(str::to_string))
+        .map(|p| p.split('+').next().unwrap_or(&p).to_string())
+        .filter(|p| p.starts_with(&format!("{pm}@")));
+    let spec = pinned.clone().unwrap_or_else(|| match pm {
+        "yarn" if !dir.join(".yarnrc.yml").is_file() => "yarn@1".to_string(),
+        _ => format!("{pm}@latest"),
+    });
+    let folder = req.cache.join("shims").join(spec.replace(['@', '/'], "-"));
+    let _ = std::fs::create_dir_all(&folder);
+    let shim = folder.join(pm);
+    let candidates = [
+        format!("#!/bin/sh\nexec corepack {pm} \"$@\"\n"),
+        format!("#!/bin/sh\nexec npx --yes {spec} \"$@\"\n"),
+    ];
+    let mut last = None;
+    for script in candidates {
+        write_executable(&shim, &script)
+            .map_err(|e| StageFailure::new(format!("{}: {e}", shim.display())))?;
+        let check = format!("'{}' --version", shim.display());
+        let (step, outcome) = crate::agents::stage::run_step(
+            &format!("{pm} shim"),
+            &shell(&check, dir, env, &req.logs, pm),
+        )
+        .await;
+        if step.ok {
+            return Ok(Some(folder));
+        }
+        last = Some((step, outcome));
+    }
+    let (step, outcome) = last.expect("two candidates were tried");
+    steps.push(step.clone());
+    Err(StageFailure::of_step(&step, &outcome))
+}
+
+fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
 /// Makes `link` a symlink to `target`, replacing what is there.

@@ -291,13 +291,7 @@ impl RunnerState {
 
 /// The folder a static site is served from: its build output when there is one.
 fn static_root(dir: &std::path::Path) -> PathBuf {
-    for sub in ["dist", "build", "public", "_site", "site", "out"] {
-        let d = dir.join(sub);
-        if d.join("index.html").is_file() {
-            return d;
-        }
-    }
-    dir.to_path_buf()
+    crate::repo_run::prebuilt_site(dir).unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// The Runner agent's kind, for the kind registry.

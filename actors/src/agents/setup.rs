@@ -645,16 +645,29 @@ pub fn read_env_file(path: &Path) -> BTreeMap<String, String> {
             if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 continue;
             }
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            out.insert(k.to_string(), v.to_string());
+            let v = env_value(v);
+            out.insert(k.to_string(), v);
         }
     }
     out
+}
+
+/// A `.env` value as dotenv reads it: a quoted value up to its closing quote, or an
+/// unquoted one up to an inline ` #` comment.
+fn env_value(raw: &str) -> String {
+    let raw = raw.trim();
+    for q in ['"', '\''] {
+        if let Some(rest) = raw.strip_prefix(q) {
+            return match rest.find(q) {
+                Some(end) => rest[..end].to_string(),
+                None => rest.to_string(),
+            };
+        }
+    }
+    match raw.find(" #").or_else(|| raw.find("\t#")) {
+        Some(i) => raw[..i].trim_end().to_string(),
+        None => raw.to_string(),
+    }
 }
 
 /// The command that applies a migration tool's migrations, when the project has them.
@@ -696,4 +709,34 @@ pub fn kind() -> AgentKind {
         },
         |ctx, _config: super::NoConfig| (Setup, ctx.namespace.clone()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_read_as_dotenv_reads_them() {
+        assert_eq!(
+            env_value("\"development\" # Options: 'a', 'b'"),
+            "development"
+        );
+        assert_eq!(env_value("'x y' # c"), "x y");
+        assert_eq!(env_value("1000 # per window"), "1000");
+        assert_eq!(env_value("http://a/#frag"), "http://a/#frag");
+        assert_eq!(env_value(""), "");
+    }
+
+    #[test]
+    fn postgres_urls_name_the_user_and_database() {
+        assert_eq!(
+            parse_pg_url("postgresql://shop:secret@localhost:5432/shopdb"),
+            Some(("shop".into(), "secret".into(), "shopdb".into()))
+        );
+        assert_eq!(
+            parse_pg_url("postgres://u@db/app?sslmode=disable"),
+            Some(("u".into(), "u".into(), "app".into()))
+        );
+        assert_eq!(parse_pg_url("mysql://x@y/z"), None);
+    }
 }

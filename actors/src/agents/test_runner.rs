@@ -78,6 +78,11 @@ impl Actor for Tests {
 
 /// The command as run, with the flags that make its runner write JUnit XML to `junit`.
 fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (String, bool) {
+    if command.trim() == "tox" {
+        // The tests on this interpreter, not every environment tox.ini lists (linters,
+        // docs builds that fetch inventories, other Pythons).
+        return ("tox -e py".into(), false);
+    }
     if command.contains("pytest") {
         return (format!("{command} --junitxml='{junit}'"), true);
     }
@@ -229,4 +234,42 @@ pub fn kind() -> AgentKind {
         },
         |_ctx, _config: super::NoConfig| (Tests, ()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runners_are_asked_for_junit_where_they_can_write_it() {
+        let dir = std::env::temp_dir().join(format!("rr-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cmd, junit) = with_report_flags("python -m pytest", &dir, "/l/j.xml");
+        assert_eq!(cmd, "python -m pytest --junitxml='/l/j.xml'");
+        assert!(junit);
+        std::fs::write(
+            dir.join("package.json"),
+            r#"{"scripts": {"test": "node --test"}}"#,
+        )
+        .unwrap();
+        let (cmd, junit) = with_report_flags("npm test", &dir, "/l/j.xml");
+        assert!(cmd.starts_with("npm test -- --test-reporter=spec"), "{cmd}");
+        assert!(junit);
+        std::fs::write(
+            dir.join("package.json"),
+            r#"{"scripts": {"test": "vitest"}}"#,
+        )
+        .unwrap();
+        let (cmd, _) = with_report_flags("npm test", &dir, "/l/j.xml");
+        assert!(
+            cmd.contains(" -- --run --reporter=default --reporter=junit"),
+            "{cmd}"
+        );
+        assert_eq!(with_report_flags("tox", &dir, "x").0, "tox -e py");
+        assert_eq!(
+            with_report_flags("make test", &dir, "x"),
+            ("make test".into(), false)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -147,11 +147,14 @@ fn the_projects_own_module_is_not_a_dependency() {
     let ctx = DiagnoseContext {
         own_modules: vec!["shop".into()],
     };
-    let d = one_with("ModuleNotFoundError: No module named 'shop.models'", &ctx);
+    let d = one_with("ModuleNotFoundError: No module named 'shop'", &ctx);
     assert_eq!(
         (d.class, d.fix),
         (FailureClass::ProjectNotInstalled, Fix::InstallProject)
     );
+    // The package is found but a module inside it is not: the project's own bug, which
+    // no install fixes.
+    assert!(diagnose(["ModuleNotFoundError: No module named 'shop.models'"], &ctx).is_empty());
     assert_eq!(FailureClass::ProjectNotInstalled.code(), "F4");
 }
 
@@ -168,4 +171,21 @@ fn a_traceback_gives_each_failure_once_and_ordinary_output_none() {
     );
     let quiet = "Collecting flask\nInstalling collected packages: flask\nSuccessfully installed flask-3.0.3\n";
     assert!(diagnose(quiet.lines(), &DiagnoseContext::default()).is_empty());
+}
+
+#[test]
+fn a_removed_standard_module_asks_for_an_older_python() {
+    let d = diagnose(
+        ["ModuleNotFoundError: No module named 'imp'"],
+        &DiagnoseContext::default(),
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].class, FailureClass::RuntimeVersion);
+    assert_eq!(
+        d[0].fix,
+        Fix::UseRuntime {
+            runtime: "python".into(),
+            constraint: "<3.12".into()
+        }
+    );
 }

@@ -278,6 +278,12 @@ pub(crate) fn render(r: &RunReport) -> String {
     if let Some(ws) = &r.workspace {
         let _ = writeln!(out, "workspace: {ws}");
     }
+    if r.installs_cached {
+        let _ = writeln!(
+            out,
+            "dependencies: from the cache (unchanged manifests and lockfiles)"
+        );
+    }
     if !r.repairs.is_empty() {
         let _ = writeln!(out, "fixes:");
         for f in &r.repairs {
@@ -378,6 +384,7 @@ mod tests {
             url: None,
             stopped_because: None,
             workspace: None,
+            installs_cached: false,
             repairs: vec![],
             phases: vec![],
             logs: vec![],
