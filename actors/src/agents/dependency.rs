@@ -220,9 +220,8 @@ impl DependencyState {
             }
         };
         let constraint = extras.runtime.clone().or(plan.runtime_constraint.clone());
-        // A pin the host has wins, unless a fix asked for another runtime; without a
-        // constraint, the host's own `python3` (what the project's authors most likely
-        // ran, and what old pins were built for) rather than the newest one.
+        // A pin the host has wins, unless a fix asked for another runtime; otherwise the
+        // interpreter that fits closest to the host's own `python3`.
         let pinned = plan
             .runtime_pin
             .as_deref()
@@ -233,16 +232,10 @@ impl DependencyState {
                     .as_deref()
                     .is_none_or(|c| python::satisfies(i.version, c))
             });
-        let default = match (&pinned, &constraint) {
-            (None, None) => self.default_python().await,
-            _ => None,
-        };
-        let interpreter = match (
-            pinned,
-            default.and_then(|v| found.iter().find(|i| i.version == v).cloned()),
-        ) {
-            (Some(i), _) | (None, Some(i)) => i,
-            (None, None) => python::choose(constraint.as_deref(), &found)
+        let default = self.default_python().await;
+        let interpreter = match pinned {
+            Some(i) => i,
+            None => closest(constraint.as_deref(), default, &found)
                 .map_err(|e| StageFailure::new(e.to_string()))?,
         };
         let pm = plan.package_manager.clone().unwrap_or_else(|| "pip".into());
@@ -316,13 +309,36 @@ impl DependencyState {
                 }
                 _ => pip_script(&dir, plan),
             };
-            if !script.is_empty() {
-                must(
-                    "install",
-                    &shell(&script, &dir, &tool_env, &req.logs, "install"),
-                    &mut report.steps,
-                )
-                .await?;
+            let parts: Vec<&str> = if pm == "pip" {
+                script
+                    .split(" && ")
+                    .filter(|p| !p.trim().is_empty())
+                    .collect()
+            } else {
+                vec![script.as_str()]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            };
+            for (n, part) in parts.iter().enumerate() {
+                let own = part.trim() == "pip install -e .";
+                let purpose = if own { "install project" } else { "install" };
+                let spec = shell(part, &dir, &tool_env, &req.logs, purpose);
+                let (step, outcome) = crate::agents::stage::run_step(purpose, &spec).await;
+                report.steps.push(step.clone());
+                if step.ok {
+                    continue;
+                }
+                // An application whose dependencies installed may still fail to build as a
+                // package (a build backend that finds no package in a flat layout): it runs
+                // from its folder all the same, so the run goes on and says so.
+                if own && n > 0 && plan.kind != PlanKind::Library {
+                    report.imports.push(format!(
+                        "the project itself did not install as a package (`{part}` failed); it runs from its folder"
+                    ));
+                    continue;
+                }
+                return Err(StageFailure::of_step(&step, &outcome));
             }
             if !extras.packages.is_empty() {
                 let quoted: Vec<String> =
@@ -348,6 +364,36 @@ impl DependencyState {
         }
         report.env = env.clone();
         check_python_imports(req, &bin, &env, report).await
+    }
+}
+
+/// The interpreter that satisfies `constraint` (any, without one) closest to the host's
+/// default `python3`: the default itself when it fits, else the nearest version above or
+/// below it. Old lockfiles pin packages with wheels for the Pythons of their day, which
+/// the newest interpreter often lacks (and must then build from source).
+fn closest(
+    constraint: Option<&str>,
+    default: Option<(u32, u32, u32)>,
+    found: &[Interpreter],
+) -> Result<Interpreter, python::NoInterpreter> {
+    let Some(d) = default else {
+        return python::choose(constraint, found);
+    };
+    let c = constraint.map(|c| c.trim().trim_start_matches("python").trim());
+    let fits: Vec<&Interpreter> = found
+        .iter()
+        .filter(|i| c.is_none_or(|c| python::satisfies(i.version, c)))
+        .collect();
+    let distance = |i: &Interpreter| {
+        let key = |v: (u32, u32, u32)| i64::from(v.0) * 1000 + i64::from(v.1);
+        (
+            (key(i.version) - key(d)).abs(),
+            std::cmp::Reverse(i.version),
+        )
+    };
+    match fits.into_iter().min_by_key(|i| distance(i)) {
+        Some(i) => Ok(i.clone()),
+        None => python::choose(constraint, found),
     }
 }
 
@@ -838,4 +884,35 @@ pub fn kind() -> AgentKind {
         },
         |_ctx, _config: super::NoConfig| (Dependency, ()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn py(v: (u32, u32, u32)) -> Interpreter {
+        Interpreter {
+            path: PathBuf::from(format!("/py/{}.{}", v.0, v.1)),
+            version: v,
+        }
+    }
+
+    #[test]
+    fn the_interpreter_closest_to_the_default_is_chosen() {
+        let found = vec![
+            py((3, 13, 0)),
+            py((3, 12, 1)),
+            py((3, 11, 7)),
+            py((3, 8, 18)),
+        ];
+        let d = Some((3, 11, 7));
+        let pick = |c: Option<&str>| closest(c, d, &found).map(|i| i.version.1);
+        assert_eq!(pick(None), Ok(11));
+        assert_eq!(pick(Some(">=3.12")), Ok(12));
+        assert_eq!(pick(Some("<3.11")), Ok(8));
+        assert_eq!(pick(Some("^3.11")), Ok(11));
+        assert!(pick(Some(">=3.14")).is_err());
+        // Without a known default, the highest that fits.
+        assert_eq!(closest(None, None, &found).unwrap().version.1, 13);
+    }
 }
