@@ -120,6 +120,8 @@ static PORT_IN_LINE: LazyLock<Regex> =
 pub struct DiagnoseContext {
     /// The project's own top-level Python packages (from `src/` or the root).
     pub own_modules: Vec<String>,
+    /// The Python (major, minor) that failed, when a Python install failed.
+    pub python: Option<(u32, u32)>,
 }
 
 /// Names every known failure in `lines`, in the order first seen, each class once.
@@ -181,6 +183,23 @@ pub fn diagnose<'a>(
                     line,
                 );
             }
+            continue;
+        }
+        if let Some((major, minor)) = ctx.python
+            && (line.contains("Failed building wheel for")
+                || line.contains("Failed to build installable wheels")
+                || line.contains("error: Failed to build `"))
+        {
+            // A pinned package whose C code predates this Python's API: an older Python,
+            // one minor version at a time.
+            push(
+                FailureClass::RuntimeVersion,
+                Fix::UseRuntime {
+                    runtime: "python".into(),
+                    constraint: format!("<{major}.{minor}"),
+                },
+                line,
+            );
             continue;
         }
         if let Some(m) = PY_VERSION.captures(line) {

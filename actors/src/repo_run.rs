@@ -431,6 +431,11 @@ impl Repairer for RepoRepairer {
                 own_modules,
                 install_system_deps: input.install_system_deps
                     && crate::agents::dependency::is_root(),
+                python: error
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.get("toolchain")?.as_str())
+                    .and_then(python_of),
             };
             let record = ask(
                 &self.shared.agent(crate::agents::fixer::KIND),
@@ -442,6 +447,16 @@ impl Repairer for RepoRepairer {
             Some(Repair { record })
         })
     }
+}
+
+/// The (major, minor) of a toolchain such as `python 3.11.7 pip`.
+fn python_of(toolchain: &str) -> Option<(u32, u32)> {
+    let version = toolchain
+        .strip_prefix("python ")?
+        .split_whitespace()
+        .next()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
 }
 
 /// The workspace of a repository: one per source folder, refreshed by every run, at

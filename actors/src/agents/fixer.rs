@@ -26,6 +26,8 @@ pub struct FixRequest {
     pub own_modules: Vec<String>,
     /// Whether Debian packages may be installed.
     pub install_system_deps: bool,
+    /// The Python (major, minor) the failed phase used, when it used one.
+    pub python: Option<(u32, u32)>,
 }
 
 /// The Fixer agent's messages.
@@ -72,6 +74,8 @@ pub fn budget(class: FailureClass) -> usize {
         FailureClass::MissingEnv => 6,
         FailureClass::PortInUse => 3,
         FailureClass::Database => 3,
+        // One older Python at a time.
+        FailureClass::RuntimeVersion => 3,
         _ => 1,
     }
 }
@@ -94,6 +98,7 @@ pub fn redo_from(fix: &Fix) -> &'static str {
 pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
     let ctx = DiagnoseContext {
         own_modules: req.own_modules.clone(),
+        python: req.python,
     };
     let found = diagnose(req.lines.iter().map(String::as_str), &ctx);
     let chosen = found.into_iter().find(|d: &Diagnosis| {
@@ -140,6 +145,7 @@ mod tests {
             history,
             own_modules: vec!["myapp".into()],
             install_system_deps: false,
+            python: None,
         }
     }
 

@@ -152,6 +152,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
             lines.iter().map(String::as_str),
             &DiagnoseContext {
                 own_modules: req.plan.own_modules.clone(),
+                python: None,
             },
         );
         if found.iter().any(|d| {

@@ -146,6 +146,7 @@ fn each_class_is_recognised_from_real_output() {
 fn the_projects_own_module_is_not_a_dependency() {
     let ctx = DiagnoseContext {
         own_modules: vec!["shop".into()],
+        python: None,
     };
     let d = one_with("ModuleNotFoundError: No module named 'shop'", &ctx);
     assert_eq!(
@@ -187,5 +188,29 @@ fn a_removed_standard_module_asks_for_an_older_python() {
             runtime: "python".into(),
             constraint: "<3.12".into()
         }
+    );
+}
+
+#[test]
+fn a_wheel_that_fails_to_build_asks_for_the_python_before() {
+    let ctx = DiagnoseContext {
+        python: Some((3, 11)),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with("  Failed building wheel for psycopg2", &ctx);
+    assert_eq!(
+        d.fix,
+        Fix::UseRuntime {
+            runtime: "python".into(),
+            constraint: "<3.11".into()
+        }
+    );
+    // Without knowing the Python, nothing is decided.
+    assert!(
+        diagnose(
+            ["  Failed building wheel for psycopg2"],
+            &DiagnoseContext::default()
+        )
+        .is_empty()
     );
 }
