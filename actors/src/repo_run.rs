@@ -541,9 +541,18 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         Some(l) => l,
         None => "",
     };
+    // Every candidate, not just the one analysis chose: a pin the host lacks gives way
+    // to the range beside it.
     let versions: Vec<String> = component
         .runtime_versions
         .iter()
+        .chain(
+            component
+                .conflicts
+                .iter()
+                .filter(|c| c.topic.ends_with("_version"))
+                .flat_map(|c| c.candidates.iter()),
+        )
         .filter_map(|f| {
             let (rt, c) = f.value.split_once(' ')?;
             (rt == runtime).then(|| c.trim().to_string())
