@@ -316,6 +316,9 @@ pub fn diagnose<'a>(
             || lower.contains("lockfile needs to be updated")
             || (lower.contains("npm ci") && lower.contains("in sync"))
             || lower.contains("package.json and package-lock.json")
+            || lower.contains("unable to find installation candidates")
+            || lower.contains("changed significantly since poetry.lock")
+            || lower.contains("the lockfile at `uv.lock` needs to be updated")
         {
             push(FailureClass::LockfileMismatch, Fix::UnfrozenInstall, line);
         }

@@ -214,3 +214,12 @@ fn a_wheel_that_fails_to_build_asks_for_the_python_before() {
         .is_empty()
     );
 }
+
+#[test]
+fn a_stale_poetry_lock_is_installed_unfrozen() {
+    let d = one("    | Unable to find installation candidates for smmap (5.0.0)");
+    assert_eq!(
+        (d.class, d.fix),
+        (FailureClass::LockfileMismatch, Fix::UnfrozenInstall)
+    );
+}
