@@ -281,7 +281,9 @@ impl DependencyState {
                     let lock_ok = !extras.unfrozen;
                     let mut s = format!("'{poetry}' install --no-interaction --no-root");
                     if !lock_ok || !dir.join("poetry.lock").is_file() {
-                        s = format!("'{poetry}' lock --no-interaction && {s}");
+                        s = format!(
+                            "('{poetry}' lock --regenerate --no-interaction || '{poetry}' lock --no-interaction) && {s}"
+                        );
                     }
                     s
                 }
