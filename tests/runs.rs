@@ -234,7 +234,7 @@ async fn a_phase_that_always_panics_fails_the_run_instead_of_looping() {
     let id = rig.runs().start("test", "{}").await.unwrap();
     let run = rig.wait_for(&id, RunStatus::Failed).await;
     assert_eq!(rig.count("a"), 3);
-    assert!(run.error.unwrap().contains("cut off 3 times"));
+    assert!(run.error.unwrap().contains("crashed 3 times"));
     // The manager survived: it still answers.
     assert_eq!(rig.runs().list().await.unwrap().len(), 1);
     rig.stop().await;
