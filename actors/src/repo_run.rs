@@ -498,7 +498,15 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         .or_else(|| profile.components.iter().find(|c| c.start_command.is_some()))
         .or_else(|| profile.components.first())
         .ok_or_else(|| {
-            "no component found: the repository has no manifest, start command or index.html Repo Runner recognises".to_string()
+            let mut why = "no component found: the repository has no manifest, start command or index.html Repo Runner recognises".to_string();
+            for w in &profile.warnings {
+                why.push_str(&format!(
+                    "; {}{}",
+                    w.file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default(),
+                    w.message
+                ));
+            }
+            why
         })?;
     if let Some(why) = &component.unsupported {
         return Err(format!(

@@ -157,6 +157,41 @@ pub fn parse_cargo_test(output: &str) -> TestSummary {
     TestSummary { cases }
 }
 
+/// Reads Python unittest's verbose lines (as `python -m unittest -v` and Django's
+/// `manage.py test -v 2` print them): `test_name (module.Class.test_name) ... ok`, with
+/// `FAIL`, `ERROR`, `skipped '...'` and `expected failure`.
+pub fn parse_unittest(output: &str) -> TestSummary {
+    let cases = output
+        .lines()
+        .filter_map(|l| {
+            let (head, outcome) = l.trim().rsplit_once(" ... ")?;
+            let (method, rest) = head.split_once(" (")?;
+            let class = rest.strip_suffix(')')?;
+            if method.contains(' ') || class.contains(' ') {
+                return None;
+            }
+            let status = match outcome.trim() {
+                "ok" | "expected failure" => Status::Passed,
+                "FAIL" | "ERROR" | "unexpected success" => Status::Failed,
+                o if o.starts_with("skipped") => Status::Skipped,
+                _ => return None,
+            };
+            // Python 3.11+ prints the full dotted name in the parentheses.
+            let name = if class.ends_with(&format!(".{method}")) {
+                class.to_string()
+            } else {
+                format!("{class}.{method}")
+            };
+            Some(TestCase {
+                name,
+                status,
+                message: None,
+            })
+        })
+        .collect();
+    TestSummary { cases }
+}
+
 /// Reads TAP lines: `ok N - name`, `not ok N - name`, with `# SKIP` and `# TODO`.
 pub fn parse_tap(output: &str) -> TestSummary {
     let cases = output
@@ -197,6 +232,21 @@ pub fn parse_tap(output: &str) -> TestSummary {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unittest_verbose_lines_name_each_test() {
+        let out = "test_add (calc.tests.CalcTests.test_add) ... ok\n\
+test_sub (calc.tests.CalcTests.test_sub) ... FAIL\n\
+test_old (tests.OldStyle) ... skipped 'not today'\n\
+Ran 3 tests in 0.001s\n\
+FAILED (failures=1, skipped=1)\n";
+        let s = super::parse_unittest(out);
+        assert_eq!(s.cases.len(), 3);
+        assert_eq!(s.cases[0].name, "calc.tests.CalcTests.test_add");
+        assert_eq!(s.cases[1].status, super::Status::Failed);
+        assert_eq!(s.cases[2].name, "tests.OldStyle.test_old");
+        assert_eq!(s.count(super::Status::Skipped), 1);
+    }
+
     use super::*;
 
     #[test]

@@ -157,6 +157,8 @@ fn django_with_sqlite_migrates_answers_and_passes_its_tests() {
     // The index view counts rows: it answers only once the migrations ran.
     expect_rung("django-sqlite", &o, "tests_pass");
     assert_eq!(o.report["tests"]["passed"], true);
+    assert_eq!(o.report["tests"]["parsed_from"], "unittest");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 1);
 }
 
 #[test]

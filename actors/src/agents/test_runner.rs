@@ -86,6 +86,13 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
     if command.contains("pytest") {
         return (format!("{command} --junitxml='{junit}'"), true);
     }
+    // unittest and Django name each test when verbose; the lines are parsed afterwards.
+    if command.contains("manage.py test") && !command.contains(" -v") {
+        return (format!("{command} -v 2"), false);
+    }
+    if command.ends_with("-m unittest") || command.contains("-m unittest discover") {
+        return (format!("{command} -v"), false);
+    }
     let script = if command.starts_with("npm test") || command.starts_with("npm run test") {
         std::fs::read_to_string(dir.join("package.json"))
             .ok()
@@ -179,6 +186,8 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         }
     } else if command.contains("cargo test") {
         (testreport::parse_cargo_test(&text), "cargo")
+    } else if command.contains("manage.py test") || command.contains("unittest") {
+        (testreport::parse_unittest(&text), "unittest")
     } else {
         let tap = testreport::parse_tap(&text);
         if tap.cases.is_empty() {
