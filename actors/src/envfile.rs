@@ -82,8 +82,13 @@ pub fn write_env(
             (v.clone(), Source::Run)
         } else if !value.is_empty() && !value.trim_matches(|c| c == '"' || c == '\'').is_empty() {
             (value.to_string(), Source::Project)
-        } else {
+        } else if needs_value(&key, component) {
             fill(&key, component)
+        } else {
+            // Left empty in the template and read with a default (or not read at all): an
+            // empty value is what the project means (`MAIL_PORT=` falls back to 25, and
+            // `DISABLE_AUTH=` must stay off), so it stays empty.
+            (value.to_string(), Source::Project)
         };
         let _ = writeln!(out, "{key}={value}");
         if source != Source::Project || existing.is_none() {
@@ -119,6 +124,15 @@ pub fn write_env(
     }
     std::fs::write(&target, out)?;
     Ok(written)
+}
+
+/// Whether an empty template variable gets a value: a secret always (a generated one is
+/// never worse than none), anything else only when the code reads it without a default.
+fn needs_value(name: &str, component: &Component) -> bool {
+    match component.env_vars.iter().find(|v| v.name == name) {
+        Some(v) => v.secret || v.required,
+        None => crate::analysis::looks_secret(name),
+    }
 }
 
 /// A value for `name`: generated if it looks like a secret, else the placeholder.
@@ -204,7 +218,8 @@ mod tests {
             "a key is a secret, generated"
         );
         assert_eq!(env["LOG_LEVEL"], "info");
-        assert_eq!(env["CALLBACK_URL"], PLACEHOLDER);
+        // Empty in the template and not read without a default: it stays empty.
+        assert_eq!(env["CALLBACK_URL"], "");
         assert_eq!(env["PORT"], "20001");
         assert_eq!(env["HOST"], "127.0.0.1");
         assert_eq!(env["REDIS_HOST"], PLACEHOLDER);
