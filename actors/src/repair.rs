@@ -202,6 +202,18 @@ pub fn diagnose<'a>(
             );
             continue;
         }
+        if line.contains("cannot import name") && line.contains("from 'collections'") {
+            // The ABC aliases (`collections.Mapping`, ...) went away in Python 3.10.
+            push(
+                FailureClass::RuntimeVersion,
+                Fix::UseRuntime {
+                    runtime: "python".into(),
+                    constraint: "<3.10".into(),
+                },
+                line,
+            );
+            continue;
+        }
         if let Some(m) = PY_VERSION.captures(line) {
             push(
                 FailureClass::RuntimeVersion,

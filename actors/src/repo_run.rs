@@ -635,7 +635,7 @@ fn own_python_modules(dir: &Path) -> Vec<String> {
     out
 }
 
-/// The Python module a start command runs: `flask --app app:app` → `app`,
+/// The Python module a start command runs: `FLASK_APP=app:app flask run` → `app`,
 /// `uvicorn app.main:api` → `app.main`, `python manage.py` → `manage`.
 fn entry_module(start: &str) -> Option<String> {
     let words: Vec<&str> = start.split_whitespace().collect();
@@ -651,6 +651,9 @@ fn entry_module(start: &str) -> Option<String> {
         .then_some(m)
     };
     for (i, w) in words.iter().enumerate() {
+        if let Some(app) = w.strip_prefix("FLASK_APP=") {
+            return clean(app);
+        }
         let next = words.get(i + 1).copied();
         match *w {
             "--app" | "-A" => return next.and_then(clean),
@@ -849,7 +852,7 @@ mod tests {
     #[test]
     fn entry_modules_come_from_start_commands() {
         assert_eq!(
-            entry_module("flask --app app:app run --port $PORT").as_deref(),
+            entry_module("FLASK_APP=app:app flask run --port $PORT").as_deref(),
             Some("app")
         );
         assert_eq!(

@@ -291,11 +291,17 @@ impl DependencyState {
                     let uv = tool(req, "uv", &interpreter, &mut report.steps).await?;
                     tool_env.insert("UV_PROJECT_ENVIRONMENT".into(), venv.display().to_string());
                     tool_env.insert("UV_PYTHON".into(), bin.join("python").display().to_string());
-                    if extras.unfrozen || !dir.join("uv.lock").is_file() {
-                        format!("'{uv}' sync --no-install-project")
+                    let frozen = if extras.unfrozen || !dir.join("uv.lock").is_file() {
+                        ""
                     } else {
-                        format!("'{uv}' sync --frozen --no-install-project")
-                    }
+                        " --frozen"
+                    };
+                    // Every dependency group (tests live in one), and the project itself
+                    // (its tests import it); an application that does not build as a
+                    // package gets its dependencies alone.
+                    format!(
+                        "'{uv}' sync{frozen} --all-groups || '{uv}' sync{frozen} --all-groups --no-install-project"
+                    )
                 }
                 "pipenv" => {
                     let pipenv = tool(req, "pipenv", &interpreter, &mut report.steps).await?;

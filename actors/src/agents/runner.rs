@@ -211,7 +211,7 @@ impl RunnerState {
                 env.insert("WATCHPACK_POLLING".into(), "false".into());
             }
             let log = log_path(&req.logs, "service");
-            let mut spec = CommandSpec::new("/bin/sh", &["-c", &format!("exec {start}")], &dir);
+            let mut spec = CommandSpec::new("/bin/sh", &["-c", &exec_script(start)], &dir);
             spec.env = env;
             spec.log = Some(log.clone());
             let service = process::spawn(&spec)
@@ -289,6 +289,33 @@ impl RunnerState {
     }
 }
 
+/// The shell script that runs `start` as the group's leader: `exec`, after any leading
+/// variable assignments (`FLASK_APP=app flask run` becomes `FLASK_APP=app exec flask
+/// run`); a compound command (`cd web && npm start`) runs as it is.
+fn exec_script(start: &str) -> String {
+    if ["&&", "||", ";", "|", "\n"]
+        .iter()
+        .any(|op| start.contains(op))
+    {
+        return start.to_string();
+    }
+    let words: Vec<&str> = start.split_whitespace().collect();
+    let assignment = |w: &&&str| {
+        w.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+        })
+    };
+    let n = words.iter().take_while(assignment).count();
+    let (assigns, rest) = words.split_at(n);
+    if assigns.is_empty() {
+        format!("exec {start}")
+    } else {
+        format!("{} exec {}", assigns.join(" "), rest.join(" "))
+    }
+}
+
 /// The folder a static site is served from: its build output when there is one.
 fn static_root(dir: &std::path::Path) -> PathBuf {
     crate::repo_run::prebuilt_site(dir).unwrap_or_else(|| dir.to_path_buf())
@@ -305,4 +332,19 @@ pub fn kind() -> AgentKind {
         },
         |ctx, _config: super::NoConfig| (Runner, ctx.namespace.clone()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exec_script;
+
+    #[test]
+    fn services_are_execed_after_their_assignments() {
+        assert_eq!(exec_script("npm start"), "exec npm start");
+        assert_eq!(
+            exec_script("FLASK_APP=app:app flask run --port $PORT"),
+            "FLASK_APP=app:app exec flask run --port $PORT"
+        );
+        assert_eq!(exec_script("cd web && npm start"), "cd web && npm start");
+    }
 }

@@ -594,7 +594,8 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         for app in &apps {
             let (kind, target) = app.value.split_once(' ').unwrap_or(("", &app.value));
             let cmd = match kind {
-                "flask" => format!("flask --app {target} run --host $HOST --port $PORT"),
+                // FLASK_APP rather than `--app`, which Flask before 2.2 lacks.
+                "flask" => format!("FLASK_APP={target} flask run --host $HOST --port $PORT"),
                 _ => format!("uvicorn {target} --host $HOST --port $PORT"),
             };
             starts.push(Fact {

@@ -36,7 +36,7 @@ fn flask_reads_port_from_the_environment() {
     assert_eq!(values(&c.frameworks), vec!["flask"]);
     assert_eq!(
         v(&c.start_command).as_deref(),
-        Some("flask --app app:app run --host $HOST --port $PORT")
+        Some("FLASK_APP=app:app flask run --host $HOST --port $PORT")
     );
     let port = c.port.as_ref().unwrap();
     assert_eq!(port.value, 5000);
@@ -131,7 +131,7 @@ fn poetry_project_with_a_lockfile() {
     assert_eq!(values(&c.databases), vec!["redis"]);
     assert_eq!(
         v(&c.start_command).as_deref(),
-        Some("flask --app notes:app run --host $HOST --port $PORT")
+        Some("FLASK_APP=notes:app flask run --host $HOST --port $PORT")
     );
     assert!(c.dependencies.iter().any(|d| d.name == "pytest" && d.dev));
 }
@@ -327,7 +327,7 @@ fn python_and_node_in_one_folder_compose() {
     assert_eq!(values(&c.frameworks), vec!["flask"]);
     assert_eq!(
         v(&c.start_command).as_deref(),
-        Some("flask --app app:app run --host $HOST --port $PORT")
+        Some("FLASK_APP=app:app flask run --host $HOST --port $PORT")
     );
     assert_eq!(
         v(&c.install_command).as_deref(),
@@ -429,7 +429,7 @@ fn a_procfile_beats_the_framework_default() {
             && k.chosen.as_deref() == Some("gunicorn wsgi:app --bind 0.0.0.0:$PORT")
             && k.candidates
                 .iter()
-                .any(|f| f.value.starts_with("flask --app wsgi:app"))
+                .any(|f| f.value.starts_with("FLASK_APP=wsgi:app flask"))
     }));
     assert_eq!(v(&c.reads_port_env), Some(true));
     assert!(
@@ -704,7 +704,7 @@ fn fixture_table() {
             ".",
             Some("conda"),
             Some("flask"),
-            Some("flask --app app:app run --host $HOST --port $PORT"),
+            Some("FLASK_APP=app:app flask run --host $HOST --port $PORT"),
             Some(5000),
             None,
             &[],

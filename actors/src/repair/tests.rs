@@ -223,3 +223,17 @@ fn a_stale_poetry_lock_is_installed_unfrozen() {
         (FailureClass::LockfileMismatch, Fix::UnfrozenInstall)
     );
 }
+
+#[test]
+fn collections_aliases_ask_for_a_python_before_3_10() {
+    let d = one(
+        "ImportError: cannot import name 'Mapping' from 'collections' (/usr/lib/python3.11/collections/__init__.py)",
+    );
+    assert_eq!(
+        d.fix,
+        Fix::UseRuntime {
+            runtime: "python".into(),
+            constraint: "<3.10".into()
+        }
+    );
+}
