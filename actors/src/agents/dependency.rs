@@ -748,13 +748,14 @@ async fn package_manager_shim(
             &shell(&check, dir, env, &req.logs, pm),
         )
         .await;
+        // Fetching the package manager is tool time, like an install.
+        steps.push(step.clone());
         if step.ok {
             return Ok(Some(folder));
         }
         last = Some((step, outcome));
     }
     let (step, outcome) = last.expect("two candidates were tried");
-    steps.push(step.clone());
     Err(StageFailure::of_step(&step, &outcome))
 }
 
