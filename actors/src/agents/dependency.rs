@@ -348,6 +348,19 @@ impl DependencyState {
                 }
                 return Err(StageFailure::of_step(&step, &outcome));
             }
+            if pm == "pip" {
+                let groups = dependency_groups(&dir);
+                if !groups.is_empty() {
+                    let quoted: Vec<String> = groups.iter().map(|p| format!("'{p}'")).collect();
+                    let s = format!("pip install {}", quoted.join(" "));
+                    must(
+                        "install groups",
+                        &shell(&s, &dir, &env, &req.logs, "install-groups"),
+                        &mut report.steps,
+                    )
+                    .await?;
+                }
+            }
             if !extras.packages.is_empty() {
                 let quoted: Vec<String> =
                     extras.packages.iter().map(|p| format!("'{p}'")).collect();
@@ -422,6 +435,39 @@ fn pip_script(dir: &Path, plan: &Plan) -> String {
     } else {
         String::new()
     }
+}
+
+/// The requirements of `pyproject.toml`'s test and dev dependency groups (PEP 735), which
+/// the pip this venv has may not read itself: `{include-group = ...}` entries are followed.
+fn dependency_groups(dir: &Path) -> Vec<String> {
+    let Some(groups) = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("dependency-groups")?.as_table().cloned())
+    else {
+        return Vec::new();
+    };
+    fn expand(groups: &toml::Table, name: &str, depth: u32, out: &mut Vec<String>) {
+        let Some(items) = groups.get(name).and_then(|v| v.as_array()) else {
+            return;
+        };
+        for item in items {
+            match item {
+                toml::Value::String(req) if !out.contains(req) => out.push(req.clone()),
+                toml::Value::Table(t) if depth < 8 => {
+                    if let Some(inc) = t.get("include-group").and_then(|v| v.as_str()) {
+                        expand(groups, inc, depth + 1, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for name in groups.keys().filter(|n| n.contains("test") || *n == "dev") {
+        expand(&groups, name, 0, &mut out);
+    }
+    out
 }
 
 /// A Python tool (`poetry`, `uv`, `pipenv`): from the host's PATH, or installed once into
@@ -904,6 +950,26 @@ mod tests {
             path: PathBuf::from(format!("/py/{}.{}", v.0, v.1)),
             version: v,
         }
+    }
+
+    #[test]
+    fn test_and_dev_dependency_groups_are_read_with_their_includes() {
+        let dir = std::env::temp_dir().join(format!("rr-groups-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            r#"
+[dependency-groups]
+tests = ["pytest>=8", {include-group = "typing"}]
+typing = ["mypy"]
+docs = ["sphinx"]
+dev = [{include-group = "tests"}, "ruff"]
+"#,
+        )
+        .unwrap();
+        let groups = dependency_groups(&dir);
+        assert_eq!(groups, vec!["pytest>=8", "mypy", "ruff"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -153,7 +153,8 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         run_step("tests", &shell(&script, &dir, &req.env, &req.logs, "tests")).await;
     let mut lines = outcome.error_lines.clone();
     lines.extend(outcome.tail.iter().cloned());
-    // A suite that could not run: its tool or a module is missing.
+    // A suite that could not run, or not all of it: its tool or a module it imports is
+    // missing (pytest still writes its report when collection fails).
     if !step.ok {
         let found = diagnose(
             lines.iter().map(String::as_str),
@@ -169,8 +170,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
                     | FailureClass::UndeclaredDependency
                     | FailureClass::ProjectNotInstalled
             )
-        }) && !junit.is_file()
-        {
+        }) {
             return Err(StageFailure::of_step(&step, &outcome));
         }
     }
