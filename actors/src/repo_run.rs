@@ -525,7 +525,10 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
                 component.path
             ));
         }
-        _ if start.is_some() && kind_name != "library" => PlanKind::Service,
+        // A command-line tool or a background worker answers no HTTP: installed, built
+        // and tested, not started.
+        "cli" | "worker" | "library" => PlanKind::Library,
+        _ if start.is_some() => PlanKind::Service,
         _ => PlanKind::Library,
     };
     let language = component
