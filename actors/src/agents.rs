@@ -8,6 +8,7 @@ pub mod detection;
 pub mod env_detector;
 pub mod fixer;
 pub mod health;
+pub mod node_host;
 pub mod pass;
 pub mod requirements;
 pub mod runner;
@@ -40,6 +41,7 @@ pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> 
     registry.register(health::kind())?;
     registry.register(fixer::kind())?;
     registry.register(test_runner::kind())?;
+    registry.register(node_host::kind())?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod env;
+mod node;
 mod run;
 mod runs;
 
@@ -32,6 +33,10 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Continue a run after its last finished phase.
     Resume(runs::ResumeArgs),
+    /// Start a node of a cluster.
+    Node(node::NodeArgs),
+    /// Look at a running cluster.
+    Cluster(node::ClusterArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -45,5 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(args).await,
         Command::Runs(args) => runs::run(args),
         Command::Resume(args) => runs::resume(args).await,
+        Command::Node(args) => node::run(args).await,
+        Command::Cluster(args) => node::cluster(args).await,
     }
 }

@@ -24,3 +24,4 @@
 
 pub mod boot;
 pub mod cli;
+pub mod cluster;

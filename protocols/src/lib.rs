@@ -26,6 +26,7 @@
 //! - Queries are `Get…` and carry their `RpcReplyPort` last.
 
 pub mod admin;
+pub mod cluster;
 pub mod codec;
 pub mod env;
 pub mod host;

@@ -8,6 +8,7 @@
 mod probe;
 
 pub use probe::{ProbeContext, detect};
+
 pub use reporunner_protocols::env::EnvDetectorMessage;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};

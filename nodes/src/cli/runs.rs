@@ -22,6 +22,11 @@ pub(crate) struct DataDirArgs {
 }
 
 impl DataDirArgs {
+    /// Returns whether neither the flag nor the env var named a directory.
+    pub(crate) fn is_default(&self) -> bool {
+        self.data_dir.is_none()
+    }
+
     /// Returns the directory: the flag, the env var, or the XDG default.
     pub(crate) fn resolve(&self) -> PathBuf {
         self.data_dir

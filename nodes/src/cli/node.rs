@@ -1,0 +1,230 @@
+//! `reporunner node start` and `reporunner cluster status`: a node of a cluster, and a
+//! look at a running one.
+//!
+//! A node's settings come from a TOML file (`--config`), overridden by environment
+//! variables (`REPORUNNER_COOKIE`), overridden by flags:
+//!
+//! ```toml
+//! name = "gpu-1"
+//! port = 7400
+//! cookie = "a shared secret"
+//! join = "10.0.0.1:7400"
+//! advertise = "10.0.0.2"
+//! data_dir = "/var/lib/reporunner"
+//! models = ["all-MiniLM-L6-v2"]
+//! [labels]
+//! gpu = "true"
+//! zone = "eu-1"
+//! ```
+
+use crate::boot::{Node, NodeConfig};
+use crate::cli::runs::DataDirArgs;
+use crate::cluster::{self, ClusterConfig};
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use reporunner_protocols::ids::NodeId;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The port a node listens on unless told otherwise.
+pub(crate) const DEFAULT_PORT: u16 = 7400;
+
+/// Arguments of `reporunner node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    #[command(subcommand)]
+    command: NodeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Start a node and run until Ctrl-C: the head with `--head`, a worker with `--join`.
+    Start(StartArgs),
+}
+
+#[derive(Debug, Args)]
+struct StartArgs {
+    /// Start the head: the cluster's Admin of record.
+    #[arg(long, conflicts_with = "join")]
+    head: bool,
+    /// Join the head at HOST:PORT as a worker.
+    #[arg(long, value_name = "HOST:PORT")]
+    join: Option<String>,
+    /// A TOML file with the node's settings; flags and env vars override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The port to listen on [default: 7400].
+    #[arg(long)]
+    port: Option<u16>,
+    /// The cluster's shared secret.
+    #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
+    cookie: Option<String>,
+    /// A label, `key=value`; repeat for more.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// The node's name [default: the host name].
+    #[arg(long)]
+    name: Option<String>,
+    /// The address other nodes reach this one at [default: 127.0.0.1].
+    #[arg(long)]
+    advertise: Option<String>,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+/// A node's settings file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    name: Option<String>,
+    port: Option<u16>,
+    cookie: Option<String>,
+    join: Option<String>,
+    head: Option<bool>,
+    advertise: Option<String>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    models: Vec<String>,
+}
+
+/// Arguments of `reporunner cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Ask a running head for every node of its cluster.
+    Status {
+        /// The head, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: String,
+        /// The cluster's shared secret.
+        #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
+        cookie: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    labels
+        .iter()
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .with_context(|| format!("the label {l:?} is not key=value"))?;
+            if k.is_empty() {
+                bail!("the label {l:?} has no key");
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let NodeCommand::Start(args) = args.command;
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let join = args
+        .join
+        .clone()
+        .or(file.join.clone())
+        .filter(|_| !args.head);
+    let head = args.head || (join.is_none() && file.head.unwrap_or(false));
+    if !head && join.is_none() {
+        bail!("say what this node is: --head, or --join HOST:PORT (or head/join in --config)");
+    }
+    let Some(cookie) = args.cookie.clone().or(file.cookie.clone()) else {
+        bail!("a cookie is needed: --cookie, REPORUNNER_COOKIE, or cookie in --config");
+    };
+    let mut labels = file.labels.clone();
+    labels.extend(parse_labels(&args.labels)?);
+    let mut config = NodeConfig::default();
+    if let Some(name) = args.name.clone().or(file.name.clone()) {
+        config.node = NodeId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    config.data_dir = Some(
+        file.data_dir
+            .clone()
+            .filter(|_| args.data.is_default())
+            .unwrap_or_else(|| args.data.resolve()),
+    );
+    let cluster_config = ClusterConfig {
+        port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+        cookie,
+        advertise_host: args
+            .advertise
+            .clone()
+            .or(file.advertise.clone())
+            .unwrap_or_else(|| "127.0.0.1".into()),
+        head,
+        join,
+        labels,
+        models: file.models.clone(),
+    };
+    let node = Node::start(config).await?;
+    let cluster = match cluster::start(&node, &cluster_config).await {
+        Ok(c) => c,
+        Err(e) => {
+            node.shutdown().await?;
+            return Err(e);
+        }
+    };
+    eprintln!(
+        "node {} ({}) listening on {}",
+        node.id(),
+        if head { "head" } else { "worker" },
+        cluster.address
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("stopping");
+    cluster.stop().await;
+    node.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
+    let ClusterCommand::Status {
+        address,
+        cookie,
+        json,
+    } = args.command;
+    let nodes = cluster::status(&address, &cookie).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<20} {:<7} {:<22} {:>4} {:>9} {:<5} {:>6} labels",
+        "NODE", "ROLE", "ADDRESS", "CPUS", "MEMORY", "GPUS", "AGENTS"
+    );
+    for n in &nodes {
+        let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<20} {:<7} {:<22} {:>4} {:>7}Gi {:<5} {:>6} {}",
+            n.node.as_str(),
+            if n.head { "head" } else { "worker" },
+            n.address,
+            n.cpus,
+            n.memory_bytes / (1 << 30),
+            n.gpus.len(),
+            n.agents,
+            labels.join(",")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
