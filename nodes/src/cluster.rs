@@ -10,7 +10,8 @@ use ractor_cluster::node::NodeConnectionMode;
 use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage, NodeSessionMessage};
 use reporunner_actors::agents::node_host::{self, NodeHostConfig};
 use reporunner_protocols::Wire;
-use reporunner_protocols::cluster::{NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo};
+use reporunner_protocols::admin::AgentInfo;
+use reporunner_protocols::cluster::{NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest};
 use reporunner_protocols::ids::AgentId;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -188,22 +189,25 @@ async fn join(server: &ActorRef<NodeServerMessage>, head: &str) -> anyhow::Resul
     ractor_cluster::client_connect(server, head)
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the head at {head}: {e:?}"))?;
+    // Any ready session will do: in transitive mode the head may also connect back, and
+    // of two sessions between the same nodes one is closed (the Erlang rule), which may be
+    // the one this node opened.
     let started = Instant::now();
     let mut seen = false;
     while started.elapsed() < JOIN_TIMEOUT {
         let sessions = ractor::call_t!(server, NodeServerMessage::GetSessions, 2_000)
             .map_err(|e| anyhow::anyhow!("the node server did not answer: {e}"))?;
-        for s in sessions.values().filter(|s| !s.is_server) {
-            seen = true;
+        for s in sessions.values() {
             let ready: bool =
                 ractor::call_t!(s.actor, NodeSessionMessage::GetReadyState, 2_000).unwrap_or(false);
             if ready {
                 return Ok(());
             }
         }
-        if seen && sessions.values().all(|s| s.is_server) {
+        if seen && sessions.is_empty() {
             break;
         }
+        seen |= !sessions.is_empty();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!(
@@ -211,13 +215,14 @@ async fn join(server: &ActorRef<NodeServerMessage>, head: &str) -> anyhow::Resul
     )
 }
 
-/// Asks the cluster whose head listens at `address` for its nodes, joining it briefly as
-/// a client node (with no NodeHost of its own).
-///
-/// # Errors
-/// If the head cannot be reached or refuses the cookie.
-pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<NodeInfo>> {
-    let name = format!("status-{}", std::process::id());
+/// Joins the cluster whose head listens at `address` as a client node (with no NodeHost of
+/// its own), runs `work` with every node's host and its info, and leaves.
+async fn as_client<T, F, Fut>(address: &str, cookie: &str, work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Vec<(NodeInfo, ActorRef<NodeHostMessage>)>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let name = format!("client-{}", std::process::id());
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port();
@@ -233,8 +238,8 @@ pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<NodeInfo>
     let (server, task) = Actor::spawn(None, server, ()).await?;
     let result = async {
         join(&server, address).await?;
-        // The groups arrive with the session's state exchange; wait until every node the
-        // head knows has shown its host, or a moment has passed.
+        // The groups arrive with the session's state exchange (and other nodes' with the
+        // transitive connections): wait until the hosts seen stop changing.
         let started = Instant::now();
         let mut hosts = Vec::new();
         let mut stable = 0;
@@ -257,14 +262,48 @@ pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<NodeInfo>
             if let Ok(Ok(info)) =
                 ractor::call_t!(host, NodeHostMessage::GetInfo, 5_000).map(Wire::open)
             {
-                out.push(info);
+                out.push((info, host));
             }
         }
-        out.sort_by(|a, b| (!a.head, a.node.as_str()).cmp(&(!b.head, b.node.as_str())));
-        anyhow::Ok(out)
+        out.sort_by(|(a, _), (b, _)| (!a.head, a.node.as_str()).cmp(&(!b.head, b.node.as_str())));
+        work(out).await
     }
     .await;
     server.stop(None);
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     result
+}
+
+/// Asks the cluster whose head listens at `address` for its nodes.
+///
+/// # Errors
+/// If the head cannot be reached or refuses the cookie.
+pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<NodeInfo>> {
+    as_client(address, cookie, |hosts| async move {
+        Ok(hosts.into_iter().map(|(info, _)| info).collect())
+    })
+    .await
+}
+
+/// Asks the head's NodeHost to place an agent on the node that fits it.
+///
+/// # Errors
+/// If the head cannot be reached, refuses the cookie, or cannot place the agent (no node
+/// fits, an unknown kind, a name taken).
+pub async fn place(
+    address: &str,
+    cookie: &str,
+    request: PlaceRequest,
+) -> anyhow::Result<AgentInfo> {
+    as_client(address, cookie, |hosts| async move {
+        let (_, head) = hosts
+            .into_iter()
+            .find(|(info, _)| info.head)
+            .context("the cluster shows no head")?;
+        let info = ractor::call_t!(head, NodeHostMessage::Place, 60_000, Wire::new(request))
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()??;
+        Ok(info)
+    })
+    .await
 }

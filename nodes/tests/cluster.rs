@@ -161,6 +161,49 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     assert_eq!(gpu["address"], format!("127.0.0.1:{gpu_port}"));
     assert_eq!(nodes[0]["labels"]["zone"], "a");
 
+    // An agent that needs a GPU lands on the GPU worker; one that needs more VRAM than
+    // any node has is refused, with what each node lacks.
+    let spawn = |name: &str, need: &str| {
+        Command::new(env!("CARGO_BIN_EXE_reporunner"))
+            .args([
+                "cluster",
+                "spawn",
+                "--json",
+                "--address",
+                &head_addr,
+                "--cookie",
+                "s3cret",
+            ])
+            .args(["--kind", "env-detector", "--name", name, "--need", need])
+            .output()
+            .unwrap()
+    };
+    let out = spawn("gpu-probe", "gpu");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(placed["node"], "gpu-1", "{placed}");
+    let out = spawn("too-big", "vram_mib=99999");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no node fits"), "{err}");
+    assert!(err.contains("cpu-1: no GPU"), "{err}");
+    assert!(
+        err.contains("gpu-1: 16384 MiB of VRAM, 99999 needed"),
+        "{err}"
+    );
+    let nodes = wait_nodes(&head_addr, "s3cret", 3);
+    let gpu = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "gpu-1")
+        .unwrap();
+    assert!(gpu["agents"].as_u64().unwrap() >= 2, "{gpu}");
+
     // The wrong cookie: the worker is refused and says so.
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .args(["node", "start", "--name", "intruder", "--join", &head_addr])

@@ -151,6 +151,14 @@ pub enum AdminError {
         /// What went wrong.
         reason: String,
     },
+    /// No node of the cluster offers what the agent needs.
+    #[error("no node fits {kind:?}: {reason}")]
+    NoNodeFits {
+        /// The kind.
+        kind: String,
+        /// What it needs, and what each node lacks.
+        reason: String,
+    },
     /// The Admin did not answer: it is down, restarting or too slow.
     #[error("the admin is unavailable: {reason}")]
     Unavailable {

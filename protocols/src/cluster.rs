@@ -6,6 +6,7 @@ use crate::admin::{AdminError, AgentInfo, SpawnAgentRequest};
 use crate::codec::Wire;
 use crate::host::GpuInfo;
 use crate::ids::NodeId;
+use crate::kinds::AgentNeeds;
 use ractor::RpcReplyPort;
 use ractor_cluster_derive::RactorClusterMessage;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,75 @@ impl NodeInfo {
     }
 }
 
+/// A request to place an agent on the node of the cluster that fits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceRequest {
+    /// The agent.
+    pub spawn: SpawnAgentRequest,
+    /// Needs on top of its kind's own (an operator may ask for a GPU node, say).
+    pub needs: AgentNeeds,
+}
+
+/// Why `info`'s node cannot take an agent with `needs`, or `None` when it fits.
+pub fn misfit(needs: &AgentNeeds, info: &NodeInfo) -> Option<String> {
+    if needs.gpu && !info.has_gpu() {
+        return Some("no GPU".into());
+    }
+    if needs.min_vram_mib > 0 {
+        let best = info
+            .gpus
+            .iter()
+            .map(|g| g.memory_total_mib)
+            .max()
+            .unwrap_or(0);
+        if best < needs.min_vram_mib {
+            return Some(format!("{best} MiB of VRAM, {} needed", needs.min_vram_mib));
+        }
+    }
+    if let Some(model) = &needs.model
+        && !info.models.contains(model)
+    {
+        return Some(format!("does not serve the model {model}"));
+    }
+    for (k, v) in &needs.labels {
+        if info.labels.get(k) != Some(v) {
+            return Some(format!("no label {k}={v}"));
+        }
+    }
+    None
+}
+
+/// The node an agent with `needs` goes to: the least loaded of those that fit (by load,
+/// then agent count, then name, so the choice is stable).
+///
+/// # Errors
+/// What each node lacks, when none fits.
+pub fn place<'a>(needs: &AgentNeeds, nodes: &'a [NodeInfo]) -> Result<&'a NodeInfo, String> {
+    let mut why = Vec::new();
+    let best = nodes
+        .iter()
+        .filter(|n| match misfit(needs, n) {
+            Some(reason) => {
+                why.push(format!("{}: {reason}", n.node));
+                false
+            }
+            None => true,
+        })
+        .min_by(|a, b| {
+            a.load
+                .total_cmp(&b.load)
+                .then(a.agents.cmp(&b.agents))
+                .then(a.node.as_str().cmp(b.node.as_str()))
+        });
+    best.ok_or_else(|| {
+        if nodes.is_empty() {
+            "no node is known".into()
+        } else {
+            why.join("; ")
+        }
+    })
+}
+
 /// A `NodeHost`'s messages.
 #[derive(RactorClusterMessage)]
 pub enum NodeHostMessage {
@@ -61,6 +131,13 @@ pub enum NodeHostMessage {
         Wire<SpawnAgentRequest>,
         RpcReplyPort<Wire<Result<AgentInfo, AdminError>>>,
     ),
+    /// Places an agent on the node of the cluster that fits its needs and its kind's, and
+    /// spawns it there.
+    #[rpc]
+    Place(
+        Wire<PlaceRequest>,
+        RpcReplyPort<Wire<Result<AgentInfo, AdminError>>>,
+    ),
 }
 
 impl std::fmt::Debug for NodeHostMessage {
@@ -68,6 +145,7 @@ impl std::fmt::Debug for NodeHostMessage {
         match self {
             NodeHostMessage::GetInfo(_) => f.write_str("GetInfo"),
             NodeHostMessage::SpawnAgent(req, _) => write!(f, "SpawnAgent({req:?})"),
+            NodeHostMessage::Place(req, _) => write!(f, "Place({req:?})"),
         }
     }
 }
@@ -96,6 +174,60 @@ mod tests {
             NodeHostMessage::SpawnAgent(w, _) => assert_eq!(w, Wire::Value(req)),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn node(name: &str, gpu: bool, load: f32) -> NodeInfo {
+        let mut n = NodeInfo {
+            node: NodeId::new(name),
+            address: "127.0.0.1:1".into(),
+            head: false,
+            cpus: 2,
+            memory_bytes: 1,
+            gpus: vec![],
+            models: vec![],
+            labels: BTreeMap::new(),
+            agents: 0,
+            load,
+            started_ms: 0,
+        };
+        if gpu {
+            n.gpus.push(GpuInfo {
+                index: 0,
+                name: "L4".into(),
+                memory_total_mib: 24_000,
+                memory_free_mib: 24_000,
+                driver: "550".into(),
+            });
+        }
+        n
+    }
+
+    #[test]
+    fn placement_takes_the_least_loaded_node_that_fits() {
+        let nodes = vec![
+            node("head", false, 0.0),
+            node("g1", true, 2.0),
+            node("g2", true, 1.0),
+        ];
+        let gpu = AgentNeeds {
+            gpu: true,
+            ..AgentNeeds::default()
+        };
+        assert_eq!(place(&gpu, &nodes).unwrap().node.as_str(), "g2");
+        assert_eq!(
+            place(&AgentNeeds::default(), &nodes).unwrap().node.as_str(),
+            "head"
+        );
+        let big = AgentNeeds {
+            gpu: true,
+            min_vram_mib: 80_000,
+            ..AgentNeeds::default()
+        };
+        let why = place(&big, &nodes).unwrap_err();
+        assert!(why.contains("head: no GPU"), "{why}");
+        assert!(why.contains("g1: 24000 MiB of VRAM, 80000 needed"), "{why}");
+        let cpu_only = vec![node("head", false, 0.0)];
+        assert_eq!(place(&gpu, &cpu_only).unwrap_err(), "head: no GPU");
     }
 
     #[test]

@@ -7,8 +7,12 @@
 use crate::agents::env_detector::{ProbeContext, detect};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use reporunner_protocols::Wire;
-use reporunner_protocols::admin::{AdminClient, AdminError, AdminMessage};
-use reporunner_protocols::cluster::{NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo};
+use reporunner_protocols::admin::{
+    AdminClient, AdminError, AdminMessage, AgentInfo, SpawnAgentRequest,
+};
+use reporunner_protocols::cluster::{
+    NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest, place,
+};
 use reporunner_protocols::host::GpuInfo;
 use reporunner_protocols::ids::NodeId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
@@ -98,36 +102,133 @@ impl Actor for NodeHost {
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             NodeHostMessage::GetInfo(reply) => {
-                let agents =
-                    ractor::pg::get_local_members(&state.args.namespace.agents_group()).len();
-                state.info.agents = agents as u32;
-                state.info.load = agents as f32 / state.info.cpus.max(1) as f32;
-                let _ = reply.send(Wire::new(state.info.clone()));
+                let _ = reply.send(Wire::new(state.refresh()));
             }
             NodeHostMessage::SpawnAgent(request, reply) => {
                 let result = match request.open() {
-                    Ok(req) => match lookup::<AdminMessage>(&state.args.namespace.admin()) {
-                        Some(admin) => {
-                            AdminClient::new(admin)
-                                .spawn_agent(&req.kind, req.name, &req.config)
-                                .await
-                        }
-                        None => Err(AdminError::Unavailable {
-                            reason: "this node's admin is not running".into(),
-                        }),
-                    },
+                    Ok(req) => state.spawn_here(req).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
+            NodeHostMessage::Place(request, reply) => {
+                let result = match request.open() {
+                    Ok(req) => state.place(&myself, req).await,
                     Err(e) => Err(e.into()),
                 };
                 let _ = reply.send(Wire::new(result));
             }
         }
         Ok(())
+    }
+}
+
+impl NodeHostState {
+    /// The node's info with its current load.
+    fn refresh(&mut self) -> NodeInfo {
+        let agents = ractor::pg::get_local_members(&self.args.namespace.agents_group()).len();
+        self.info.agents = agents as u32;
+        self.info.load = agents as f32 / self.info.cpus.max(1) as f32;
+        self.info.clone()
+    }
+
+    fn admin(&self) -> Result<AdminClient, AdminError> {
+        lookup::<AdminMessage>(&self.args.namespace.admin())
+            .map(AdminClient::new)
+            .ok_or_else(|| AdminError::Unavailable {
+                reason: format!(
+                    "the admin of node {} is not running (no actor named {})",
+                    self.args.node,
+                    self.args.namespace.admin()
+                ),
+            })
+    }
+
+    async fn spawn_here(&self, req: SpawnAgentRequest) -> Result<AgentInfo, AdminError> {
+        self.admin()?
+            .spawn_agent(&req.kind, req.name, &req.config)
+            .await
+    }
+
+    /// Places the agent on the least loaded node that fits its kind's needs and the
+    /// request's, asking every node's host for its info (a host that does not answer within
+    /// [`INFO_TIMEOUT_MS`] is left out).
+    async fn place(
+        &mut self,
+        myself: &ActorRef<NodeHostMessage>,
+        req: PlaceRequest,
+    ) -> Result<AgentInfo, AdminError> {
+        let kinds = self.admin()?.kinds().await?;
+        let kind = kinds
+            .iter()
+            .find(|k| k.name == req.spawn.kind)
+            .ok_or_else(|| AdminError::UnknownKind {
+                kind: req.spawn.kind.clone(),
+                known: kinds.iter().map(|k| k.name.clone()).collect(),
+            })?;
+        let needs = merge(&kind.needs, &req.needs);
+        let mut hosts: Vec<(NodeInfo, Option<ActorRef<NodeHostMessage>>)> =
+            vec![(self.refresh(), None)];
+        for cell in ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string()) {
+            if cell.get_id() == myself.get_id() {
+                continue;
+            }
+            let host: ActorRef<NodeHostMessage> = cell.into();
+            if let Ok(Ok(info)) =
+                ractor::call_t!(host, NodeHostMessage::GetInfo, INFO_TIMEOUT_MS).map(Wire::open)
+            {
+                hosts.push((info, Some(host)));
+            }
+        }
+        let infos: Vec<NodeInfo> = hosts.iter().map(|(i, _)| i.clone()).collect();
+        let chosen = place(&needs, &infos)
+            .map_err(|reason| AdminError::NoNodeFits {
+                kind: req.spawn.kind.clone(),
+                reason,
+            })?
+            .node
+            .clone();
+        let (_, host) = hosts
+            .into_iter()
+            .find(|(i, _)| i.node == chosen)
+            .expect("the chosen node is one of the hosts");
+        tracing::info!(kind = %req.spawn.kind, node = %chosen, "placed");
+        match host {
+            None => self.spawn_here(req.spawn).await,
+            Some(host) => ractor::call_t!(
+                host,
+                NodeHostMessage::SpawnAgent,
+                SPAWN_TIMEOUT_MS,
+                Wire::new(req.spawn)
+            )
+            .map_err(|e| AdminError::Unavailable {
+                reason: format!("the node {chosen} did not answer: {e}"),
+            })?
+            .open()?,
+        }
+    }
+}
+
+/// How long a node's host has to say what it offers.
+const INFO_TIMEOUT_MS: u64 = 2_000;
+/// How long a remote spawn may take.
+const SPAWN_TIMEOUT_MS: u64 = 30_000;
+
+/// A kind's needs with a request's on top.
+fn merge(kind: &AgentNeeds, extra: &AgentNeeds) -> AgentNeeds {
+    let mut labels = kind.labels.clone();
+    labels.extend(extra.labels.clone());
+    AgentNeeds {
+        gpu: kind.gpu || extra.gpu,
+        min_vram_mib: kind.min_vram_mib.max(extra.min_vram_mib),
+        model: extra.model.clone().or(kind.model.clone()),
+        labels,
     }
 }
 

@@ -22,7 +22,10 @@ use crate::cli::runs::DataDirArgs;
 use crate::cluster::{self, ClusterConfig};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use reporunner_protocols::ids::NodeId;
+use reporunner_protocols::admin::SpawnAgentRequest;
+use reporunner_protocols::cluster::PlaceRequest;
+use reporunner_protocols::ids::{AgentId, NodeId};
+use reporunner_protocols::kinds::AgentNeeds;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -100,6 +103,32 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
+    /// Place an agent on the node that fits it (its kind's needs and the ones given here),
+    /// through the head.
+    Spawn {
+        /// The head, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: String,
+        /// The cluster's shared secret.
+        #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
+        cookie: String,
+        /// The agent's kind.
+        #[arg(long)]
+        kind: String,
+        /// The agent's name.
+        #[arg(long)]
+        name: String,
+        /// Its configuration, as JSON.
+        #[arg(long, default_value = "")]
+        config: String,
+        /// A need on top of the kind's: `gpu`, `vram_mib=N`, `model=NAME` or `label:K=V`;
+        /// repeat for more.
+        #[arg(long = "need", value_name = "NEED")]
+        needs: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask a running head for every node of its cluster.
     Status {
         /// The head, HOST:PORT.
@@ -197,12 +226,58 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_needs(needs: &[String]) -> anyhow::Result<AgentNeeds> {
+    let mut out = AgentNeeds::default();
+    for n in needs {
+        if n == "gpu" {
+            out.gpu = true;
+        } else if let Some(v) = n.strip_prefix("vram_mib=") {
+            out.min_vram_mib = v.parse().with_context(|| format!("{n:?}: not a number"))?;
+            out.gpu = true;
+        } else if let Some(m) = n.strip_prefix("model=") {
+            out.model = Some(m.to_string());
+        } else if let Some(l) = n.strip_prefix("label:") {
+            out.labels.extend(parse_labels(&[l.to_string()])?);
+        } else {
+            bail!("unknown need {n:?}: use gpu, vram_mib=N, model=NAME or label:K=V");
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
-    let ClusterCommand::Status {
-        address,
-        cookie,
-        json,
-    } = args.command;
+    let (address, cookie, json) = match args.command {
+        ClusterCommand::Status {
+            address,
+            cookie,
+            json,
+        } => (address, cookie, json),
+        ClusterCommand::Spawn {
+            address,
+            cookie,
+            kind,
+            name,
+            config,
+            needs,
+            json,
+        } => {
+            let request = PlaceRequest {
+                spawn: SpawnAgentRequest {
+                    kind,
+                    name: AgentId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?,
+                    config,
+                },
+                needs: parse_needs(&needs)?,
+            };
+            let info = cluster::place(&address, &cookie, request).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("{} ({}) runs on {}", info.name, info.kind, info.node);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let nodes = cluster::status(&address, &cookie).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&nodes)?);
