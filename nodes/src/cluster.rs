@@ -11,7 +11,9 @@ use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage, NodeS
 use reporunner_actors::agents::node_host::{self, NodeHostConfig};
 use reporunner_protocols::Wire;
 use reporunner_protocols::admin::AgentInfo;
-use reporunner_protocols::cluster::{NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest};
+use reporunner_protocols::cluster::{
+    Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest,
+};
 use reporunner_protocols::ids::AgentId;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -37,6 +39,9 @@ pub struct ClusterConfig {
     pub labels: BTreeMap<String, String>,
     /// The models it can serve.
     pub models: Vec<String>,
+    /// How long a node may miss its heartbeats before it is marked down, in ms
+    /// [default: 3000].
+    pub down_after_ms: Option<u64>,
 }
 
 /// A node's running cluster layer.
@@ -131,17 +136,14 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         address: address.clone(),
         labels: config.labels.clone(),
         models: config.models.clone(),
+        heartbeat_ms: None,
+        down_after_ms: config.down_after_ms,
     };
     node.admin()
         .spawn_agent(
             node_host::KIND,
             AgentId::new(node_host::KIND),
-            &serde_json::to_string(&serde_json::json!({
-                "head": host_config.head,
-                "address": host_config.address,
-                "labels": host_config.labels,
-                "models": host_config.models,
-            }))?,
+            &serde_json::to_string(&host_config)?,
         )
         .await
         .context("starting the node host")?;
@@ -274,13 +276,21 @@ where
     result
 }
 
-/// Asks the cluster whose head listens at `address` for its nodes.
+/// Asks the head whose NodeServer listens at `address` for every node it has seen, up
+/// or down.
 ///
 /// # Errors
 /// If the head cannot be reached or refuses the cookie.
-pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<NodeInfo>> {
+pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<Member>> {
     as_client(address, cookie, |hosts| async move {
-        Ok(hosts.into_iter().map(|(info, _)| info).collect())
+        let (_, head) = hosts
+            .into_iter()
+            .find(|(info, _)| info.head)
+            .context("the cluster shows no head")?;
+        let members = ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()?;
+        Ok(members)
     })
     .await
 }

@@ -1,7 +1,8 @@
 //! A cluster of real `reporunner node` processes on 127.0.0.1: a head and workers joining
 //! it with the cookie, a worker with the wrong cookie refused, every node seen by
-//! `reporunner cluster status` with its labels, and malformed bytes from a raw TCP client
-//! neither crashing nor stalling the head.
+//! `reporunner cluster status` with its labels, an agent that needs a GPU placed on the
+//! GPU worker, that worker killed with SIGKILL marked down and then rejoining, and
+//! malformed bytes from a raw TCP client neither crashing nor stalling the head.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -111,7 +112,7 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     );
     wait_listening(port);
     let gpu_port = free_port();
-    let _gpu = start(
+    let mut gpu_node = start(
         "gpu-1",
         &[
             "--join",
@@ -203,6 +204,69 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
         .find(|n| n["node"] == "gpu-1")
         .unwrap();
     assert!(gpu["agents"].as_u64().unwrap() >= 2, "{gpu}");
+    assert_eq!(gpu["state"], "up");
+
+    // kill -9 the GPU worker: the head marks it down once it misses its heartbeats, and a
+    // GPU agent has nowhere to go.
+    let _ = gpu_node.child.kill();
+    let _ = gpu_node.child.wait();
+    let started = Instant::now();
+    loop {
+        let nodes = status(&head_addr, "s3cret").expect("the head answers");
+        let state = nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node"] == "gpu-1")
+            .map(|n| n["state"].clone());
+        if state == Some(serde_json::json!("down")) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "gpu-1 was never marked down: {nodes}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = spawn("gpu-probe-2", "gpu");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no node fits"), "{err}");
+
+    // The worker comes back under its name: it rejoins, and GPU agents land on it again.
+    let _gpu_again = start(
+        "gpu-1",
+        &[
+            "--join",
+            &head_addr,
+            "--port",
+            &gpu_port.to_string(),
+            "--cookie",
+            "s3cret",
+            "--label",
+            "gpu=true",
+        ],
+    );
+    let started = Instant::now();
+    loop {
+        let out = spawn("gpu-probe-3", "gpu");
+        if out.status.success() {
+            let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(placed["node"], "gpu-1");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker never rejoined: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let nodes = wait_nodes(&head_addr, "s3cret", 3);
+    assert!(
+        nodes.as_array().unwrap().iter().all(|n| n["state"] == "up"),
+        "{nodes}"
+    );
 
     // The wrong cookie: the worker is refused and says so.
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))

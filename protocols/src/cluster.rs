@@ -50,6 +50,27 @@ impl NodeInfo {
     }
 }
 
+/// Whether a node answers its heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// It answered within the timeout.
+    Up,
+    /// It missed its heartbeats for longer than the timeout (or its connection closed).
+    Down,
+}
+
+/// A node as the head's membership view holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// What it last said of itself.
+    pub info: NodeInfo,
+    /// Up or down.
+    pub state: NodeState,
+    /// When it last answered, in ms since the Unix epoch.
+    pub last_seen_ms: u64,
+}
+
 /// A request to place an agent on the node of the cluster that fits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceRequest {
@@ -138,6 +159,13 @@ pub enum NodeHostMessage {
         Wire<PlaceRequest>,
         RpcReplyPort<Wire<Result<AgentInfo, AdminError>>>,
     ),
+    /// Returns every node this host has seen, up or down.
+    #[rpc]
+    GetMembers(RpcReplyPort<Wire<Vec<Member>>>),
+    /// Its own timer: time to heartbeat every node.
+    Tick,
+    /// Its own heartbeat's answers: the nodes that answered.
+    Seen(Wire<Vec<NodeInfo>>),
 }
 
 impl std::fmt::Debug for NodeHostMessage {
@@ -146,6 +174,9 @@ impl std::fmt::Debug for NodeHostMessage {
             NodeHostMessage::GetInfo(_) => f.write_str("GetInfo"),
             NodeHostMessage::SpawnAgent(req, _) => write!(f, "SpawnAgent({req:?})"),
             NodeHostMessage::Place(req, _) => write!(f, "Place({req:?})"),
+            NodeHostMessage::GetMembers(_) => f.write_str("GetMembers"),
+            NodeHostMessage::Tick => f.write_str("Tick"),
+            NodeHostMessage::Seen(nodes) => write!(f, "Seen({nodes:?})"),
         }
     }
 }

@@ -11,21 +11,21 @@ use reporunner_protocols::admin::{
     AdminClient, AdminError, AdminMessage, AgentInfo, SpawnAgentRequest,
 };
 use reporunner_protocols::cluster::{
-    NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest, place,
+    Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, NodeState, PlaceRequest, place,
 };
 use reporunner_protocols::host::GpuInfo;
 use reporunner_protocols::ids::NodeId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_runtime::kinds::AgentKind;
 use reporunner_runtime::naming::{Namespace, lookup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The kind name the NodeHost is registered under.
 pub const KIND: &str = "node-host";
 
 /// The NodeHost's configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeHostConfig {
     /// Whether this node is the head.
@@ -37,7 +37,16 @@ pub struct NodeHostConfig {
     pub labels: BTreeMap<String, String>,
     /// The models it can serve.
     pub models: Vec<String>,
+    /// How often every node is asked for its info, in ms (the heartbeat).
+    pub heartbeat_ms: Option<u64>,
+    /// How long a node may go unseen before it is marked down, in ms.
+    pub down_after_ms: Option<u64>,
 }
+
+/// How often nodes are heartbeaten unless configured.
+pub const HEARTBEAT_MS: u64 = 1_000;
+/// How long a node may miss its heartbeats unless configured.
+pub const DOWN_AFTER_MS: u64 = 3_000;
 
 /// The NodeHost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,6 +68,10 @@ pub struct NodeHostArguments {
 pub struct NodeHostState {
     args: NodeHostArguments,
     info: NodeInfo,
+    /// Every node seen, by id: the membership view.
+    members: BTreeMap<String, Member>,
+    /// Whether a heartbeat round is under way.
+    beating: bool,
 }
 
 impl Actor for NodeHost {
@@ -97,7 +110,24 @@ impl Actor for NodeHost {
             started_ms: crate::runs::now_ms(),
         };
         ractor::pg::join(NODE_HOSTS_GROUP.to_string(), vec![myself.get_cell()]);
-        Ok(NodeHostState { args, info })
+        Ok(NodeHostState {
+            args,
+            info,
+            members: BTreeMap::new(),
+            beating: false,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let every = state.args.config.heartbeat_ms.unwrap_or(HEARTBEAT_MS);
+        myself.send_interval(std::time::Duration::from_millis(every), || {
+            NodeHostMessage::Tick
+        });
+        Ok(())
     }
 
     async fn handle(
@@ -124,8 +154,100 @@ impl Actor for NodeHost {
                 };
                 let _ = reply.send(Wire::new(result));
             }
+            NodeHostMessage::GetMembers(reply) => {
+                let mut members: Vec<Member> = state.members.values().cloned().collect();
+                let own = state.refresh();
+                members.retain(|m| m.info.node != own.node);
+                members.push(Member {
+                    info: own,
+                    state: NodeState::Up,
+                    last_seen_ms: crate::runs::now_ms(),
+                });
+                members.sort_by(|a, b| {
+                    (!a.info.head, a.info.node.as_str()).cmp(&(!b.info.head, b.info.node.as_str()))
+                });
+                let _ = reply.send(Wire::new(members));
+            }
+            NodeHostMessage::Tick => {
+                if !state.beating {
+                    state.beating = true;
+                    heartbeat(
+                        myself.clone(),
+                        state.args.config.heartbeat_ms.unwrap_or(HEARTBEAT_MS),
+                    );
+                }
+                state.mark_down();
+            }
+            NodeHostMessage::Seen(nodes) => {
+                state.beating = false;
+                if let Ok(nodes) = nodes.open() {
+                    state.seen(nodes);
+                }
+                state.mark_down();
+            }
         }
         Ok(())
+    }
+}
+
+/// Asks every other node's host for its info, concurrently, each within one heartbeat,
+/// and reports those that answered to `host`. It runs beside the host, so a slow node
+/// never holds up the host's own messages.
+fn heartbeat(host: ActorRef<NodeHostMessage>, every_ms: u64) {
+    tokio::spawn(async move {
+        let others: Vec<ActorRef<NodeHostMessage>> =
+            ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string())
+                .into_iter()
+                .filter(|c| c.get_id() != host.get_id())
+                .map(ActorRef::from)
+                .collect();
+        let mut set = tokio::task::JoinSet::new();
+        for other in others {
+            set.spawn(async move {
+                ractor::call_t!(other, NodeHostMessage::GetInfo, every_ms.max(200))
+                    .ok()
+                    .and_then(|w| w.open().ok())
+            });
+        }
+        let seen: Vec<NodeInfo> = set.join_all().await.into_iter().flatten().collect();
+        let _ = host.cast(NodeHostMessage::Seen(Wire::new(seen)));
+    });
+}
+
+impl NodeHostState {
+    /// Records the nodes that answered; one that was down has rejoined.
+    fn seen(&mut self, nodes: Vec<NodeInfo>) {
+        let now = crate::runs::now_ms();
+        for info in nodes {
+            let key = info.node.to_string();
+            if let Some(m) = self.members.get(&key)
+                && m.state == NodeState::Down
+            {
+                tracing::warn!(node = %key, "node rejoined");
+            } else if !self.members.contains_key(&key) {
+                tracing::info!(node = %key, address = %info.address, "node joined");
+            }
+            self.members.insert(
+                key,
+                Member {
+                    info,
+                    state: NodeState::Up,
+                    last_seen_ms: now,
+                },
+            );
+        }
+    }
+
+    /// Marks down every node that has not answered for longer than the timeout.
+    fn mark_down(&mut self) {
+        let now = crate::runs::now_ms();
+        let limit = self.args.config.down_after_ms.unwrap_or(DOWN_AFTER_MS);
+        for (node, m) in &mut self.members {
+            if m.state == NodeState::Up && now.saturating_sub(m.last_seen_ms) > limit {
+                m.state = NodeState::Down;
+                tracing::warn!(node = %node, missed_ms = now - m.last_seen_ms, "node down: it missed its heartbeats");
+            }
+        }
     }
 }
 

@@ -23,9 +23,10 @@ use crate::cluster::{self, ClusterConfig};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use reporunner_protocols::admin::SpawnAgentRequest;
-use reporunner_protocols::cluster::PlaceRequest;
+use reporunner_protocols::cluster::{NodeState, PlaceRequest};
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_protocols::kinds::AgentNeeds;
+use reporunner_runtime::naming::Namespace;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -73,6 +74,10 @@ struct StartArgs {
     /// The address other nodes reach this one at [default: 127.0.0.1].
     #[arg(long)]
     advertise: Option<String>,
+    /// How long a node may miss its heartbeats before the head marks it down, in ms
+    /// [default: 3000].
+    #[arg(long, value_name = "MS")]
+    down_after_ms: Option<u64>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -92,6 +97,7 @@ struct FileConfig {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     models: Vec<String>,
+    down_after_ms: Option<u64>,
 }
 
 /// Arguments of `reporunner cluster`.
@@ -186,6 +192,11 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = args.name.clone().or(file.name.clone()) {
         config.node = NodeId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    // Names unique across the cluster. ractor_cluster advertises every remotable actor to
+    // its peers under the actor's name, and when a peer's session closes ractor removes
+    // the proxies' names from the registry without checking whose they are: with one
+    // namespace for every node, a peer leaving would unregister this node's own Admin.
+    config.namespace = Namespace::new(format!("{}.{}", config.namespace.as_str(), config.node));
     config.data_dir = Some(
         file.data_dir
             .clone()
@@ -204,6 +215,7 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         join,
         labels,
         models: file.models.clone(),
+        down_after_ms: args.down_after_ms.or(file.down_after_ms),
     };
     let node = Node::start(config).await?;
     let cluster = match cluster::start(&node, &cluster_config).await {
@@ -278,21 +290,37 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let nodes = cluster::status(&address, &cookie).await?;
+    let members = cluster::status(&address, &cookie).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        // Each node's info, with its state beside it.
+        let rows: Vec<serde_json::Value> = members
+            .iter()
+            .map(|m| {
+                let mut v = serde_json::to_value(&m.info).unwrap_or_default();
+                v["state"] = serde_json::to_value(m.state).unwrap_or_default();
+                v["last_seen_ms"] = m.last_seen_ms.into();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<20} {:<7} {:<22} {:>4} {:>9} {:<5} {:>6} labels",
-        "NODE", "ROLE", "ADDRESS", "CPUS", "MEMORY", "GPUS", "AGENTS"
+        "{:<20} {:<7} {:<5} {:<22} {:>4} {:>9} {:<5} {:>6} labels",
+        "NODE", "ROLE", "STATE", "ADDRESS", "CPUS", "MEMORY", "GPUS", "AGENTS"
     );
-    for n in &nodes {
+    for m in &members {
+        let n = &m.info;
+        let state = match m.state {
+            NodeState::Up => "up",
+            NodeState::Down => "down",
+        };
         let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
-            "{:<20} {:<7} {:<22} {:>4} {:>7}Gi {:<5} {:>6} {}",
+            "{:<20} {:<7} {:<5} {:<22} {:>4} {:>7}Gi {:<5} {:>6} {}",
             n.node.as_str(),
             if n.head { "head" } else { "worker" },
+            state,
             n.address,
             n.cpus,
             n.memory_bytes / (1 << 30),
