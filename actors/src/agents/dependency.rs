@@ -350,28 +350,9 @@ impl DependencyState {
             }
             if pm == "pip" {
                 let groups = dependency_groups(&dir);
-                if !groups.is_empty() {
-                    let quoted: Vec<String> = groups.iter().map(|p| format!("'{p}'")).collect();
-                    let s = format!("pip install {}", quoted.join(" "));
-                    must(
-                        "install groups",
-                        &shell(&s, &dir, &env, &req.logs, "install-groups"),
-                        &mut report.steps,
-                    )
-                    .await?;
-                }
+                pip_install("install groups", &groups, &dir, &env, req, report).await?;
             }
-            if !extras.packages.is_empty() {
-                let quoted: Vec<String> =
-                    extras.packages.iter().map(|p| format!("'{p}'")).collect();
-                let s = format!("pip install {}", quoted.join(" "));
-                must(
-                    "install extras",
-                    &shell(&s, &dir, &env, &req.logs, "install-extras"),
-                    &mut report.steps,
-                )
-                .await?;
-            }
+            pip_install("install extras", &extras.packages, &dir, &env, req, report).await?;
             if extras.editable && !script.contains("-e .") {
                 must(
                     "install project",
@@ -416,6 +397,31 @@ fn closest(
         Some(i) => Ok(i.clone()),
         None => python::choose(constraint, found),
     }
+}
+
+/// `pip install` of `packages` into the environment `env` names, as the step `purpose`;
+/// nothing when there are none.
+async fn pip_install(
+    purpose: &str,
+    packages: &[String],
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    req: &InstallRequest,
+    report: &mut DependencyReport,
+) -> Result<(), StageFailure> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let quoted: Vec<String> = packages.iter().map(|p| format!("'{p}'")).collect();
+    let script = format!("pip install {}", quoted.join(" "));
+    let log = purpose.replace(' ', "-");
+    must(
+        purpose,
+        &shell(&script, dir, env, &req.logs, &log),
+        &mut report.steps,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The pip commands for a component: the analysis's install command when it uses pip, else

@@ -7,17 +7,15 @@
 //! its output goes to a log file. Static sites are served by the built-in server instead.
 //! The lease is held by this agent, so it is released if the agent dies.
 
-use crate::agents::stage::{StageFailure, log_path};
+use crate::agents::stage::{StageFailure, lease_port, log_path, release_port};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
-use reporunner_protocols::Wire;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
-use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
 use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::{Plan, PlanKind, ServiceOutput, ServiceReport};
 use reporunner_runtime::kinds::AgentKind;
-use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::process::{self, CommandSpec, Service};
 use reporunner_runtime::static_site::StaticServer;
 use std::collections::{BTreeMap, HashMap};
@@ -160,23 +158,13 @@ impl RunnerState {
         let new_port = req.repairs.iter().filter(|r| r.fix == Fix::NewPort).count();
         // After a port conflict, the hint is not asked for again.
         let preferred = if new_port > 0 { None } else { plan.port_hint };
-        let pm = lookup::<PortManagerMessage>(&self.namespace.port_manager())
-            .ok_or_else(|| StageFailure::new("the port manager is not running"))?;
-        let lease = ractor::call_t!(
-            pm,
-            PortManagerMessage::Lease,
-            10_000,
-            Wire::new(LeaseRequest {
-                purpose: format!("run {} service", req.run),
-                preferred,
-                holder_pid: Some(holder),
-            })
+        let (lease_id, port) = lease_port(
+            &self.namespace,
+            &format!("run {} service", req.run),
+            preferred,
+            holder,
         )
-        .map_err(|e| StageFailure::new(format!("the port manager did not answer: {e}")))?
-        .open()
-        .map_err(|e| StageFailure::new(e.to_string()))?
-        .map_err(|e| StageFailure::new(e.to_string()))?;
-        let port = lease.port;
+        .await?;
         let dir = req.workspace.join(&plan.component);
         let started_ms = crate::runs::now_ms();
         let (running, report) = if plan.kind == PlanKind::Static {
@@ -234,7 +222,7 @@ impl RunnerState {
             req.run.clone(),
             Held {
                 running,
-                lease: lease.id,
+                lease: lease_id,
             },
         );
         Ok(report)
@@ -277,14 +265,7 @@ impl RunnerState {
             }
             Running::Static(server) => server.stop().await,
         }
-        if let Some(pm) = lookup::<PortManagerMessage>(&self.namespace.port_manager()) {
-            let _ = ractor::call_t!(
-                pm,
-                PortManagerMessage::Release,
-                5_000,
-                Wire::new(held.lease)
-            );
-        }
+        release_port(&self.namespace, held.lease).await;
         true
     }
 }

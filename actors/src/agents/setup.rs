@@ -4,19 +4,19 @@
 //! database the project names, Redis), and applies the migrations. It holds the database
 //! processes of each run until the run is stopped, or until it stops itself.
 
-use crate::agents::stage::{StageFailure, merge_env, must, on_path, run_step, shell};
+use crate::agents::stage::{
+    StageFailure, lease_port, merge_env, must, on_path, release_port, run_step, shell,
+};
 use crate::envfile::{self, Source};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
-use reporunner_protocols::Wire;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
-use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
 use reporunner_protocols::profile::Component;
 use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::{DatabaseReport, Plan, SetupReport, StepReport};
 use reporunner_runtime::kinds::AgentKind;
-use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::process::{self, CommandSpec, Service};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -141,33 +141,9 @@ impl SetupState {
         let n = dbs.len();
         for db in dbs {
             db.service.stop(Duration::from_secs(10)).await;
-            if let Some(pm) = lookup::<PortManagerMessage>(&self.namespace.port_manager()) {
-                let _ =
-                    ractor::call_t!(pm, PortManagerMessage::Release, 5_000, Wire::new(db.lease));
-            }
+            release_port(&self.namespace, db.lease).await;
         }
         n
-    }
-
-    async fn lease(
-        &self,
-        purpose: &str,
-        preferred: Option<u16>,
-        holder: u64,
-    ) -> Result<(u64, u16), StageFailure> {
-        let pm = lookup::<PortManagerMessage>(&self.namespace.port_manager())
-            .ok_or_else(|| StageFailure::new("the port manager is not running"))?;
-        let req = LeaseRequest {
-            purpose: purpose.to_string(),
-            preferred,
-            holder_pid: Some(holder),
-        };
-        let lease = ractor::call_t!(pm, PortManagerMessage::Lease, 10_000, Wire::new(req))
-            .map_err(|e| StageFailure::new(format!("the port manager did not answer: {e}")))?
-            .open()
-            .map_err(|e| StageFailure::new(e.to_string()))?
-            .map_err(|e| StageFailure::new(e.to_string()))?;
-        Ok((lease.id, lease.port))
     }
 
     async fn prepare(
@@ -303,7 +279,7 @@ impl SetupState {
             report.state = "missing: install the Debian package postgresql (or run with --install-system-deps as root)".into();
             return report;
         };
-        let (lease, port) = match self.lease("postgresql", None, holder).await {
+        let (lease, port) = match lease_port(&self.namespace, "postgresql", None, holder).await {
             Ok(l) => l,
             Err(e) => {
                 report.state = format!("not started: {e}");
@@ -404,7 +380,7 @@ impl SetupState {
             report.state = "missing: install the Debian package redis-server (or run with --install-system-deps as root)".into();
             return report;
         };
-        let (lease, port) = match self.lease("redis", None, holder).await {
+        let (lease, port) = match lease_port(&self.namespace, "redis", None, holder).await {
             Ok(l) => l,
             Err(e) => {
                 report.state = format!("not started: {e}");

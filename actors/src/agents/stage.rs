@@ -3,8 +3,10 @@
 
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, Message, RpcReplyPort};
+use reporunner_protocols::Wire;
+use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
 use reporunner_protocols::stage::StepReport;
-use reporunner_runtime::naming::lookup;
+use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::process::{self, CommandSpec, Outcome};
 use reporunner_runtime::workflow::PhaseError;
 use std::collections::BTreeMap;
@@ -228,5 +230,35 @@ where
                 "the agent {name} stopped while answering"
             )))
         }
+    }
+}
+
+/// A port leased from the node's PortManager for `purpose`, held by the actor `holder`
+/// (released when it stops). Returns the lease's id and the port.
+pub(crate) async fn lease_port(
+    namespace: &Namespace,
+    purpose: &str,
+    preferred: Option<u16>,
+    holder: u64,
+) -> Result<(u64, u16), StageFailure> {
+    let pm = lookup::<PortManagerMessage>(&namespace.port_manager())
+        .ok_or_else(|| StageFailure::new("the port manager is not running"))?;
+    let req = LeaseRequest {
+        purpose: purpose.to_string(),
+        preferred,
+        holder_pid: Some(holder),
+    };
+    let lease = ractor::call_t!(pm, PortManagerMessage::Lease, 10_000, Wire::new(req))
+        .map_err(|e| StageFailure::new(format!("the port manager did not answer: {e}")))?
+        .open()
+        .map_err(|e| StageFailure::new(e.to_string()))?
+        .map_err(|e| StageFailure::new(e.to_string()))?;
+    Ok((lease.id, lease.port))
+}
+
+/// Gives a lease back; a PortManager that is gone has released it already.
+pub(crate) async fn release_port(namespace: &Namespace, lease: u64) {
+    if let Some(pm) = lookup::<PortManagerMessage>(&namespace.port_manager()) {
+        let _ = ractor::call_t!(pm, PortManagerMessage::Release, 5_000, Wire::new(lease));
     }
 }
