@@ -350,6 +350,7 @@ impl AdminState {
             node: self.node.clone(),
             namespace: self.namespace.clone(),
             config: request.config,
+            store: self.store.clone(),
         };
         let spec = kind
             .child_spec(&ctx)

@@ -1,7 +1,13 @@
 //! The cluster layer of a node: a ractor_cluster `NodeServer` (cookie authentication,
-//! transitive connections, `TCP_NODELAY` on every socket), the node's `NodeHost` (spawned
-//! through the Admin, so it is supervised and restarted like any agent), joining a head,
-//! and asking a running cluster for its nodes.
+//! transitive connections, `TCP_NODELAY` on every socket, optional mutual TLS), the node's
+//! `NodeHost` (spawned through the Admin, so it is supervised and restarted like any
+//! agent), joining a head, and asking a running cluster for its nodes.
+//!
+//! With TLS, every node presents a certificate signed by the cluster's CA and checks its
+//! peer's against it, in both directions; a plaintext peer never gets past the handshake.
+//! ractor_cluster's transitive mode connects to the peers it learns of in plaintext, so a
+//! TLS node runs in isolated mode and meshes itself: a worker asks the head for the members
+//! and connects to each one it has no session with, over TLS.
 
 use crate::boot::Node;
 use anyhow::{Context as _, bail};
@@ -12,12 +18,17 @@ use reporunner_actors::agents::node_host::{self, NodeHostConfig};
 use reporunner_protocols::Wire;
 use reporunner_protocols::admin::AgentInfo;
 use reporunner_protocols::cluster::{
-    Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, PlaceRequest,
+    Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeState, NodeTree, PlaceRequest, Placement,
 };
 use reporunner_protocols::ids::AgentId;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// How long joining may take before the head is taken to have refused this node.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +53,109 @@ pub struct ClusterConfig {
     /// How long a node may miss its heartbeats before it is marked down, in ms
     /// [default: 3000].
     pub down_after_ms: Option<u64>,
+    /// Mutual TLS between nodes, when set.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a node's TLS: its certificate chain and key, and the cluster's CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The node's certificate chain.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// The CA that signs every node's certificate.
+    pub ca: PathBuf,
+}
+
+/// A node's TLS, both ways: it accepts peers whose certificate the CA signed, and it
+/// connects to peers presenting its own.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls { .. }")
+    }
+}
+
+impl Tls {
+    /// Loads the PEM files and builds both sides of TLS 1.2/1.3 with client
+    /// certificates required.
+    ///
+    /// # Errors
+    /// A file that cannot be read or parsed, a key that does not match the certificate,
+    /// or a CA with no certificate.
+    pub fn load(files: &TlsFiles) -> anyhow::Result<Tls> {
+        let read_certs = |path: &Path| -> anyhow::Result<Vec<CertificateDer<'static>>> {
+            let certs = CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("{} holds no valid PEM certificate", path.display()))?;
+            if certs.is_empty() {
+                bail!("{} holds no certificate", path.display());
+            }
+            Ok(certs)
+        };
+        let certs = read_certs(&files.cert)?;
+        let key = PrivateKeyDer::from_pem_file(&files.key)
+            .with_context(|| format!("reading the private key {}", files.key.display()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in read_certs(&files.ca)? {
+            roots
+                .add(ca)
+                .with_context(|| format!("{} is not a usable CA", files.ca.display()))?;
+        }
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.clone(),
+            provider.clone(),
+        )
+        .build()
+        .context("building the client certificate check")?;
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs.clone(), key.clone_key())
+            .context("the node's key does not match its certificate")?;
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)
+            .context("the node's key does not match its certificate")?;
+        Ok(Tls {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+            connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+        })
+    }
+}
+
+/// Connects `server` to the node at `address` (`host:port`), over TLS when given.
+async fn connect(
+    server: &ActorRef<NodeServerMessage>,
+    address: &str,
+    tls: Option<&Tls>,
+) -> anyhow::Result<()> {
+    match tls {
+        None => ractor_cluster::client_connect(server, address)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {address}: {e}")),
+        Some(tls) => {
+            let host = address
+                .rsplit_once(':')
+                .map(|(h, _)| h.trim_matches(['[', ']']))
+                .with_context(|| format!("{address} is not HOST:PORT"))?;
+            let name = ServerName::try_from(host.to_string())
+                .with_context(|| format!("{host} is not a host name for TLS"))?;
+            ractor_cluster::client_connect_enc(server, address, tls.connector.clone(), name)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reach {address} over TLS: {e}"))
+        }
+    }
 }
 
 /// A node's running cluster layer.
@@ -49,6 +163,7 @@ pub struct ClusterConfig {
 pub struct ClusterHandle {
     server: ActorRef<NodeServerMessage>,
     task: JoinHandle<()>,
+    mesh: Option<JoinHandle<()>>,
     /// The address this node listens on.
     pub address: String,
 }
@@ -56,6 +171,9 @@ pub struct ClusterHandle {
 impl ClusterHandle {
     /// Stops the NodeServer, which closes every session.
     pub async fn stop(self) {
+        if let Some(mesh) = &self.mesh {
+            mesh.abort();
+        }
         self.server.stop(Some("shutdown".into()));
         let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
     }
@@ -104,9 +222,11 @@ impl NodeEventSubscription for SessionLog {
 /// worker) the connection to the head, which must authenticate within [`JOIN_TIMEOUT`].
 ///
 /// # Errors
-/// If the port cannot be bound, the NodeHost cannot be spawned, or the head refuses this
-/// node (a wrong cookie) or cannot be reached.
+/// If the port cannot be bound, the TLS files cannot be used, the NodeHost cannot be
+/// spawned, or the head refuses this node (a wrong cookie, TLS on one side only, a
+/// certificate the CA did not sign) or cannot be reached.
 pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<ClusterHandle> {
+    let tls = config.tls.as_ref().map(Tls::load).transpose()?;
     let port = if config.port == 0 {
         std::net::TcpListener::bind(("0.0.0.0", 0))?
             .local_addr()?
@@ -119,8 +239,9 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         config.cookie.clone(),
         node.id().to_string(),
         config.advertise_host.clone(),
-        None,
-        Some(NodeConnectionMode::Transitive),
+        tls.as_ref()
+            .map(|t| ractor_cluster::IncomingEncryptionMode::Tls(t.acceptor.clone())),
+        Some(connection_mode(tls.as_ref())),
     );
     let (server, task) = Actor::spawn(None, server, ())
         .await
@@ -139,7 +260,11 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         heartbeat_ms: None,
         down_after_ms: config.down_after_ms,
     };
-    node.admin()
+    // A restarted node's Admin restores the host of its last run from the checkpoint,
+    // with the settings of then: this run's replace it.
+    let admin = node.admin();
+    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
+    admin
         .spawn_agent(
             node_host::KIND,
             AgentId::new(node_host::KIND),
@@ -147,18 +272,84 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         )
         .await
         .context("starting the node host")?;
-    let handle = ClusterHandle {
+    let mut handle = ClusterHandle {
         server,
         task,
+        mesh: None,
         address,
     };
-    if let Some(head) = &config.join
-        && let Err(e) = join(&handle.server, head).await
-    {
-        handle.stop().await;
-        return Err(e);
+    if let Some(head) = &config.join {
+        if let Err(e) = join(&handle.server, head, tls.as_ref()).await {
+            handle.stop().await;
+            return Err(e);
+        }
+        if let Some(tls) = tls {
+            handle.mesh = Some(tokio::spawn(mesh(
+                handle.server.clone(),
+                node.id().to_string(),
+                tls,
+            )));
+        }
     }
     Ok(handle)
+}
+
+/// Transitive without TLS; with it, isolated, and [`mesh`] connects the peers.
+fn connection_mode(tls: Option<&Tls>) -> NodeConnectionMode {
+    if tls.is_some() {
+        NodeConnectionMode::Isolated
+    } else {
+        NodeConnectionMode::Transitive
+    }
+}
+
+/// How often a TLS worker looks for members it has no session with.
+const MESH_EVERY: Duration = Duration::from_secs(1);
+
+/// Transitive connections over TLS: every [`MESH_EVERY`], asks the head for the members
+/// and connects to each up node this one has no session with.
+async fn mesh(server: ActorRef<NodeServerMessage>, me: String, tls: Tls) {
+    loop {
+        tokio::time::sleep(MESH_EVERY).await;
+        let Ok(sessions) = ractor::call_t!(server, NodeServerMessage::GetSessions, 2_000) else {
+            return;
+        };
+        let peers: std::collections::HashSet<String> = sessions
+            .values()
+            .filter_map(|s| s.peer_name.as_ref().map(|p| p.name.clone()))
+            .collect();
+        let Some(head) = find_head().await else {
+            continue;
+        };
+        let Ok(Ok(members)) =
+            ractor::call_t!(head, NodeHostMessage::GetMembers, 2_000).map(|w| w.open())
+        else {
+            continue;
+        };
+        for m in members {
+            let name = m.info.node.to_string();
+            if m.state == NodeState::Up
+                && name != me
+                && !peers.contains(&name)
+                && let Err(e) = connect(&server, &m.info.address, Some(&tls)).await
+            {
+                tracing::warn!(node = %name, error = %e, "cannot connect to a member");
+            }
+        }
+    }
+}
+
+/// The head's NodeHost, among the hosts this node sees.
+async fn find_head() -> Option<ActorRef<NodeHostMessage>> {
+    for cell in ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string()) {
+        let host: ActorRef<NodeHostMessage> = cell.into();
+        if let Ok(Ok(info)) = ractor::call_t!(host, NodeHostMessage::GetInfo, 2_000).map(Wire::open)
+            && info.head
+        {
+            return Some(host);
+        }
+    }
+    None
 }
 
 /// Waits until something listens on `port`, read from `/proc/net/tcp{,6}`: connecting
@@ -187,10 +378,14 @@ async fn wait_listening(port: u16) -> anyhow::Result<()> {
 }
 
 /// Connects to `head` and waits until the session is authenticated and ready.
-async fn join(server: &ActorRef<NodeServerMessage>, head: &str) -> anyhow::Result<()> {
-    ractor_cluster::client_connect(server, head)
+async fn join(
+    server: &ActorRef<NodeServerMessage>,
+    head: &str,
+    tls: Option<&Tls>,
+) -> anyhow::Result<()> {
+    connect(server, head, tls)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the head at {head}: {e:?}"))?;
+        .with_context(|| format!("cannot join the head at {head}"))?;
     // Any ready session will do: in transitive mode the head may also connect back, and
     // of two sessions between the same nodes one is closed (the Erlang rule), which may be
     // the one this node opened.
@@ -213,62 +408,64 @@ async fn join(server: &ActorRef<NodeServerMessage>, head: &str) -> anyhow::Resul
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!(
-        "the head at {head} refused this node: it did not accept the cookie (check --cookie or REPORUNNER_COOKIE)"
+        "the head at {head} refused this node: it did not accept the cookie (check --cookie or \
+         REPORUNNER_COOKIE){}",
+        if tls.is_some() {
+            " or this node's certificate"
+        } else {
+            ", or it wants TLS (--tls-cert, --tls-key, --tls-ca)"
+        }
     )
 }
 
-/// Joins the cluster whose head listens at `address` as a client node (with no NodeHost of
-/// its own), runs `work` with every node's host and its info, and leaves.
-async fn as_client<T, F, Fut>(address: &str, cookie: &str, work: F) -> anyhow::Result<T>
+/// How a client reaches a running cluster: the head's address, the cookie, and TLS files
+/// when the cluster uses TLS.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The head's NodeServer, `host:port`.
+    pub address: String,
+    /// The cluster's shared secret.
+    pub cookie: String,
+    /// The client's TLS, when the cluster uses it.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Joins the cluster whose head listens at `client.address` as a client node (isolated,
+/// with no NodeHost of its own), runs `work` with the head's host, and leaves.
+async fn with_head<T, F, Fut>(client: &ClientConfig, work: F) -> anyhow::Result<T>
 where
-    F: FnOnce(Vec<(NodeInfo, ActorRef<NodeHostMessage>)>) -> Fut,
+    F: FnOnce(ActorRef<NodeHostMessage>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
 {
+    let tls = client.tls.as_ref().map(Tls::load).transpose()?;
     let name = format!("client-{}", std::process::id());
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port();
     let server = NodeServer::new(
         port,
-        cookie.to_string(),
+        client.cookie.clone(),
         name,
         "127.0.0.1".into(),
-        None,
-        Some(NodeConnectionMode::Transitive),
+        tls.as_ref()
+            .map(|t| ractor_cluster::IncomingEncryptionMode::Tls(t.acceptor.clone())),
+        Some(NodeConnectionMode::Isolated),
     )
     .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
     let (server, task) = Actor::spawn(None, server, ()).await?;
     let result = async {
-        join(&server, address).await?;
-        // The groups arrive with the session's state exchange (and other nodes' with the
-        // transitive connections): wait until the hosts seen stop changing.
+        join(&server, &client.address, tls.as_ref()).await?;
+        // The head's host arrives with the session's state exchange.
         let started = Instant::now();
-        let mut hosts = Vec::new();
-        let mut stable = 0;
-        while started.elapsed() < Duration::from_secs(3) {
-            let now = ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string());
-            if now.len() == hosts.len() && !now.is_empty() {
-                stable += 1;
-                if stable >= 5 {
-                    break;
-                }
-            } else {
-                stable = 0;
+        loop {
+            if let Some(head) = find_head().await {
+                break work(head).await;
             }
-            hosts = now;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut out = Vec::new();
-        for cell in hosts {
-            let host: ActorRef<NodeHostMessage> = cell.into();
-            if let Ok(Ok(info)) =
-                ractor::call_t!(host, NodeHostMessage::GetInfo, 5_000).map(Wire::open)
-            {
-                out.push((info, host));
+            if started.elapsed() > Duration::from_secs(5) {
+                bail!("the node at {} shows no head", client.address);
             }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        out.sort_by(|(a, _), (b, _)| (!a.head, a.node.as_str()).cmp(&(!b.head, b.node.as_str())));
-        work(out).await
     }
     .await;
     server.stop(None);
@@ -276,40 +473,54 @@ where
     result
 }
 
-/// Asks the head whose NodeServer listens at `address` for every node it has seen, up
-/// or down.
+/// Asks the head for every node it has seen, up or down.
 ///
 /// # Errors
-/// If the head cannot be reached or refuses the cookie.
-pub async fn status(address: &str, cookie: &str) -> anyhow::Result<Vec<Member>> {
-    as_client(address, cookie, |hosts| async move {
-        let (_, head) = hosts
-            .into_iter()
-            .find(|(info, _)| info.head)
-            .context("the cluster shows no head")?;
-        let members = ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
+/// If the head cannot be reached or refuses the client.
+pub async fn status(client: &ClientConfig) -> anyhow::Result<Vec<Member>> {
+    with_head(client, |head| async move {
+        Ok(ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
             .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
-            .open()?;
-        Ok(members)
+            .open()?)
     })
     .await
 }
 
-/// Asks the head's NodeHost to place an agent on the node that fits it.
+/// Asks the head for the agents it placed and where they run.
 ///
 /// # Errors
-/// If the head cannot be reached, refuses the cookie, or cannot place the agent (no node
-/// fits, an unknown kind, a name taken).
-pub async fn place(
-    address: &str,
-    cookie: &str,
-    request: PlaceRequest,
-) -> anyhow::Result<AgentInfo> {
-    as_client(address, cookie, |hosts| async move {
-        let (_, head) = hosts
-            .into_iter()
-            .find(|(info, _)| info.head)
-            .context("the cluster shows no head")?;
+/// If the head cannot be reached or refuses the client.
+pub async fn placements(client: &ClientConfig) -> anyhow::Result<Vec<Placement>> {
+    with_head(client, |head| async move {
+        Ok(
+            ractor::call_t!(head, NodeHostMessage::GetPlacements, 10_000)
+                .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+                .open()?,
+        )
+    })
+    .await
+}
+
+/// Asks the head for every node with its Admin's live tree.
+///
+/// # Errors
+/// If the head cannot be reached or refuses the client.
+pub async fn tree(client: &ClientConfig) -> anyhow::Result<Vec<NodeTree>> {
+    with_head(client, |head| async move {
+        Ok(ractor::call_t!(head, NodeHostMessage::GetTree, 20_000)
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()?)
+    })
+    .await
+}
+
+/// Asks the head to place an agent on the node that fits it.
+///
+/// # Errors
+/// If the head cannot be reached, refuses the client, or cannot place the agent (no node
+/// fits, the tier forbids its GPU, an unknown kind, a name taken).
+pub async fn place(client: &ClientConfig, request: PlaceRequest) -> anyhow::Result<AgentInfo> {
+    with_head(client, |head| async move {
         let info = ractor::call_t!(head, NodeHostMessage::Place, 60_000, Wire::new(request))
             .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
             .open()??;

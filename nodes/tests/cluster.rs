@@ -1,8 +1,12 @@
 //! A cluster of real `reporunner node` processes on 127.0.0.1: a head and workers joining
 //! it with the cookie, a worker with the wrong cookie refused, every node seen by
-//! `reporunner cluster status` with its labels, an agent that needs a GPU placed on the
-//! GPU worker, that worker killed with SIGKILL marked down and then rejoining, and
-//! malformed bytes from a raw TCP client neither crashing nor stalling the head.
+//! `reporunner cluster status` with its labels and agents, an agent that needs a GPU placed
+//! on the GPU worker (and refused to a tier without GPU access), that worker killed with
+//! SIGKILL marked down, its agent unplaceable until another GPU node joins and then placed
+//! there, the killed worker rejoining without a second copy; a worker frozen with SIGSTOP
+//! whose agent moves and whose copy is stopped when it thaws (the downing rule); mutual TLS
+//! with certificates made here, a plaintext or foreign peer refused; and malformed bytes
+//! from a raw TCP client neither crashing nor stalling the head.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -48,7 +52,8 @@ fn start(name: &str, args: &[&str]) -> NodeProcess {
     NodeProcess { child, data }
 }
 
-fn status(address: &str, cookie: &str) -> Option<serde_json::Value> {
+/// `cluster status --json` with extra arguments (TLS files), or `None` when it fails.
+fn status_with(address: &str, cookie: &str, extra: &[&str]) -> Option<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .args([
             "cluster",
@@ -59,6 +64,8 @@ fn status(address: &str, cookie: &str) -> Option<serde_json::Value> {
             "--cookie",
             cookie,
         ])
+        .args(extra)
+        .env_remove("REPORUNNER_COOKIE")
         .output()
         .unwrap();
     out.status
@@ -66,20 +73,75 @@ fn status(address: &str, cookie: &str) -> Option<serde_json::Value> {
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
 }
 
-/// Polls `cluster status` until it lists `n` nodes.
-fn wait_nodes(address: &str, cookie: &str, n: usize) -> serde_json::Value {
+fn status(address: &str, cookie: &str) -> Option<serde_json::Value> {
+    status_with(address, cookie, &[])
+}
+
+/// Polls `cluster status` until `check` holds, and returns that status.
+fn wait_for(
+    address: &str,
+    cookie: &str,
+    extra: &[&str],
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let started = Instant::now();
     let mut last = None;
     while started.elapsed() < Duration::from_secs(60) {
-        if let Some(v) = status(address, cookie) {
-            if v.as_array().map(Vec::len) == Some(n) {
+        if let Some(v) = status_with(address, cookie, extra) {
+            if check(&v) {
                 return v;
             }
             last = Some(v);
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    panic!("the cluster never showed {n} nodes: {last:?}");
+    panic!("the cluster never showed {what}: {last:#?}");
+}
+
+/// Polls `cluster status` until it lists `n` nodes, and returns them.
+fn wait_nodes(address: &str, cookie: &str, n: usize) -> serde_json::Value {
+    wait_for(address, cookie, &[], &format!("{n} nodes"), |v| {
+        v["nodes"].as_array().map(Vec::len) == Some(n)
+    })["nodes"]
+        .clone()
+}
+
+/// The node called `name` in a status.
+fn node<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == name)
+}
+
+/// Whether `node` of the status is up and runs `agent`.
+fn runs(status: &serde_json::Value, name: &str, agent: &str) -> bool {
+    node(status, name).is_some_and(|n| {
+        n["state"] == "up" && n["running"].as_array().unwrap().iter().any(|a| a == agent)
+    })
+}
+
+/// The node the head's table places `agent` on (`null` when none fits).
+fn placed_on(status: &serde_json::Value, agent: &str) -> serde_json::Value {
+    status["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["request"]["spawn"]["name"] == agent)
+        .map(|p| p["node"].clone())
+        .unwrap_or_else(|| panic!("{agent} is not in the placements: {status:#}"))
+}
+
+/// `cluster spawn` of an env-detector (a permanent kind) with one need, as `tier`.
+fn spawn(address: &str, name: &str, need: &str, tier: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["cluster", "spawn", "--json", "--address", address])
+        .args(["--cookie", "s3cret", "--as-tier", tier])
+        .args(["--kind", "env-detector", "--name", name, "--need", need])
+        .output()
+        .unwrap()
 }
 
 fn wait_listening(port: u16) {
@@ -164,22 +226,7 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
 
     // An agent that needs a GPU lands on the GPU worker; one that needs more VRAM than
     // any node has is refused, with what each node lacks.
-    let spawn = |name: &str, need: &str| {
-        Command::new(env!("CARGO_BIN_EXE_reporunner"))
-            .args([
-                "cluster",
-                "spawn",
-                "--json",
-                "--address",
-                &head_addr,
-                "--cookie",
-                "s3cret",
-            ])
-            .args(["--kind", "env-detector", "--name", name, "--need", need])
-            .output()
-            .unwrap()
-    };
-    let out = spawn("gpu-probe", "gpu");
+    let out = spawn(&head_addr, "gpu-probe", "gpu", "developer");
     assert!(
         out.status.success(),
         "{}",
@@ -187,7 +234,7 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     );
     let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(placed["node"], "gpu-1", "{placed}");
-    let out = spawn("too-big", "vram_mib=99999");
+    let out = spawn(&head_addr, "too-big", "vram_mib=99999", "developer");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no node fits"), "{err}");
@@ -196,44 +243,84 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
         err.contains("gpu-1: 16384 MiB of VRAM, 99999 needed"),
         "{err}"
     );
-    let nodes = wait_nodes(&head_addr, "s3cret", 3);
-    let gpu = nodes
+    // The tier must allow the GPU: Free has none, Advanced only small ones.
+    let out = spawn(&head_addr, "free-gpu", "gpu", "free");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not allowed for the free tier") && err.contains("no GPU access"),
+        "{err}"
+    );
+    let out = spawn(&head_addr, "advanced-big", "vram_mib=12000", "advanced");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("small (up to 8192 MiB"), "{err}");
+    let out = spawn(&head_addr, "tester-gpu", "vram_mib=12000", "tester");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let now = wait_for(&head_addr, "s3cret", &[], "gpu-probe on gpu-1", |v| {
+        runs(v, "gpu-1", "gpu-probe")
+    });
+    assert_eq!(placed_on(&now, "gpu-probe"), "gpu-1");
+    assert!(node(&now, "gpu-1").unwrap()["agents"].as_u64().unwrap() >= 2);
+
+    // kill -9 the GPU worker: the head marks it down once it misses its heartbeats, and
+    // its agents have nowhere to go: they are reported unplaceable, with the reason.
+    let _ = gpu_node.child.kill();
+    let _ = gpu_node.child.wait();
+    let now = wait_for(&head_addr, "s3cret", &[], "gpu-1 down", |v| {
+        node(v, "gpu-1").is_some_and(|n| n["state"] == "down")
+    });
+    let now = if placed_on(&now, "gpu-probe").is_null() {
+        now
+    } else {
+        wait_for(&head_addr, "s3cret", &[], "gpu-probe unplaced", |v| {
+            placed_on(v, "gpu-probe").is_null()
+        })
+    };
+    let p = now["placements"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["node"] == "gpu-1")
+        .find(|p| p["request"]["spawn"]["name"] == "gpu-probe")
         .unwrap();
-    assert!(gpu["agents"].as_u64().unwrap() >= 2, "{gpu}");
-    assert_eq!(gpu["state"], "up");
-
-    // kill -9 the GPU worker: the head marks it down once it misses its heartbeats, and a
-    // GPU agent has nowhere to go.
-    let _ = gpu_node.child.kill();
-    let _ = gpu_node.child.wait();
-    let started = Instant::now();
-    loop {
-        let nodes = status(&head_addr, "s3cret").expect("the head answers");
-        let state = nodes
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["node"] == "gpu-1")
-            .map(|n| n["state"].clone());
-        if state == Some(serde_json::json!("down")) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "gpu-1 was never marked down: {nodes}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let out = spawn("gpu-probe-2", "gpu");
+    let reason = p["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cpu-1: no GPU") && reason.contains("head: no GPU"),
+        "{reason}"
+    );
+    let out = spawn(&head_addr, "gpu-probe-2", "gpu", "developer");
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no node fits"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node fits"));
 
-    // The worker comes back under its name: it rejoins, and GPU agents land on it again.
+    // Another GPU node joins: the lost agents are placed again on it.
+    let gpu2_port = free_port();
+    let _gpu2 = start(
+        "gpu-2",
+        &[
+            "--join",
+            &head_addr,
+            "--port",
+            &gpu2_port.to_string(),
+            "--cookie",
+            "s3cret",
+            "--label",
+            "gpu=true",
+            "--label",
+            "vram_mib=16384",
+        ],
+    );
+    let now = wait_for(&head_addr, "s3cret", &[], "gpu-probe on gpu-2", |v| {
+        runs(v, "gpu-2", "gpu-probe") && runs(v, "gpu-2", "tester-gpu")
+    });
+    assert_eq!(placed_on(&now, "gpu-probe"), "gpu-2");
+
+    // The killed worker comes back under its name: it rejoins, and the agents stay where
+    // they are now, with one copy each.
     let _gpu_again = start(
         "gpu-1",
         &[
@@ -247,25 +334,48 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
             "gpu=true",
         ],
     );
-    let started = Instant::now();
-    loop {
-        let out = spawn("gpu-probe-3", "gpu");
-        if out.status.success() {
-            let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(placed["node"], "gpu-1");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the worker never rejoined: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let nodes = wait_nodes(&head_addr, "s3cret", 3);
+    let now = wait_for(&head_addr, "s3cret", &[], "gpu-1 back up", |v| {
+        node(v, "gpu-1").is_some_and(|n| n["state"] == "up")
+    });
+    assert!(!runs(&now, "gpu-1", "gpu-probe"), "{now:#}");
+    assert!(runs(&now, "gpu-2", "gpu-probe"), "{now:#}");
+    // New GPU agents go to the least loaded GPU node: the one that came back.
+    let out = spawn(&head_addr, "gpu-probe-3", "gpu", "developer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(placed["node"], "gpu-1");
+    let nodes = wait_nodes(&head_addr, "s3cret", 4);
     assert!(
         nodes.as_array().unwrap().iter().all(|n| n["state"] == "up"),
         "{nodes}"
+    );
+
+    // The tree shows every node with its Admin's live tree.
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["cluster", "tree", "--json", "--address", &head_addr])
+        .args(["--cookie", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gpu2 = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["member"]["info"]["node"] == "gpu-2")
+        .expect("gpu-2 in the tree");
+    let text = gpu2["tree"]["Ok"].to_string();
+    assert!(
+        text.contains("gpu-probe") && text.contains("node-host"),
+        "{gpu2:#}"
     );
 
     // The wrong cookie: the worker is refused and says so.
@@ -283,11 +393,11 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     assert!(status(&head_addr, "guess").is_none());
     // The cluster is as it was.
     assert_eq!(
-        wait_nodes(&head_addr, "s3cret", 3)
+        wait_nodes(&head_addr, "s3cret", 4)
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
 }
 
@@ -314,4 +424,278 @@ fn malformed_bytes_neither_crash_nor_stall_the_head() {
     }
     let nodes = wait_nodes(&head_addr, "c", 1);
     assert_eq!(nodes[0]["node"], "lone-head");
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to a node process.
+fn signal(node: &NodeProcess, signal: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{signal}"), node.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} failed");
+}
+
+#[test]
+fn a_frozen_worker_loses_its_agent_and_its_copy_is_stopped_when_it_thaws() {
+    let port = free_port();
+    let head_addr = format!("127.0.0.1:{port}");
+    let _head = start(
+        "head",
+        &[
+            "--head",
+            "--port",
+            &port.to_string(),
+            "--cookie",
+            "s3cret",
+            "--down-after-ms",
+            "2000",
+        ],
+    );
+    wait_listening(port);
+    let worker = |name: &str| {
+        start(
+            name,
+            &[
+                "--join",
+                &head_addr,
+                "--port",
+                &free_port().to_string(),
+                "--cookie",
+                "s3cret",
+                "--label",
+                "gpu=true",
+                "--down-after-ms",
+                "2000",
+            ],
+        )
+    };
+    let gpu_a = worker("gpu-a");
+    let _gpu_b = worker("gpu-b");
+    wait_nodes(&head_addr, "s3cret", 3);
+    let out = spawn(&head_addr, "model-server", "gpu", "developer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let placed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (first, second) = if placed["node"] == "gpu-a" {
+        ("gpu-a", "gpu-b")
+    } else {
+        ("gpu-b", "gpu-a")
+    };
+    assert_eq!(first, "gpu-a", "equal loads go by name: {placed}");
+
+    // Freeze the worker: its session stays open but it answers nothing. The head marks it
+    // down and places the agent on the other GPU worker.
+    signal(&gpu_a, "STOP");
+    let now = wait_for(&head_addr, "s3cret", &[], "model-server moved", |v| {
+        placed_on(v, "model-server") == second && runs(v, second, "model-server")
+    });
+    assert_eq!(node(&now, first).unwrap()["state"], "down", "{now:#}");
+
+    // Thaw it: it has not heard from the head for longer than half the timeout, so it
+    // stops its copy, and the head's table would have it stopped anyway. One copy stays.
+    signal(&gpu_a, "CONT");
+    let now = wait_for(
+        &head_addr,
+        "s3cret",
+        &[],
+        "gpu-a back without its copy",
+        |v| {
+            node(v, first).is_some_and(|n| {
+                n["state"] == "up"
+                    && !n["running"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a == "model-server")
+            })
+        },
+    );
+    assert!(runs(&now, second, "model-server"), "{now:#}");
+    assert_eq!(placed_on(&now, "model-server"), second);
+    // And it stays that way.
+    std::thread::sleep(Duration::from_secs(3));
+    let now = status(&head_addr, "s3cret").unwrap();
+    assert!(!runs(&now, first, "model-server"), "{now:#}");
+    assert!(runs(&now, second, "model-server"), "{now:#}");
+}
+
+/// A CA and certificates it signs for 127.0.0.1, as PEM files in `dir`.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let dir = std::env::temp_dir().join(format!("rr-pki-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Pki { dir }
+    }
+
+    /// Makes a CA called `ca` and, signed by it, a certificate and key for each node.
+    fn issue(&self, ca: &str, nodes: &[&str]) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{ca} test CA"));
+        let issuer = rcgen::CertifiedIssuer::self_signed(params, ca_key).unwrap();
+        std::fs::write(self.dir.join(format!("{ca}.pem")), issuer.pem()).unwrap();
+        for node in nodes {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params =
+                rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+                    .unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, *node);
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            std::fs::write(self.dir.join(format!("{node}.pem")), cert.pem()).unwrap();
+            std::fs::write(self.dir.join(format!("{node}.key")), key.serialize_pem()).unwrap();
+        }
+    }
+
+    /// The TLS flags of `node` under the CA `ca`.
+    fn flags(&self, node: &str, ca: &str) -> Vec<String> {
+        let path = |f: String| self.dir.join(f).display().to_string();
+        vec![
+            "--tls-cert".into(),
+            path(format!("{node}.pem")),
+            "--tls-key".into(),
+            path(format!("{node}.key")),
+            "--tls-ca".into(),
+            path(format!("{ca}.pem")),
+        ]
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn tls_nodes_join_and_plaintext_or_foreign_peers_are_refused() {
+    let pki = Pki::new("tls");
+    pki.issue("cluster", &["tls-head", "tls-w1", "tls-w2", "client"]);
+    pki.issue("other", &["rogue"]);
+    let port = free_port();
+    let head_addr = format!("127.0.0.1:{port}");
+    let flags = |node: &str, ca: &str| pki.flags(node, ca);
+    let args = |extra: &[&str], tls: Vec<String>| -> Vec<String> {
+        extra
+            .iter()
+            .map(|s| s.to_string())
+            .chain(tls)
+            .collect::<Vec<_>>()
+    };
+    let head_args = args(
+        &["--head", "--port", &port.to_string(), "--cookie", "t"],
+        flags("tls-head", "cluster"),
+    );
+    let _head = start(
+        "tls-head",
+        &head_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    wait_listening(port);
+    let mut workers = Vec::new();
+    for name in ["tls-w1", "tls-w2"] {
+        let a = args(
+            &[
+                "--join",
+                &head_addr,
+                "--port",
+                &free_port().to_string(),
+                "--cookie",
+                "t",
+            ],
+            flags(name, "cluster"),
+        );
+        workers.push(start(
+            name,
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
+    }
+    let client = flags("client", "cluster");
+    let client: Vec<&str> = client.iter().map(String::as_str).collect();
+    let now = wait_for(&head_addr, "t", &client, "three TLS nodes", |v| {
+        v["nodes"].as_array().map(Vec::len) == Some(3)
+    });
+    assert!(
+        now["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["state"] == "up"),
+        "{now:#}"
+    );
+
+    // A plaintext worker, and a client without TLS, get nowhere.
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["node", "start", "--name", "plain", "--join", &head_addr])
+        .args(["--port", &free_port().to_string(), "--cookie", "t"])
+        .arg("--data-dir")
+        .arg(std::env::temp_dir().join(format!("rr-cluster-plain-{}", std::process::id())))
+        .env_remove("REPORUNNER_COOKIE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused this node"), "{err}");
+    assert!(status(&head_addr, "t").is_none());
+
+    // A worker whose certificate another CA signed is refused too.
+    let rogue = args(
+        &[
+            "--join",
+            &head_addr,
+            "--port",
+            &free_port().to_string(),
+            "--cookie",
+            "t",
+        ],
+        flags("rogue", "cluster"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["node", "start", "--name", "rogue"])
+        .args(&rogue)
+        .arg("--data-dir")
+        .arg(std::env::temp_dir().join(format!("rr-cluster-rogue-{}", std::process::id())))
+        .env_remove("REPORUNNER_COOKIE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused") || err.contains("TLS"), "{err}");
+
+    // Half the TLS flags is an error, not a silent plaintext node.
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args([
+            "node",
+            "start",
+            "--head",
+            "--cookie",
+            "t",
+            "--tls-cert",
+            "x.pem",
+        ])
+        .env_remove("REPORUNNER_COOKIE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("all three"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The cluster is as it was.
+    let now = status_with(&head_addr, "t", &client).expect("the head answers over TLS");
+    assert_eq!(now["nodes"].as_array().unwrap().len(), 3, "{now:#}");
 }

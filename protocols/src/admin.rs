@@ -159,6 +159,14 @@ pub enum AdminError {
         /// What it needs, and what each node lacks.
         reason: String,
     },
+    /// The asker's tier does not allow the request.
+    #[error("not allowed for the {tier} tier: {reason}")]
+    Forbidden {
+        /// The asker's tier.
+        tier: String,
+        /// What the tier lacks.
+        reason: String,
+    },
     /// The Admin did not answer: it is down, restarting or too slow.
     #[error("the admin is unavailable: {reason}")]
     Unavailable {

@@ -2,10 +2,11 @@
 //! messages of the `NodeHost` every node runs, which spawns agents locally on the Admin's
 //! behalf (ractor_cluster has no remote spawn).
 
-use crate::admin::{AdminError, AgentInfo, SpawnAgentRequest};
+use crate::access::Tier;
+use crate::admin::{ActorTree, AdminError, AgentInfo, SpawnAgentRequest};
 use crate::codec::Wire;
 use crate::host::GpuInfo;
-use crate::ids::NodeId;
+use crate::ids::{AgentId, NodeId};
 use crate::kinds::AgentNeeds;
 use ractor::RpcReplyPort;
 use ractor_cluster_derive::RactorClusterMessage;
@@ -41,6 +42,12 @@ pub struct NodeInfo {
     pub load: f32,
     /// When it started, in ms since the Unix epoch.
     pub started_ms: u64,
+    /// The agents running on it (its own NodeHost left out).
+    #[serde(default)]
+    pub running: Vec<AgentId>,
+    /// The registered name of its Admin.
+    #[serde(default)]
+    pub admin: String,
 }
 
 impl NodeInfo {
@@ -78,6 +85,56 @@ pub struct PlaceRequest {
     pub spawn: SpawnAgentRequest,
     /// Needs on top of its kind's own (an operator may ask for a GPU node, say).
     pub needs: AgentNeeds,
+    /// The tier of the user who asked: it must allow the GPU the agent needs.
+    pub tier: Tier,
+}
+
+/// One agent the head placed and keeps placed: its kind is permanent, so when its node is
+/// lost it is placed again on a node that fits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// What was asked, with the kind's needs merged in.
+    pub request: PlaceRequest,
+    /// The node it runs on, or `None` while no node fits.
+    pub node: Option<NodeId>,
+    /// Why no node fits, while `node` is `None`.
+    pub reason: Option<String>,
+    /// How many times it was placed again after losing its node.
+    pub moves: u32,
+}
+
+/// The head's placements, checkpointed so that a restarted head keeps them. Stored as
+/// `manager_state_placements`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementTable {
+    /// By agent name.
+    pub placements: BTreeMap<AgentId, Placement>,
+}
+
+impl crate::record::Record for PlacementTable {
+    const KIND: &'static str = "placements";
+    const VERSION: u16 = 1;
+}
+
+/// What the head tells a node of the agents it placed: the ones the node is to run, and
+/// copies the node is to stop because the head placed them elsewhere (the downing rule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Who sends it: the head's node.
+    pub head: NodeId,
+    /// The agents placed on this node.
+    pub placed: Vec<AgentId>,
+    /// Copies of agents placed elsewhere, to stop.
+    pub stop: Vec<AgentId>,
+}
+
+/// One node's part of the cluster tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeTree {
+    /// The node, its state and its info.
+    pub member: Member,
+    /// Its Admin's live tree, or why it could not be read.
+    pub tree: Result<ActorTree, String>,
 }
 
 /// Why `info`'s node cannot take an agent with `needs`, or `None` when it fits.
@@ -140,6 +197,133 @@ pub fn place<'a>(needs: &AgentNeeds, nodes: &'a [NodeInfo]) -> Result<&'a NodeIn
     })
 }
 
+/// One step that brings the cluster to what the placement table says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Spawn the agent on the node: its node is up and does not run it, or its node is
+    /// lost and this one fits.
+    Spawn {
+        /// The agent.
+        name: AgentId,
+        /// Where.
+        node: NodeId,
+    },
+    /// An up node that fits already runs it (a head that lost its table, or a node that
+    /// kept its copy): the table takes that node.
+    Adopt {
+        /// The agent.
+        name: AgentId,
+        /// Where it runs.
+        node: NodeId,
+    },
+    /// No up node fits.
+    Unplaced {
+        /// The agent.
+        name: AgentId,
+        /// What each node lacks.
+        reason: String,
+    },
+}
+
+/// What the head does to reconcile its placement `table` with the `view` of the cluster:
+/// the steps, and the assignment each up node gets.
+///
+/// The downing rule is the head's table: an agent runs where the table places it, and
+/// every other copy is stopped. An agent whose node is up stays there; one whose node is
+/// down (or gone) goes to an up node that already runs it and fits, or else to the least
+/// loaded up node that fits, or is unplaced with the reason. A worker that loses the head
+/// stops the agents the head placed on it (see the NodeHost), so a head that moves them
+/// does not leave two copies alive on both sides of a partition.
+pub fn reconcile(
+    head: &NodeId,
+    table: &PlacementTable,
+    view: &[Member],
+) -> (Vec<Step>, BTreeMap<NodeId, Assignment>) {
+    let mut up: Vec<NodeInfo> = view
+        .iter()
+        .filter(|m| m.state == NodeState::Up)
+        .map(|m| m.info.clone())
+        .collect();
+    let mut steps = Vec::new();
+    let mut target: BTreeMap<&AgentId, NodeId> = BTreeMap::new();
+    for (name, p) in &table.placements {
+        let needs = &p.request.needs;
+        let current = p.node.as_ref().filter(|n| up.iter().any(|i| &i.node == *n));
+        let chosen = if let Some(node) = current {
+            let info = up.iter().find(|i| &i.node == node).expect("up");
+            if !info.running.contains(name) {
+                steps.push(Step::Spawn {
+                    name: name.clone(),
+                    node: node.clone(),
+                });
+            }
+            Some(node.clone())
+        } else if let Some(info) = up
+            .iter()
+            .find(|i| i.running.contains(name) && misfit(needs, i).is_none())
+        {
+            steps.push(Step::Adopt {
+                name: name.clone(),
+                node: info.node.clone(),
+            });
+            Some(info.node.clone())
+        } else {
+            match place(needs, &up) {
+                Ok(info) => {
+                    let node = info.node.clone();
+                    steps.push(Step::Spawn {
+                        name: name.clone(),
+                        node: node.clone(),
+                    });
+                    // Count it, so that several agents moved at once spread out.
+                    if let Some(i) = up.iter_mut().find(|i| i.node == node) {
+                        i.agents += 1;
+                        i.load = i.agents as f32 / i.cpus.max(1) as f32;
+                    }
+                    Some(node)
+                }
+                Err(reason) => {
+                    if p.node.is_some() || p.reason.as_deref() != Some(reason.as_str()) {
+                        steps.push(Step::Unplaced {
+                            name: name.clone(),
+                            reason,
+                        });
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(node) = chosen {
+            target.insert(name, node);
+        }
+    }
+    let assignments = up
+        .iter()
+        .map(|info| {
+            let placed = target
+                .iter()
+                .filter(|(_, n)| **n == info.node)
+                .map(|(a, _)| (*a).clone())
+                .collect();
+            let stop = info
+                .running
+                .iter()
+                .filter(|a| table.placements.contains_key(*a) && target.get(a) != Some(&info.node))
+                .cloned()
+                .collect();
+            (
+                info.node.clone(),
+                Assignment {
+                    head: head.clone(),
+                    placed,
+                    stop,
+                },
+            )
+        })
+        .collect();
+    (steps, assignments)
+}
+
 /// A `NodeHost`'s messages.
 #[derive(RactorClusterMessage)]
 pub enum NodeHostMessage {
@@ -162,6 +346,19 @@ pub enum NodeHostMessage {
     /// Returns every node this host has seen, up or down.
     #[rpc]
     GetMembers(RpcReplyPort<Wire<Vec<Member>>>),
+    /// Returns the agents the head placed, where they run, and why the unplaced ones are.
+    #[rpc]
+    GetPlacements(RpcReplyPort<Wire<Vec<Placement>>>),
+    /// Returns every node this host has seen with its Admin's live tree.
+    #[rpc]
+    GetTree(RpcReplyPort<Wire<Vec<NodeTree>>>),
+    /// Returns this node's Admin's live tree.
+    #[rpc]
+    GetNodeTree(RpcReplyPort<Wire<Result<ActorTree, AdminError>>>),
+    /// The head's word on the agents it placed: which this node runs, which to stop.
+    Assign(Wire<Assignment>),
+    /// Its own reconciliation's outcome: where agents now run, or why they do not.
+    Reconciled(Wire<Vec<(AgentId, Result<NodeId, String>)>>),
     /// Its own timer: time to heartbeat every node.
     Tick,
     /// Its own heartbeat's answers: the nodes that answered.
@@ -175,6 +372,11 @@ impl std::fmt::Debug for NodeHostMessage {
             NodeHostMessage::SpawnAgent(req, _) => write!(f, "SpawnAgent({req:?})"),
             NodeHostMessage::Place(req, _) => write!(f, "Place({req:?})"),
             NodeHostMessage::GetMembers(_) => f.write_str("GetMembers"),
+            NodeHostMessage::GetPlacements(_) => f.write_str("GetPlacements"),
+            NodeHostMessage::GetTree(_) => f.write_str("GetTree"),
+            NodeHostMessage::GetNodeTree(_) => f.write_str("GetNodeTree"),
+            NodeHostMessage::Assign(a) => write!(f, "Assign({a:?})"),
+            NodeHostMessage::Reconciled(r) => write!(f, "Reconciled({r:?})"),
             NodeHostMessage::Tick => f.write_str("Tick"),
             NodeHostMessage::Seen(nodes) => write!(f, "Seen({nodes:?})"),
         }
@@ -220,6 +422,8 @@ mod tests {
             agents: 0,
             load,
             started_ms: 0,
+            running: vec![],
+            admin: String::new(),
         };
         if gpu {
             n.gpus.push(GpuInfo {
@@ -261,6 +465,159 @@ mod tests {
         assert_eq!(place(&gpu, &cpu_only).unwrap_err(), "head: no GPU");
     }
 
+    fn member(name: &str, gpu: bool, up: bool, running: &[&str]) -> Member {
+        let mut info = node(name, gpu, 0.0);
+        info.running = running.iter().map(|a| AgentId::new(*a)).collect();
+        info.agents = running.len() as u32;
+        info.load = info.agents as f32 / 2.0;
+        Member {
+            info,
+            state: if up { NodeState::Up } else { NodeState::Down },
+            last_seen_ms: 0,
+        }
+    }
+
+    fn table(entries: &[(&str, bool, Option<&str>)]) -> PlacementTable {
+        PlacementTable {
+            placements: entries
+                .iter()
+                .map(|(name, gpu, node)| {
+                    (
+                        AgentId::new(*name),
+                        Placement {
+                            request: PlaceRequest {
+                                spawn: SpawnAgentRequest {
+                                    kind: "k".into(),
+                                    name: AgentId::new(*name),
+                                    config: String::new(),
+                                },
+                                needs: AgentNeeds {
+                                    gpu: *gpu,
+                                    ..AgentNeeds::default()
+                                },
+                                tier: Tier::Developer,
+                            },
+                            node: node.map(NodeId::new),
+                            reason: None,
+                            moves: 0,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reconcile_leaves_a_settled_cluster_alone() {
+        let head = NodeId::new("head");
+        let t = table(&[("a", true, Some("g1")), ("b", false, Some("head"))]);
+        let view = vec![
+            member("head", false, true, &["b"]),
+            member("g1", true, true, &["a"]),
+        ];
+        let (steps, assign) = reconcile(&head, &t, &view);
+        assert!(steps.is_empty(), "{steps:?}");
+        assert_eq!(assign[&NodeId::new("g1")].placed, vec![AgentId::new("a")]);
+        assert!(assign[&NodeId::new("g1")].stop.is_empty());
+    }
+
+    #[test]
+    fn reconcile_moves_the_agents_of_a_down_node_and_spreads_them() {
+        let head = NodeId::new("head");
+        let t = table(&[
+            ("a", true, Some("g1")),
+            ("b", true, Some("g1")),
+            ("c", false, Some("head")),
+        ]);
+        let view = vec![
+            member("head", false, true, &["c"]),
+            member("g1", true, false, &["a", "b"]),
+            member("g2", true, true, &[]),
+            member("g3", true, true, &[]),
+        ];
+        let (steps, assign) = reconcile(&head, &t, &view);
+        assert_eq!(
+            steps,
+            vec![
+                Step::Spawn {
+                    name: AgentId::new("a"),
+                    node: NodeId::new("g2")
+                },
+                Step::Spawn {
+                    name: AgentId::new("b"),
+                    node: NodeId::new("g3")
+                },
+            ]
+        );
+        // A down node gets no assignment; its copies are dealt with when it comes back.
+        assert!(!assign.contains_key(&NodeId::new("g1")));
+    }
+
+    #[test]
+    fn reconcile_reports_what_no_node_fits_once() {
+        let head = NodeId::new("head");
+        let mut t = table(&[("a", true, Some("g1"))]);
+        let view = vec![
+            member("head", false, true, &[]),
+            member("g1", true, false, &["a"]),
+        ];
+        let (steps, _) = reconcile(&head, &t, &view);
+        assert_eq!(
+            steps,
+            vec![Step::Unplaced {
+                name: AgentId::new("a"),
+                reason: "head: no GPU".into()
+            }]
+        );
+        // Recorded: the next round has nothing new to say.
+        let p = t.placements.get_mut(&AgentId::new("a")).unwrap();
+        p.node = None;
+        p.reason = Some("head: no GPU".into());
+        assert!(reconcile(&head, &t, &view).0.is_empty());
+    }
+
+    #[test]
+    fn reconcile_stops_a_copy_on_a_node_that_came_back() {
+        let head = NodeId::new("head");
+        let t = table(&[("a", true, Some("g2"))]);
+        let view = vec![
+            member("head", false, true, &[]),
+            member("g1", true, true, &["a"]),
+            member("g2", true, true, &["a"]),
+        ];
+        let (steps, assign) = reconcile(&head, &t, &view);
+        assert!(steps.is_empty(), "{steps:?}");
+        assert_eq!(assign[&NodeId::new("g1")].stop, vec![AgentId::new("a")]);
+        assert!(assign[&NodeId::new("g1")].placed.is_empty());
+        assert!(assign[&NodeId::new("g2")].stop.is_empty());
+    }
+
+    #[test]
+    fn reconcile_adopts_a_running_copy_and_respawns_a_missing_one() {
+        let head = NodeId::new("head");
+        // A head that lost track of where `a` runs, and a node that restarted empty.
+        let t = table(&[("a", true, None), ("b", true, Some("g2"))]);
+        let view = vec![
+            member("head", false, true, &[]),
+            member("g1", true, true, &["a"]),
+            member("g2", true, true, &[]),
+        ];
+        let (steps, _) = reconcile(&head, &t, &view);
+        assert_eq!(
+            steps,
+            vec![
+                Step::Adopt {
+                    name: AgentId::new("a"),
+                    node: NodeId::new("g1")
+                },
+                Step::Spawn {
+                    name: AgentId::new("b"),
+                    node: NodeId::new("g2")
+                },
+            ]
+        );
+    }
+
     #[test]
     fn a_gpu_label_counts_as_a_gpu() {
         let mut info = NodeInfo {
@@ -275,6 +632,8 @@ mod tests {
             agents: 0,
             load: 0.0,
             started_ms: 0,
+            running: vec![],
+            admin: String::new(),
         };
         assert!(!info.has_gpu());
         info.labels.insert("gpu".into(), "true".into());

@@ -25,6 +25,7 @@
 //!   as an error value rather than being dropped or panicking.
 //! - Queries are `Get…` and carry their `RpcReplyPort` last.
 
+pub mod access;
 pub mod admin;
 pub mod cluster;
 pub mod codec;

@@ -41,6 +41,9 @@ pub struct SpawnContext {
     pub namespace: crate::naming::Namespace,
     /// Its configuration, as JSON (empty for the defaults).
     pub config: String,
+    /// The node's store, where the agent may checkpoint what must outlive it; `None` on a
+    /// node without persistence.
+    pub store: Option<std::sync::Arc<dyn crate::store::Store>>,
 }
 
 /// Builds the child spec of one agent.

@@ -1,8 +1,21 @@
 //! The NodeHost: one per node, in the cluster-wide process group
 //! [`NODE_HOSTS_GROUP`], so every node sees every other's. It publishes what its node
-//! offers ([`NodeInfo`]: CPUs, memory, GPUs, models, labels, load) and spawns agents on its
-//! node from the local registry of kinds when asked, which is how an Admin places an agent
-//! on another node: ractor_cluster has no remote spawn.
+//! offers ([`NodeInfo`]: CPUs, memory, GPUs, models, labels, load, the agents it runs) and
+//! spawns agents on its node from the local registry of kinds when asked, which is how an
+//! Admin places an agent on another node: ractor_cluster has no remote spawn.
+//!
+//! Every host heartbeats every other (a `GetInfo` call each [`HEARTBEAT_MS`]) and marks
+//! down a node that has not answered for [`DOWN_AFTER_MS`]. The head's host also keeps the
+//! placement table: the permanent agents it placed, checkpointed in the store. After each
+//! heartbeat it reconciles the table with the cluster ([`reconcile`]): the agents of a lost
+//! node are placed again on nodes that fit, or reported unplaceable until one joins, and
+//! every copy of an agent on a node other than the table's is stopped.
+//!
+//! The downing rule, so that two copies of a placed agent never stay alive: the head's
+//! table decides where an agent runs. A worker that has not heard from the head for half
+//! the down timeout stops the agents the head placed on it (the head moves them only after
+//! the whole timeout), and a node that comes back is told to stop any copy the head has
+//! placed elsewhere meanwhile.
 
 use crate::agents::env_detector::{ProbeContext, detect};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -11,18 +24,24 @@ use reporunner_protocols::admin::{
     AdminClient, AdminError, AdminMessage, AgentInfo, SpawnAgentRequest,
 };
 use reporunner_protocols::cluster::{
-    Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, NodeState, PlaceRequest, place,
+    Assignment, Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, NodeState, NodeTree,
+    PlaceRequest, Placement, PlacementTable, Step, place, reconcile,
 };
 use reporunner_protocols::host::GpuInfo;
-use reporunner_protocols::ids::NodeId;
+use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_runtime::kinds::AgentKind;
 use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::store::{CheckpointKind, Checkpoints, Store};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 /// The kind name the NodeHost is registered under.
 pub const KIND: &str = "node-host";
+
+/// The placement table's checkpoint name (`manager_state_placements`).
+const TABLE_CHECKPOINT: &str = "placements";
 
 /// The NodeHost's configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,17 +80,31 @@ pub struct NodeHostArguments {
     pub namespace: Namespace,
     /// Its configuration.
     pub config: NodeHostConfig,
+    /// Where the head keeps its placement table.
+    pub store: Option<Arc<dyn Store>>,
 }
+
+/// Every other node's host, by node, as the last heartbeat found them.
+type Hosts = Arc<Mutex<BTreeMap<NodeId, ActorRef<NodeHostMessage>>>>;
 
 /// The NodeHost's state.
 #[derive(Debug)]
 pub struct NodeHostState {
     args: NodeHostArguments,
     info: NodeInfo,
-    /// Every node seen, by id: the membership view.
-    members: BTreeMap<String, Member>,
+    /// Every other node seen, by id: the membership view.
+    members: BTreeMap<NodeId, Member>,
+    /// Their hosts.
+    hosts: Hosts,
     /// Whether a heartbeat round is under way.
     beating: bool,
+    /// The head's placements (empty on a worker).
+    table: PlacementTable,
+    /// Whether a reconciliation is under way.
+    reconciling: bool,
+    /// On a worker: the agents the head placed here, and when the head last spoke.
+    placed_here: BTreeSet<AgentId>,
+    head_seen_ms: u64,
 }
 
 impl Actor for NodeHost {
@@ -108,13 +141,34 @@ impl Actor for NodeHost {
             agents: 0,
             load: 0.0,
             started_ms: crate::runs::now_ms(),
+            running: Vec::new(),
+            admin: args.namespace.admin(),
         };
+        // The head picks up the placements it made before a restart.
+        let table = match (&args.store, args.config.head) {
+            (Some(store), true) => store
+                .load_checkpoint::<PlacementTable>(CheckpointKind::Manager, TABLE_CHECKPOINT)
+                .map_err(|e| format!("cannot read the placement table: {e}"))?
+                .unwrap_or_default(),
+            _ => PlacementTable::default(),
+        };
+        if !table.placements.is_empty() {
+            tracing::info!(
+                placements = table.placements.len(),
+                "placement table restored"
+            );
+        }
         ractor::pg::join(NODE_HOSTS_GROUP.to_string(), vec![myself.get_cell()]);
         Ok(NodeHostState {
             args,
             info,
             members: BTreeMap::new(),
+            hosts: Hosts::default(),
             beating: false,
+            table,
+            reconciling: false,
+            placed_here: BTreeSet::new(),
+            head_seen_ms: crate::runs::now_ms(),
         })
     }
 
@@ -123,10 +177,10 @@ impl Actor for NodeHost {
         myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let every = state.args.config.heartbeat_ms.unwrap_or(HEARTBEAT_MS);
-        myself.send_interval(std::time::Duration::from_millis(every), || {
-            NodeHostMessage::Tick
-        });
+        myself.send_interval(
+            std::time::Duration::from_millis(state.heartbeat_ms()),
+            || NodeHostMessage::Tick,
+        );
         Ok(())
     }
 
@@ -155,28 +209,49 @@ impl Actor for NodeHost {
                 let _ = reply.send(Wire::new(result));
             }
             NodeHostMessage::GetMembers(reply) => {
-                let mut members: Vec<Member> = state.members.values().cloned().collect();
-                let own = state.refresh();
-                members.retain(|m| m.info.node != own.node);
-                members.push(Member {
-                    info: own,
-                    state: NodeState::Up,
-                    last_seen_ms: crate::runs::now_ms(),
-                });
-                members.sort_by(|a, b| {
-                    (!a.info.head, a.info.node.as_str()).cmp(&(!b.info.head, b.info.node.as_str()))
-                });
-                let _ = reply.send(Wire::new(members));
+                let _ = reply.send(Wire::new(state.view()));
             }
+            NodeHostMessage::GetPlacements(reply) => {
+                let _ = reply.send(Wire::new(
+                    state.table.placements.values().cloned().collect::<Vec<_>>(),
+                ));
+            }
+            NodeHostMessage::GetTree(reply) => {
+                let own = state.info.node.clone();
+                let view: Vec<(Member, Option<ActorRef<NodeHostMessage>>)> = state
+                    .view()
+                    .into_iter()
+                    .map(|m| {
+                        let host = if m.info.node == own {
+                            Some(myself.clone())
+                        } else {
+                            state.host_of(&m.info.node)
+                        };
+                        (m, host)
+                    })
+                    .collect();
+                // The trees come from every node's host: beside this one, never in its way.
+                tokio::spawn(async move {
+                    let _ = reply.send(Wire::new(cluster_tree(view).await));
+                });
+            }
+            NodeHostMessage::GetNodeTree(reply) => match state.admin() {
+                Ok(admin) => {
+                    tokio::spawn(async move {
+                        let _ = reply.send(Wire::new(admin.tree().await));
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Wire::new(Err(e)));
+                }
+            },
             NodeHostMessage::Tick => {
                 if !state.beating {
                     state.beating = true;
-                    heartbeat(
-                        myself.clone(),
-                        state.args.config.heartbeat_ms.unwrap_or(HEARTBEAT_MS),
-                    );
+                    heartbeat(myself.clone(), state.hosts.clone(), state.heartbeat_ms());
                 }
                 state.mark_down();
+                state.check_head();
             }
             NodeHostMessage::Seen(nodes) => {
                 state.beating = false;
@@ -184,6 +259,19 @@ impl Actor for NodeHost {
                     state.seen(nodes);
                 }
                 state.mark_down();
+                state.check_head();
+                state.reconcile(&myself);
+            }
+            NodeHostMessage::Assign(assignment) => match assignment.open() {
+                Ok(a) => state.assigned(a),
+                Err(e) => tracing::warn!(error = %e, "malformed assignment ignored"),
+            },
+            NodeHostMessage::Reconciled(outcomes) => {
+                state.reconciling = false;
+                match outcomes.open() {
+                    Ok(outcomes) => state.reconciled(outcomes).await,
+                    Err(e) => tracing::warn!(error = %e, "malformed reconciliation ignored"),
+                }
             }
         }
         Ok(())
@@ -193,7 +281,7 @@ impl Actor for NodeHost {
 /// Asks every other node's host for its info, concurrently, each within one heartbeat,
 /// and reports those that answered to `host`. It runs beside the host, so a slow node
 /// never holds up the host's own messages.
-fn heartbeat(host: ActorRef<NodeHostMessage>, every_ms: u64) {
+fn heartbeat(host: ActorRef<NodeHostMessage>, hosts: Hosts, every_ms: u64) {
     tokio::spawn(async move {
         let others: Vec<ActorRef<NodeHostMessage>> =
             ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string())
@@ -207,28 +295,93 @@ fn heartbeat(host: ActorRef<NodeHostMessage>, every_ms: u64) {
                 ractor::call_t!(other, NodeHostMessage::GetInfo, every_ms.max(200))
                     .ok()
                     .and_then(|w| w.open().ok())
+                    .map(|info| (info, other))
             });
         }
-        let seen: Vec<NodeInfo> = set.join_all().await.into_iter().flatten().collect();
+        let answers: Vec<(NodeInfo, ActorRef<NodeHostMessage>)> =
+            set.join_all().await.into_iter().flatten().collect();
+        {
+            let mut map = hosts.lock().unwrap_or_else(|e| e.into_inner());
+            for (info, other) in &answers {
+                map.insert(info.node.clone(), other.clone());
+            }
+        }
+        let seen: Vec<NodeInfo> = answers.into_iter().map(|(i, _)| i).collect();
         let _ = host.cast(NodeHostMessage::Seen(Wire::new(seen)));
     });
 }
 
+/// Every node of `view` with its Admin's tree, read concurrently through its host.
+async fn cluster_tree(view: Vec<(Member, Option<ActorRef<NodeHostMessage>>)>) -> Vec<NodeTree> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (member, host)) in view.into_iter().enumerate() {
+        set.spawn(async move {
+            let tree = match (member.state, host) {
+                (NodeState::Down, _) => Err("the node is down".to_string()),
+                (_, None) => Err("its host is not known yet".to_string()),
+                (_, Some(host)) => {
+                    match ractor::call_t!(host, NodeHostMessage::GetNodeTree, 5_000) {
+                        Ok(w) => w
+                            .open()
+                            .map_err(|e| e.to_string())
+                            .and_then(|r| r.map_err(|e| e.to_string())),
+                        Err(e) => Err(format!("its host did not answer: {e}")),
+                    }
+                }
+            };
+            (i, NodeTree { member, tree })
+        });
+    }
+    let mut out: Vec<(usize, NodeTree)> = set.join_all().await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
 impl NodeHostState {
+    fn heartbeat_ms(&self) -> u64 {
+        self.args.config.heartbeat_ms.unwrap_or(HEARTBEAT_MS)
+    }
+
+    fn down_after_ms(&self) -> u64 {
+        self.args.config.down_after_ms.unwrap_or(DOWN_AFTER_MS)
+    }
+
+    /// Every node seen, this one included, the head first.
+    fn view(&mut self) -> Vec<Member> {
+        let own = self.refresh();
+        let mut members: Vec<Member> = self
+            .members
+            .values()
+            .filter(|m| m.info.node != own.node)
+            .cloned()
+            .collect();
+        members.push(Member {
+            info: own,
+            state: NodeState::Up,
+            last_seen_ms: crate::runs::now_ms(),
+        });
+        members.sort_by(|a, b| {
+            (!a.info.head, a.info.node.as_str()).cmp(&(!b.info.head, b.info.node.as_str()))
+        });
+        members
+    }
+
     /// Records the nodes that answered; one that was down has rejoined.
     fn seen(&mut self, nodes: Vec<NodeInfo>) {
         let now = crate::runs::now_ms();
         for info in nodes {
-            let key = info.node.to_string();
-            if let Some(m) = self.members.get(&key)
-                && m.state == NodeState::Down
-            {
-                tracing::warn!(node = %key, "node rejoined");
-            } else if !self.members.contains_key(&key) {
-                tracing::info!(node = %key, address = %info.address, "node joined");
+            if info.head && !self.args.config.head {
+                self.head_seen_ms = now;
+            }
+            match self.members.get(&info.node) {
+                Some(m) if m.state == NodeState::Down => {
+                    tracing::warn!(node = %info.node, "node rejoined");
+                }
+                None => tracing::info!(node = %info.node, address = %info.address, "node joined"),
+                Some(_) => {}
             }
             self.members.insert(
-                key,
+                info.node.clone(),
                 Member {
                     info,
                     state: NodeState::Up,
@@ -241,7 +394,7 @@ impl NodeHostState {
     /// Marks down every node that has not answered for longer than the timeout.
     fn mark_down(&mut self) {
         let now = crate::runs::now_ms();
-        let limit = self.args.config.down_after_ms.unwrap_or(DOWN_AFTER_MS);
+        let limit = self.down_after_ms();
         for (node, m) in &mut self.members {
             if m.state == NodeState::Up && now.saturating_sub(m.last_seen_ms) > limit {
                 m.state = NodeState::Down;
@@ -249,14 +402,202 @@ impl NodeHostState {
             }
         }
     }
+
+    /// On a worker: when the head has been silent for half the down timeout, stops the
+    /// agents it placed here, before the head places them again elsewhere.
+    fn check_head(&mut self) {
+        if self.args.config.head || self.placed_here.is_empty() {
+            return;
+        }
+        let silent = crate::runs::now_ms().saturating_sub(self.head_seen_ms);
+        if silent <= self.down_after_ms() / 2 {
+            return;
+        }
+        let agents: Vec<AgentId> = std::mem::take(&mut self.placed_here).into_iter().collect();
+        tracing::warn!(
+            silent_ms = silent,
+            agents = ?agents,
+            "lost the head: stopping the agents it placed here (it places them again elsewhere)"
+        );
+        self.stop_here(agents);
+    }
+
+    /// Takes the head's word on the agents placed here.
+    fn assigned(&mut self, a: Assignment) {
+        self.head_seen_ms = crate::runs::now_ms();
+        self.placed_here = a.placed.into_iter().collect();
+        if !a.stop.is_empty() {
+            tracing::warn!(agents = ?a.stop, head = %a.head, "stopping copies the head placed elsewhere");
+            self.stop_here(a.stop);
+        }
+    }
+
+    /// Stops agents of this node, beside the host.
+    fn stop_here(&self, agents: Vec<AgentId>) {
+        let Ok(admin) = self.admin() else { return };
+        tokio::spawn(async move {
+            for name in agents {
+                if let Err(e) = admin.stop_agent(name.clone()).await {
+                    tracing::warn!(agent = %name, error = %e, "could not stop the agent");
+                }
+            }
+        });
+    }
+
+    /// On the head: works out how the cluster differs from the placement table, tells
+    /// every node what it runs, and carries out the spawns beside the host.
+    fn reconcile(&mut self, myself: &ActorRef<NodeHostMessage>) {
+        if !self.args.config.head || self.reconciling {
+            return;
+        }
+        let view = self.view();
+        let (steps, assignments) = reconcile(&self.info.node, &self.table, &view);
+        for (node, assignment) in assignments {
+            let message = NodeHostMessage::Assign(Wire::new(assignment));
+            if node == self.info.node {
+                let _ = myself.cast(message);
+            } else if let Some(host) = self.host_of(&node) {
+                let _ = host.cast(message);
+            }
+        }
+        if steps.is_empty() {
+            return;
+        }
+        self.reconciling = true;
+        let own = self.info.node.clone();
+        let admin = self.admin().ok();
+        let hosts = self.hosts.clone();
+        let requests: BTreeMap<AgentId, SpawnAgentRequest> = self
+            .table
+            .placements
+            .iter()
+            .map(|(n, p)| (n.clone(), p.request.spawn.clone()))
+            .collect();
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for step in steps {
+                let outcome = match step {
+                    Step::Adopt { name, node } => (name, Ok(node)),
+                    Step::Unplaced { name, reason } => (name, Err(reason)),
+                    Step::Spawn { name, node } => {
+                        let request = requests[&name].clone();
+                        let host = hosts
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&node)
+                            .cloned();
+                        let result = if node == own {
+                            match &admin {
+                                Some(a) => a
+                                    .spawn_agent(&request.kind, request.name, &request.config)
+                                    .await
+                                    .map(|_| ()),
+                                None => Err(AdminError::Unavailable {
+                                    reason: "this node's Admin is not running".into(),
+                                }),
+                            }
+                        } else {
+                            spawn_on(host, &node, request).await.map(|_| ())
+                        };
+                        match result {
+                            Ok(()) | Err(AdminError::NameTaken { .. }) => (name, Ok(node)),
+                            Err(e) => (name, Err(format!("spawning it on {node}: {e}"))),
+                        }
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            let _ = myself.cast(NodeHostMessage::Reconciled(Wire::new(outcomes)));
+        });
+    }
+
+    /// Records where the reconciled agents now run, and checkpoints the table.
+    async fn reconciled(&mut self, outcomes: Vec<(AgentId, Result<NodeId, String>)>) {
+        let mut changed = false;
+        for (name, outcome) in outcomes {
+            let Some(p) = self.table.placements.get_mut(&name) else {
+                continue;
+            };
+            match outcome {
+                Ok(node) => {
+                    if p.node.as_ref() != Some(&node) {
+                        if p.node.is_some() || p.reason.is_some() {
+                            p.moves += 1;
+                            tracing::warn!(agent = %name, node = %node, from = ?p.node, "agent placed again");
+                        }
+                        p.node = Some(node);
+                        changed = true;
+                    }
+                    changed |= p.reason.take().is_some();
+                }
+                Err(reason) => {
+                    tracing::warn!(agent = %name, %reason, "agent unplaced: no node fits");
+                    changed |= p.node.take().is_some() || p.reason.as_deref() != Some(&reason);
+                    p.reason = Some(reason);
+                }
+            }
+        }
+        if changed {
+            self.save_table().await;
+        }
+    }
+
+    async fn save_table(&self) {
+        if let Some(store) = &self.args.store
+            && let Err(e) = store
+                .save_checkpoint(CheckpointKind::Manager, TABLE_CHECKPOINT, &self.table)
+                .await
+        {
+            tracing::error!(error = %e, "cannot checkpoint the placement table");
+        }
+    }
+
+    fn host_of(&self, node: &NodeId) -> Option<ActorRef<NodeHostMessage>> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(node)
+            .cloned()
+    }
+}
+
+/// Asks `node`'s host to spawn an agent there.
+async fn spawn_on(
+    host: Option<ActorRef<NodeHostMessage>>,
+    node: &NodeId,
+    request: SpawnAgentRequest,
+) -> Result<AgentInfo, AdminError> {
+    let host = host.ok_or_else(|| AdminError::Unavailable {
+        reason: format!("the host of node {node} is not known"),
+    })?;
+    ractor::call_t!(
+        host,
+        NodeHostMessage::SpawnAgent,
+        SPAWN_TIMEOUT_MS,
+        Wire::new(request)
+    )
+    .map_err(|e| AdminError::Unavailable {
+        reason: format!("the node {node} did not answer: {e}"),
+    })?
+    .open()?
 }
 
 impl NodeHostState {
-    /// The node's info with its current load.
+    /// The node's info with its current load and agents.
     fn refresh(&mut self) -> NodeInfo {
-        let agents = ractor::pg::get_local_members(&self.args.namespace.agents_group()).len();
-        self.info.agents = agents as u32;
-        self.info.load = agents as f32 / self.info.cpus.max(1) as f32;
+        let prefix = format!("{}.agent.", self.args.namespace.as_str());
+        let mut running: Vec<AgentId> =
+            ractor::pg::get_local_members(&self.args.namespace.agents_group())
+                .into_iter()
+                .filter_map(|c| c.get_name())
+                .filter_map(|n| n.strip_prefix(&prefix).map(AgentId::new))
+                .filter(|a| a.as_str() != KIND)
+                .collect();
+        running.sort();
+        self.info.agents = running.len() as u32 + 1;
+        self.info.load = self.info.agents as f32 / self.info.cpus.max(1) as f32;
+        self.info.running = running;
         self.info.clone()
     }
 
@@ -278,14 +619,21 @@ impl NodeHostState {
             .await
     }
 
-    /// Places the agent on the least loaded node that fits its kind's needs and the
-    /// request's, asking every node's host for its info (a host that does not answer within
-    /// [`INFO_TIMEOUT_MS`] is left out).
+    /// Places the agent on the least loaded up node that fits its kind's needs and the
+    /// request's, if the asker's tier allows what it needs, asking every node's host for
+    /// its info (a host that does not answer within [`INFO_TIMEOUT_MS`] is left out). An
+    /// agent of a permanent kind goes in the placement table, and is placed again if its
+    /// node is lost.
     async fn place(
         &mut self,
         myself: &ActorRef<NodeHostMessage>,
-        req: PlaceRequest,
+        mut req: PlaceRequest,
     ) -> Result<AgentInfo, AdminError> {
+        if !self.args.config.head {
+            return Err(AdminError::Unavailable {
+                reason: format!("node {} is not the head: ask the head", self.info.node),
+            });
+        }
         let kinds = self.admin()?.kinds().await?;
         let kind = kinds
             .iter()
@@ -294,7 +642,19 @@ impl NodeHostState {
                 kind: req.spawn.kind.clone(),
                 known: kinds.iter().map(|k| k.name.clone()).collect(),
             })?;
-        let needs = merge(&kind.needs, &req.needs);
+        req.needs = merge(&kind.needs, &req.needs);
+        req.tier
+            .gpu()
+            .allows(req.needs.gpu, req.needs.min_vram_mib)
+            .map_err(|reason| AdminError::Forbidden {
+                tier: req.tier.to_string(),
+                reason: format!("{} needs a GPU and {reason}", req.spawn.name),
+            })?;
+        if self.table.placements.contains_key(&req.spawn.name) {
+            return Err(AdminError::NameTaken {
+                name: req.spawn.name.to_string(),
+            });
+        }
         let mut hosts: Vec<(NodeInfo, Option<ActorRef<NodeHostMessage>>)> =
             vec![(self.refresh(), None)];
         for cell in ractor::pg::get_members(&NODE_HOSTS_GROUP.to_string()) {
@@ -305,11 +665,18 @@ impl NodeHostState {
             if let Ok(Ok(info)) =
                 ractor::call_t!(host, NodeHostMessage::GetInfo, INFO_TIMEOUT_MS).map(Wire::open)
             {
-                hosts.push((info, Some(host)));
+                // A node the heartbeats found down stays out until it answers them again.
+                let down = self
+                    .members
+                    .get(&info.node)
+                    .is_some_and(|m| m.state == NodeState::Down);
+                if !down {
+                    hosts.push((info, Some(host)));
+                }
             }
         }
         let infos: Vec<NodeInfo> = hosts.iter().map(|(i, _)| i.clone()).collect();
-        let chosen = place(&needs, &infos)
+        let chosen = place(&req.needs, &infos)
             .map_err(|reason| AdminError::NoNodeFits {
                 kind: req.spawn.kind.clone(),
                 reason,
@@ -320,20 +687,24 @@ impl NodeHostState {
             .into_iter()
             .find(|(i, _)| i.node == chosen)
             .expect("the chosen node is one of the hosts");
-        tracing::info!(kind = %req.spawn.kind, node = %chosen, "placed");
-        match host {
-            None => self.spawn_here(req.spawn).await,
-            Some(host) => ractor::call_t!(
-                host,
-                NodeHostMessage::SpawnAgent,
-                SPAWN_TIMEOUT_MS,
-                Wire::new(req.spawn)
-            )
-            .map_err(|e| AdminError::Unavailable {
-                reason: format!("the node {chosen} did not answer: {e}"),
-            })?
-            .open()?,
+        tracing::info!(kind = %req.spawn.kind, agent = %req.spawn.name, node = %chosen, "placed");
+        let info = match host {
+            None => self.spawn_here(req.spawn.clone()).await?,
+            Some(host) => spawn_on(Some(host), &chosen, req.spawn.clone()).await?,
+        };
+        if kind.restart == RestartType::Permanent {
+            self.table.placements.insert(
+                req.spawn.name.clone(),
+                Placement {
+                    request: req,
+                    node: Some(chosen),
+                    reason: None,
+                    moves: 0,
+                },
+            );
+            self.save_table().await;
         }
+        Ok(info)
     }
 }
 
@@ -375,6 +746,7 @@ pub fn kind() -> AgentKind {
                     node: ctx.node.clone(),
                     namespace: ctx.namespace.clone(),
                     config,
+                    store: ctx.store.clone(),
                 },
             )
         },

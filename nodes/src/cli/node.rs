@@ -15,13 +15,19 @@
 //! [labels]
 //! gpu = "true"
 //! zone = "eu-1"
+//! [tls]
+//! cert = "/etc/reporunner/node.pem"
+//! key = "/etc/reporunner/node.key"
+//! ca = "/etc/reporunner/ca.pem"
 //! ```
 
 use crate::boot::{Node, NodeConfig};
 use crate::cli::runs::DataDirArgs;
-use crate::cluster::{self, ClusterConfig};
+use crate::cluster::{self, ClientConfig, ClusterConfig, TlsFiles};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
+use reporunner_protocols::access::Tier;
+use reporunner_protocols::admin::ActorTree;
 use reporunner_protocols::admin::SpawnAgentRequest;
 use reporunner_protocols::cluster::{NodeState, PlaceRequest};
 use reporunner_protocols::ids::{AgentId, NodeId};
@@ -79,7 +85,69 @@ struct StartArgs {
     #[arg(long, value_name = "MS")]
     down_after_ms: Option<u64>,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     data: DataDirArgs,
+}
+
+/// Mutual TLS between nodes: all three files, or none.
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// This node's certificate chain (PEM); turns TLS on, with --tls-key and --tls-ca.
+    #[arg(long, env = "REPORUNNER_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, env = "REPORUNNER_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The CA that signs every node's certificate (PEM).
+    #[arg(long, env = "REPORUNNER_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS files, these flags over `file`'s.
+    fn resolve(&self, file: Option<&FileTls>) -> anyhow::Result<Option<TlsFiles>> {
+        let cert = self.tls_cert.clone().or(file.map(|f| f.cert.clone()));
+        let key = self.tls_key.clone().or(file.map(|f| f.key.clone()));
+        let ca = self.tls_ca.clone().or(file.map(|f| f.ca.clone()));
+        match (cert, key, ca) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), Some(ca)) => Ok(Some(TlsFiles { cert, key, ca })),
+            _ => bail!("TLS needs all three of --tls-cert, --tls-key and --tls-ca"),
+        }
+    }
+}
+
+/// The `[tls]` table of a node's settings file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+}
+
+/// How a command reaches a running cluster.
+#[derive(Debug, Args)]
+struct ConnArgs {
+    /// The head, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    address: String,
+    /// The cluster's shared secret.
+    #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
+    cookie: String,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+impl ConnArgs {
+    fn client(&self) -> anyhow::Result<ClientConfig> {
+        Ok(ClientConfig {
+            address: self.address.clone(),
+            cookie: self.cookie.clone(),
+            tls: self.tls.resolve(None)?,
+        })
+    }
 }
 
 /// A node's settings file.
@@ -98,6 +166,7 @@ struct FileConfig {
     #[serde(default)]
     models: Vec<String>,
     down_after_ms: Option<u64>,
+    tls: Option<FileTls>,
 }
 
 /// Arguments of `reporunner cluster`.
@@ -110,14 +179,10 @@ pub struct ClusterArgs {
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
     /// Place an agent on the node that fits it (its kind's needs and the ones given here),
-    /// through the head.
+    /// through the head. Agents of permanent kinds are placed again when their node is lost.
     Spawn {
-        /// The head, HOST:PORT.
-        #[arg(long, value_name = "HOST:PORT")]
-        address: String,
-        /// The cluster's shared secret.
-        #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
-        cookie: String,
+        #[command(flatten)]
+        conn: ConnArgs,
         /// The agent's kind.
         #[arg(long)]
         kind: String,
@@ -131,18 +196,27 @@ enum ClusterCommand {
         /// repeat for more.
         #[arg(long = "need", value_name = "NEED")]
         needs: Vec<String>,
+        /// Place it as a user of this tier would (the tier must allow the GPU it needs).
+        /// The CLI acts as the machine's owner, the developer tier.
+        #[arg(long, default_value = "developer", value_name = "TIER")]
+        as_tier: Tier,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Ask a running head for every node of its cluster.
+    /// Ask a running head for every node of its cluster, the agents on each, and the
+    /// agents it placed that no node fits.
     Status {
-        /// The head, HOST:PORT.
-        #[arg(long, value_name = "HOST:PORT")]
-        address: String,
-        /// The cluster's shared secret.
-        #[arg(long, env = "REPORUNNER_COOKIE", hide_env_values = true)]
-        cookie: String,
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a running head for every node's live actor tree.
+    Tree {
+        #[command(flatten)]
+        conn: ConnArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -216,6 +290,7 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         labels,
         models: file.models.clone(),
         down_after_ms: args.down_after_ms.or(file.down_after_ms),
+        tls: args.tls.resolve(file.tls.as_ref())?,
     };
     let node = Node::start(config).await?;
     let cluster = match cluster::start(&node, &cluster_config).await {
@@ -226,10 +301,15 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     eprintln!(
-        "node {} ({}) listening on {}",
+        "node {} ({}) listening on {}{}",
         node.id(),
         if head { "head" } else { "worker" },
-        cluster.address
+        cluster.address,
+        if cluster_config.tls.is_some() {
+            " with TLS"
+        } else {
+            ""
+        }
     );
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopping");
@@ -258,19 +338,14 @@ fn parse_needs(needs: &[String]) -> anyhow::Result<AgentNeeds> {
 }
 
 pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
-    let (address, cookie, json) = match args.command {
-        ClusterCommand::Status {
-            address,
-            cookie,
-            json,
-        } => (address, cookie, json),
+    match args.command {
         ClusterCommand::Spawn {
-            address,
-            cookie,
+            conn,
             kind,
             name,
             config,
             needs,
+            as_tier,
             json,
         } => {
             let request = PlaceRequest {
@@ -280,47 +355,96 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                     config,
                 },
                 needs: parse_needs(&needs)?,
+                tier: as_tier,
             };
-            let info = cluster::place(&address, &cookie, request).await?;
+            let info = cluster::place(&conn.client()?, request).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
                 println!("{} ({}) runs on {}", info.name, info.kind, info.node);
             }
-            return Ok(ExitCode::SUCCESS);
         }
-    };
-    let members = cluster::status(&address, &cookie).await?;
-    if json {
-        // Each node's info, with its state beside it.
-        let rows: Vec<serde_json::Value> = members
-            .iter()
-            .map(|m| {
-                let mut v = serde_json::to_value(&m.info).unwrap_or_default();
-                v["state"] = serde_json::to_value(m.state).unwrap_or_default();
-                v["last_seen_ms"] = m.last_seen_ms.into();
-                v
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        ClusterCommand::Status { conn, json } => {
+            let client = conn.client()?;
+            let members = cluster::status(&client).await?;
+            let placements = cluster::placements(&client).await?;
+            if json {
+                // Each node's info, with its state beside it.
+                let nodes: Vec<serde_json::Value> = members
+                    .iter()
+                    .map(|m| {
+                        let mut v = serde_json::to_value(&m.info).unwrap_or_default();
+                        v["state"] = serde_json::to_value(m.state).unwrap_or_default();
+                        v["last_seen_ms"] = m.last_seen_ms.into();
+                        v
+                    })
+                    .collect();
+                let out = serde_json::json!({ "nodes": nodes, "placements": placements });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_status(&members, &placements);
+        }
+        ClusterCommand::Tree { conn, json } => {
+            let nodes = cluster::tree(&conn.client()?).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&nodes)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for n in &nodes {
+                let state = state_word(n.member.state);
+                println!(
+                    "{} ({state}, {})",
+                    n.member.info.node, n.member.info.address
+                );
+                match &n.tree {
+                    Ok(tree) => print_tree(tree, 1),
+                    Err(e) => println!("  ({e})"),
+                }
+            }
+        }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_word(state: NodeState) -> &'static str {
+    match state {
+        NodeState::Up => "up",
+        NodeState::Down => "down",
+    }
+}
+
+fn print_tree(tree: &ActorTree, depth: usize) {
+    println!(
+        "{:indent$}{} [{}] {} restarts={}",
+        "",
+        tree.name,
+        tree.kind,
+        tree.status,
+        tree.restarts,
+        indent = depth * 2
+    );
+    for child in &tree.children {
+        print_tree(child, depth + 1);
+    }
+}
+
+fn print_status(
+    members: &[reporunner_protocols::cluster::Member],
+    placements: &[reporunner_protocols::cluster::Placement],
+) {
     println!(
         "{:<20} {:<7} {:<5} {:<22} {:>4} {:>9} {:<5} {:>6} labels",
         "NODE", "ROLE", "STATE", "ADDRESS", "CPUS", "MEMORY", "GPUS", "AGENTS"
     );
-    for m in &members {
+    for m in members {
         let n = &m.info;
-        let state = match m.state {
-            NodeState::Up => "up",
-            NodeState::Down => "down",
-        };
         let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
             "{:<20} {:<7} {:<5} {:<22} {:>4} {:>7}Gi {:<5} {:>6} {}",
             n.node.as_str(),
             if n.head { "head" } else { "worker" },
-            state,
+            state_word(m.state),
             n.address,
             n.cpus,
             n.memory_bytes / (1 << 30),
@@ -328,6 +452,21 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             n.agents,
             labels.join(",")
         );
+        if !n.running.is_empty() {
+            let names: Vec<&str> = n.running.iter().map(|a| a.as_str()).collect();
+            println!("    agents: {}", names.join(", "));
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    let unplaced: Vec<_> = placements.iter().filter(|p| p.node.is_none()).collect();
+    if !unplaced.is_empty() {
+        println!("unplaced:");
+        for p in unplaced {
+            println!(
+                "    {} ({}): {}",
+                p.request.spawn.name,
+                p.request.spawn.kind,
+                p.reason.as_deref().unwrap_or("waiting")
+            );
+        }
+    }
 }
