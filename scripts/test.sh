@@ -58,6 +58,9 @@ cargo run --quiet --locked -p reporunner-examples --example embed
 step "the reporunner binary: env"
 cargo run --quiet --locked -p reporunner -- env
 
+step "the cluster example: three nodes, a GPU agent placed, lost and placed again"
+cargo run --quiet --locked -p reporunner-examples --example cluster
+
 step "the main job, checked: reporunner run --check examples/notes-app"
 data=$(mktemp -d)
 cargo run --quiet --locked -p reporunner -- run --check --data-dir "$data" examples/notes-app
