@@ -180,10 +180,27 @@ impl ClusterHandle {
 }
 
 /// Logs peers that leave, and peers that leave before they authenticate: a wrong cookie,
-/// or not a Repo Runner node at all.
+/// a TLS mismatch, or not a Repo Runner node at all. Of two connections between the same
+/// two nodes, ractor_cluster closes one; that one is not a refusal.
 #[derive(Default)]
 struct SessionLog {
-    authenticated: std::sync::Mutex<std::collections::HashSet<ractor::ActorId>>,
+    /// The authenticated sessions, with their peers' names.
+    authenticated: std::sync::Mutex<std::collections::HashMap<ractor::ActorId, String>>,
+}
+
+impl SessionLog {
+    fn admit(&self, ses: &ractor_cluster::node::NodeServerSessionInformation) -> bool {
+        let name = ses
+            .peer_name
+            .as_ref()
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        self.authenticated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ses.actor.get_id(), name)
+            .is_none()
+    }
 }
 
 impl NodeEventSubscription for SessionLog {
@@ -192,29 +209,32 @@ impl NodeEventSubscription for SessionLog {
     }
 
     fn node_session_disconnected(&self, ses: ractor_cluster::node::NodeServerSessionInformation) {
-        let was_in = self
-            .authenticated
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&ses.actor.get_id());
+        let mut authenticated = self.authenticated.lock().unwrap_or_else(|e| e.into_inner());
+        let was_in = authenticated.remove(&ses.actor.get_id()).is_some();
         let name = ses.peer_name.map(|n| n.name).unwrap_or_else(|| "?".into());
         if was_in {
             tracing::warn!(peer = %ses.peer_addr, node = %name, "peer left");
+        } else if authenticated.values().any(|n| *n == name) {
+            tracing::debug!(peer = %ses.peer_addr, node = %name, "duplicate connection closed");
         } else {
             tracing::warn!(
                 peer = %ses.peer_addr,
                 node = %name,
-                "peer refused: it did not authenticate (wrong cookie, or not a Repo Runner node)"
+                "peer refused: it did not authenticate (wrong cookie, TLS on one side only, or not a Repo Runner node)"
             );
         }
     }
 
     fn node_session_authenticated(&self, ses: ractor_cluster::node::NodeServerSessionInformation) {
-        self.authenticated
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(ses.actor.get_id());
-        tracing::info!(peer = %ses.peer_addr, "peer authenticated");
+        if self.admit(&ses) {
+            tracing::info!(peer = %ses.peer_addr, "peer authenticated");
+        }
+    }
+
+    fn node_session_ready(&self, ses: ractor_cluster::node::NodeServerSessionInformation) {
+        if self.admit(&ses) {
+            tracing::info!(peer = %ses.peer_addr, "peer authenticated");
+        }
     }
 }
 
@@ -283,13 +303,12 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
             handle.stop().await;
             return Err(e);
         }
-        if let Some(tls) = tls {
-            handle.mesh = Some(tokio::spawn(mesh(
-                handle.server.clone(),
-                node.id().to_string(),
-                tls,
-            )));
-        }
+        handle.mesh = Some(tokio::spawn(maintain(
+            handle.server.clone(),
+            node.id().to_string(),
+            head.clone(),
+            tls,
+        )));
     }
     Ok(handle)
 }
@@ -303,24 +322,42 @@ fn connection_mode(tls: Option<&Tls>) -> NodeConnectionMode {
     }
 }
 
-/// How often a TLS worker looks for members it has no session with.
+/// How often a worker checks its connections.
 const MESH_EVERY: Duration = Duration::from_secs(1);
 
-/// Transitive connections over TLS: every [`MESH_EVERY`], asks the head for the members
-/// and connects to each up node this one has no session with.
-async fn mesh(server: ActorRef<NodeServerMessage>, me: String, tls: Tls) {
+/// A worker's connections, every [`MESH_EVERY`]: it joins the head again when it has lost
+/// it (the head restarted, or the network dropped), and with TLS it makes the transitive
+/// connections itself: it asks the head for the members and connects to each up node it
+/// has no session with.
+async fn maintain(server: ActorRef<NodeServerMessage>, me: String, join: String, tls: Option<Tls>) {
+    let mut lost_since: Option<Instant> = None;
     loop {
         tokio::time::sleep(MESH_EVERY).await;
         let Ok(sessions) = ractor::call_t!(server, NodeServerMessage::GetSessions, 2_000) else {
             return;
         };
-        let peers: std::collections::HashSet<String> = sessions
-            .values()
-            .filter_map(|s| s.peer_name.as_ref().map(|p| p.name.clone()))
-            .collect();
         let Some(head) = find_head().await else {
+            if lost_since.is_none() {
+                tracing::warn!(head = %join, "lost the head: joining it again");
+                lost_since = Some(Instant::now());
+            }
+            if let Err(e) = connect(&server, &join, tls.as_ref()).await {
+                tracing::debug!(error = %e, "the head is not back yet");
+            }
             continue;
         };
+        if let Some(since) = lost_since.take() {
+            tracing::info!(head = %join, after_ms = since.elapsed().as_millis() as u64, "joined the head again");
+        }
+        let Some(tls) = &tls else {
+            continue;
+        };
+        // ractor_cluster names a peer `node@host`.
+        let peers: std::collections::HashSet<String> = sessions
+            .values()
+            .filter_map(|s| s.peer_name.as_ref())
+            .map(|p| p.name.split('@').next().unwrap_or_default().to_string())
+            .collect();
         let Ok(Ok(members)) =
             ractor::call_t!(head, NodeHostMessage::GetMembers, 2_000).map(|w| w.open())
         else {
@@ -331,7 +368,7 @@ async fn mesh(server: ActorRef<NodeServerMessage>, me: String, tls: Tls) {
             if m.state == NodeState::Up
                 && name != me
                 && !peers.contains(&name)
-                && let Err(e) = connect(&server, &m.info.address, Some(&tls)).await
+                && let Err(e) = connect(&server, &m.info.address, Some(tls)).await
             {
                 tracing::warn!(node = %name, error = %e, "cannot connect to a member");
             }

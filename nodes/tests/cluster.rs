@@ -37,7 +37,10 @@ fn free_port() -> u16 {
 }
 
 fn start(name: &str, args: &[&str]) -> NodeProcess {
-    let data = std::env::temp_dir().join(format!("rr-cluster-{name}-{}", std::process::id()));
+    // Tests run side by side in one process: a counter keeps their data apart.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = std::env::temp_dir().join(format!("rr-cluster-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let child = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .args(["node", "start", "--name", name])
@@ -698,4 +701,63 @@ fn tls_nodes_join_and_plaintext_or_foreign_peers_are_refused() {
     // The cluster is as it was.
     let now = status_with(&head_addr, "t", &client).expect("the head answers over TLS");
     assert_eq!(now["nodes"].as_array().unwrap().len(), 3, "{now:#}");
+}
+
+#[test]
+fn a_restarted_head_keeps_its_placements_and_its_workers_join_it_again() {
+    let port = free_port();
+    let head_addr = format!("127.0.0.1:{port}");
+    let head_args = ["--head", "--port", &port.to_string(), "--cookie", "s3cret"];
+    let mut head = start("head", &head_args);
+    wait_listening(port);
+    let _worker = start(
+        "gpu-w",
+        &[
+            "--join",
+            &head_addr,
+            "--port",
+            &free_port().to_string(),
+            "--cookie",
+            "s3cret",
+            "--label",
+            "gpu=true",
+        ],
+    );
+    wait_nodes(&head_addr, "s3cret", 2);
+    let out = spawn(&head_addr, "keeper", "gpu", "developer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(&head_addr, "s3cret", &[], "keeper on gpu-w", |v| {
+        runs(v, "gpu-w", "keeper")
+    });
+
+    // The head dies and comes back on the same port with the same data directory: it
+    // restores its placement table, the worker joins it again, and the agent runs on the
+    // worker, once.
+    let _ = head.child.kill();
+    let _ = head.child.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    head.child = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["node", "start", "--name", "head"])
+        .args(head_args)
+        .arg("--data-dir")
+        .arg(&head.data)
+        .env_remove("REPORUNNER_COOKIE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let now = wait_for(
+        &head_addr,
+        "s3cret",
+        &[],
+        "the worker back with keeper",
+        |v| v["nodes"].as_array().map(Vec::len) == Some(2) && runs(v, "gpu-w", "keeper"),
+    );
+    assert_eq!(placed_on(&now, "keeper"), "gpu-w");
+    assert_eq!(now["placements"].as_array().unwrap().len(), 1, "{now:#}");
 }
