@@ -523,17 +523,20 @@ pub async fn status(client: &ClientConfig) -> anyhow::Result<Vec<Member>> {
     .await
 }
 
-/// Asks the head for the agents it placed and where they run.
+/// Asks the head for every node it has seen and for the agents it placed, with where
+/// they run, over one connection.
 ///
 /// # Errors
 /// If the head cannot be reached or refuses the client.
-pub async fn placements(client: &ClientConfig) -> anyhow::Result<Vec<Placement>> {
+pub async fn overview(client: &ClientConfig) -> anyhow::Result<(Vec<Member>, Vec<Placement>)> {
     with_head(client, |head| async move {
-        Ok(
-            ractor::call_t!(head, NodeHostMessage::GetPlacements, 10_000)
-                .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
-                .open()?,
-        )
+        let members = ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()?;
+        let placements = ractor::call_t!(head, NodeHostMessage::GetPlacements, 10_000)
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()?;
+        Ok((members, placements))
     })
     .await
 }

@@ -101,6 +101,10 @@ pub struct Placement {
     pub reason: Option<String>,
     /// How many times it was placed again after losing its node.
     pub moves: u32,
+    /// When it got its node, in ms since the Unix epoch: a node's info older than that
+    /// (plus a heartbeat) may not show it yet.
+    #[serde(default)]
+    pub since_ms: u64,
 }
 
 /// The head's placements, checkpointed so that a restarted head keeps them. Stored as
@@ -234,10 +238,15 @@ pub enum Step {
 /// loaded up node that fits, or is unplaced with the reason. A worker that loses the head
 /// stops the agents the head placed on it (see the NodeHost), so a head that moves them
 /// does not leave two copies alive on both sides of a partition.
+///
+/// A node's info must be newer than the agent's placement by `grace_ms` (a heartbeat) for
+/// the agent's absence from it to count: an answer sent just before the spawn would not
+/// show it.
 pub fn reconcile(
     head: &NodeId,
     table: &PlacementTable,
     view: &[Member],
+    grace_ms: u64,
 ) -> (Vec<Step>, BTreeMap<NodeId, Assignment>) {
     let mut up: Vec<NodeInfo> = view
         .iter()
@@ -251,7 +260,11 @@ pub fn reconcile(
         let current = p.node.as_ref().filter(|n| up.iter().any(|i| &i.node == *n));
         let chosen = if let Some(node) = current {
             let info = up.iter().find(|i| &i.node == node).expect("up");
-            if !info.running.contains(name) {
+            let fresh = view
+                .iter()
+                .find(|m| &m.info.node == node)
+                .is_some_and(|m| m.last_seen_ms > p.since_ms.saturating_add(grace_ms));
+            if fresh && !info.running.contains(name) {
                 steps.push(Step::Spawn {
                     name: name.clone(),
                     node: node.clone(),
@@ -473,7 +486,7 @@ mod tests {
         Member {
             info,
             state: if up { NodeState::Up } else { NodeState::Down },
-            last_seen_ms: 0,
+            last_seen_ms: 1_000,
         }
     }
 
@@ -500,6 +513,7 @@ mod tests {
                             node: node.map(NodeId::new),
                             reason: None,
                             moves: 0,
+                            since_ms: 0,
                         },
                     )
                 })
@@ -515,10 +529,33 @@ mod tests {
             member("head", false, true, &["b"]),
             member("g1", true, true, &["a"]),
         ];
-        let (steps, assign) = reconcile(&head, &t, &view);
+        let (steps, assign) = reconcile(&head, &t, &view, 0);
         assert!(steps.is_empty(), "{steps:?}");
         assert_eq!(assign[&NodeId::new("g1")].placed, vec![AgentId::new("a")]);
         assert!(assign[&NodeId::new("g1")].stop.is_empty());
+    }
+
+    #[test]
+    fn reconcile_does_not_respawn_from_an_answer_older_than_the_placement() {
+        let head = NodeId::new("head");
+        let mut t = table(&[("a", true, Some("g1"))]);
+        t.placements.get_mut(&AgentId::new("a")).unwrap().since_ms = 900;
+        // g1 answered (at 1000) before it had spawned `a`.
+        let view = vec![
+            member("head", false, true, &[]),
+            member("g1", true, true, &[]),
+        ];
+        assert!(reconcile(&head, &t, &view, 1_000).0.is_empty());
+        // A heartbeat later, its absence counts.
+        let mut later = view.clone();
+        later[1].last_seen_ms = 2_500;
+        assert_eq!(
+            reconcile(&head, &t, &later, 1_000).0,
+            vec![Step::Spawn {
+                name: AgentId::new("a"),
+                node: NodeId::new("g1")
+            }]
+        );
     }
 
     #[test]
@@ -535,7 +572,7 @@ mod tests {
             member("g2", true, true, &[]),
             member("g3", true, true, &[]),
         ];
-        let (steps, assign) = reconcile(&head, &t, &view);
+        let (steps, assign) = reconcile(&head, &t, &view, 0);
         assert_eq!(
             steps,
             vec![
@@ -561,7 +598,7 @@ mod tests {
             member("head", false, true, &[]),
             member("g1", true, false, &["a"]),
         ];
-        let (steps, _) = reconcile(&head, &t, &view);
+        let (steps, _) = reconcile(&head, &t, &view, 0);
         assert_eq!(
             steps,
             vec![Step::Unplaced {
@@ -573,7 +610,7 @@ mod tests {
         let p = t.placements.get_mut(&AgentId::new("a")).unwrap();
         p.node = None;
         p.reason = Some("head: no GPU".into());
-        assert!(reconcile(&head, &t, &view).0.is_empty());
+        assert!(reconcile(&head, &t, &view, 0).0.is_empty());
     }
 
     #[test]
@@ -585,7 +622,7 @@ mod tests {
             member("g1", true, true, &["a"]),
             member("g2", true, true, &["a"]),
         ];
-        let (steps, assign) = reconcile(&head, &t, &view);
+        let (steps, assign) = reconcile(&head, &t, &view, 0);
         assert!(steps.is_empty(), "{steps:?}");
         assert_eq!(assign[&NodeId::new("g1")].stop, vec![AgentId::new("a")]);
         assert!(assign[&NodeId::new("g1")].placed.is_empty());
@@ -602,7 +639,7 @@ mod tests {
             member("g1", true, true, &["a"]),
             member("g2", true, true, &[]),
         ];
-        let (steps, _) = reconcile(&head, &t, &view);
+        let (steps, _) = reconcile(&head, &t, &view, 0);
         assert_eq!(
             steps,
             vec![

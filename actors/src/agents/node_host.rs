@@ -100,8 +100,8 @@ pub struct NodeHostState {
     beating: bool,
     /// The head's placements (empty on a worker).
     table: PlacementTable,
-    /// Whether a reconciliation is under way.
-    reconciling: bool,
+    /// The agents a reconciliation step is under way for.
+    in_flight: BTreeSet<AgentId>,
     /// On a worker: the agents the head placed here, and when the head last spoke.
     placed_here: BTreeSet<AgentId>,
     head_seen_ms: u64,
@@ -166,7 +166,7 @@ impl Actor for NodeHost {
             hosts: Hosts::default(),
             beating: false,
             table,
-            reconciling: false,
+            in_flight: BTreeSet::new(),
             placed_here: BTreeSet::new(),
             head_seen_ms: crate::runs::now_ms(),
         })
@@ -266,13 +266,10 @@ impl Actor for NodeHost {
                 Ok(a) => state.assigned(a),
                 Err(e) => tracing::warn!(error = %e, "malformed assignment ignored"),
             },
-            NodeHostMessage::Reconciled(outcomes) => {
-                state.reconciling = false;
-                match outcomes.open() {
-                    Ok(outcomes) => state.reconciled(outcomes).await,
-                    Err(e) => tracing::warn!(error = %e, "malformed reconciliation ignored"),
-                }
-            }
+            NodeHostMessage::Reconciled(outcomes) => match outcomes.open() {
+                Ok(outcomes) => state.reconciled(outcomes).await,
+                Err(e) => tracing::warn!(error = %e, "malformed reconciliation ignored"),
+            },
         }
         Ok(())
     }
@@ -445,13 +442,15 @@ impl NodeHostState {
     }
 
     /// On the head: works out how the cluster differs from the placement table, tells
-    /// every node what it runs, and carries out the spawns beside the host.
+    /// every node what it runs, and carries out each step beside the host, one task per
+    /// agent, so that a node slow to answer holds up only its own agents.
     fn reconcile(&mut self, myself: &ActorRef<NodeHostMessage>) {
-        if !self.args.config.head || self.reconciling {
+        if !self.args.config.head {
             return;
         }
         let view = self.view();
-        let (steps, assignments) = reconcile(&self.info.node, &self.table, &view);
+        let (steps, assignments) =
+            reconcile(&self.info.node, &self.table, &view, self.heartbeat_ms());
         for (node, assignment) in assignments {
             let message = NodeHostMessage::Assign(Wire::new(assignment));
             if node == self.info.node {
@@ -460,62 +459,50 @@ impl NodeHostState {
                 let _ = host.cast(message);
             }
         }
-        if steps.is_empty() {
-            return;
-        }
-        self.reconciling = true;
-        let own = self.info.node.clone();
-        let admin = self.admin().ok();
-        let hosts = self.hosts.clone();
-        let requests: BTreeMap<AgentId, SpawnAgentRequest> = self
-            .table
-            .placements
-            .iter()
-            .map(|(n, p)| (n.clone(), p.request.spawn.clone()))
-            .collect();
-        let myself = myself.clone();
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for step in steps {
-                let outcome = match step {
-                    Step::Adopt { name, node } => (name, Ok(node)),
-                    Step::Unplaced { name, reason } => (name, Err(reason)),
-                    Step::Spawn { name, node } => {
-                        let request = requests[&name].clone();
-                        let host = hosts
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get(&node)
-                            .cloned();
-                        let result = if node == own {
-                            match &admin {
-                                Some(a) => a
-                                    .spawn_agent(&request.kind, request.name, &request.config)
-                                    .await
-                                    .map(|_| ()),
-                                None => Err(AdminError::Unavailable {
-                                    reason: "this node's Admin is not running".into(),
-                                }),
-                            }
-                        } else {
-                            spawn_on(host, &node, request).await.map(|_| ())
-                        };
-                        match result {
-                            Ok(()) | Err(AdminError::NameTaken { .. }) => (name, Ok(node)),
-                            Err(e) => (name, Err(format!("spawning it on {node}: {e}"))),
-                        }
-                    }
-                };
-                outcomes.push(outcome);
+        for step in steps {
+            let (name, node) = match &step {
+                Step::Spawn { name, node } => (name.clone(), Some(node.clone())),
+                Step::Adopt { name, .. } | Step::Unplaced { name, .. } => (name.clone(), None),
+            };
+            if !self.in_flight.insert(name.clone()) {
+                continue;
             }
-            let _ = myself.cast(NodeHostMessage::Reconciled(Wire::new(outcomes)));
-        });
+            let outcome = match (step, node) {
+                (Step::Adopt { name, node }, _) => Some((name, Ok(node))),
+                (Step::Unplaced { name, reason }, _) => Some((name, Err(reason))),
+                (Step::Spawn { .. }, Some(node)) => {
+                    let request = self.table.placements[&name].request.spawn.clone();
+                    let spawner = if node == self.info.node {
+                        Spawner::Local(self.admin().ok())
+                    } else {
+                        Spawner::Remote(self.host_of(&node))
+                    };
+                    let myself = myself.clone();
+                    let timeout = RECONCILE_SPAWN_TIMEOUT_MS.max(self.down_after_ms());
+                    tokio::spawn(async move {
+                        let outcome = match spawner.spawn(&node, request, timeout).await {
+                            Ok(_) | Err(AdminError::NameTaken { .. }) => Ok(node),
+                            Err(e) => Err(format!("spawning it on {node}: {e}")),
+                        };
+                        let _ = myself.cast(NodeHostMessage::Reconciled(Wire::new(vec![(
+                            name, outcome,
+                        )])));
+                    });
+                    None
+                }
+                (Step::Spawn { .. }, None) => None,
+            };
+            if let Some(outcome) = outcome {
+                let _ = myself.cast(NodeHostMessage::Reconciled(Wire::new(vec![outcome])));
+            }
+        }
     }
 
     /// Records where the reconciled agents now run, and checkpoints the table.
     async fn reconciled(&mut self, outcomes: Vec<(AgentId, Result<NodeId, String>)>) {
         let mut changed = false;
         for (name, outcome) in outcomes {
+            self.in_flight.remove(&name);
             let Some(p) = self.table.placements.get_mut(&name) else {
                 continue;
             };
@@ -529,6 +516,7 @@ impl NodeHostState {
                         p.node = Some(node);
                         changed = true;
                     }
+                    p.since_ms = crate::runs::now_ms();
                     changed |= p.reason.take().is_some();
                 }
                 Err(reason) => {
@@ -562,11 +550,41 @@ impl NodeHostState {
     }
 }
 
-/// Asks `node`'s host to spawn an agent there.
+/// Where a reconciliation step spawns an agent: through this node's Admin, or another
+/// node's host.
+enum Spawner {
+    Local(Option<AdminClient>),
+    Remote(Option<ActorRef<NodeHostMessage>>),
+}
+
+impl Spawner {
+    async fn spawn(
+        self,
+        node: &NodeId,
+        request: SpawnAgentRequest,
+        timeout_ms: u64,
+    ) -> Result<AgentInfo, AdminError> {
+        match self {
+            Spawner::Local(Some(admin)) => {
+                admin
+                    .with_timeout(std::time::Duration::from_millis(timeout_ms))
+                    .spawn_agent(&request.kind, request.name, &request.config)
+                    .await
+            }
+            Spawner::Local(None) => Err(AdminError::Unavailable {
+                reason: "this node's Admin is not running".into(),
+            }),
+            Spawner::Remote(host) => spawn_on(host, node, request, timeout_ms).await,
+        }
+    }
+}
+
+/// Asks `node`'s host to spawn an agent there, within `timeout_ms`.
 async fn spawn_on(
     host: Option<ActorRef<NodeHostMessage>>,
     node: &NodeId,
     request: SpawnAgentRequest,
+    timeout_ms: u64,
 ) -> Result<AgentInfo, AdminError> {
     let host = host.ok_or_else(|| AdminError::Unavailable {
         reason: format!("the host of node {node} is not known"),
@@ -574,7 +592,7 @@ async fn spawn_on(
     ractor::call_t!(
         host,
         NodeHostMessage::SpawnAgent,
-        SPAWN_TIMEOUT_MS,
+        timeout_ms,
         Wire::new(request)
     )
     .map_err(|e| AdminError::Unavailable {
@@ -690,7 +708,9 @@ impl NodeHostState {
         tracing::info!(kind = %req.spawn.kind, agent = %req.spawn.name, node = %chosen, "placed");
         let info = match host {
             None => self.spawn_here(req.spawn.clone()).await?,
-            Some(host) => spawn_on(Some(host), &chosen, req.spawn.clone()).await?,
+            Some(host) => {
+                spawn_on(Some(host), &chosen, req.spawn.clone(), SPAWN_TIMEOUT_MS).await?
+            }
         };
         if kind.restart == RestartType::Permanent {
             self.table.placements.insert(
@@ -700,6 +720,7 @@ impl NodeHostState {
                     node: Some(chosen),
                     reason: None,
                     moves: 0,
+                    since_ms: crate::runs::now_ms(),
                 },
             );
             self.save_table().await;
@@ -712,6 +733,9 @@ impl NodeHostState {
 const INFO_TIMEOUT_MS: u64 = 2_000;
 /// How long a remote spawn may take.
 const SPAWN_TIMEOUT_MS: u64 = 30_000;
+/// How long a reconciliation's spawn may take, at least (the down timeout if longer): a
+/// node that does not answer sooner is about to be marked down anyway.
+const RECONCILE_SPAWN_TIMEOUT_MS: u64 = 5_000;
 
 /// A kind's needs with a request's on top.
 fn merge(kind: &AgentNeeds, extra: &AgentNeeds) -> AgentNeeds {

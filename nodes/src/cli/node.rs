@@ -365,9 +365,7 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ClusterCommand::Status { conn, json } => {
-            let client = conn.client()?;
-            let members = cluster::status(&client).await?;
-            let placements = cluster::placements(&client).await?;
+            let (members, placements) = cluster::overview(&conn.client()?).await?;
             if json {
                 // Each node's info, with its state beside it.
                 let nodes: Vec<serde_json::Value> = members
