@@ -20,7 +20,7 @@ use reporunner_protocols::admin::AgentInfo;
 use reporunner_protocols::cluster::{
     Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeState, NodeTree, PlaceRequest, Placement,
 };
-use reporunner_protocols::ids::AgentId;
+use reporunner_protocols::ids::{AgentId, NodeId};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -550,6 +550,22 @@ pub async fn tree(client: &ClientConfig) -> anyhow::Result<Vec<NodeTree>> {
         Ok(ractor::call_t!(head, NodeHostMessage::GetTree, 20_000)
             .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
             .open()?)
+    })
+    .await
+}
+
+/// Asks the head to stop an agent it placed and forget its placement; returns the node
+/// it ran on, if any.
+///
+/// # Errors
+/// If the head cannot be reached, refuses the client, or placed no agent of that name.
+pub async fn unplace(client: &ClientConfig, name: AgentId) -> anyhow::Result<Option<NodeId>> {
+    with_head(client, |head| async move {
+        Ok(
+            ractor::call_t!(head, NodeHostMessage::Unplace, 30_000, Wire::new(name))
+                .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+                .open()??,
+        )
     })
     .await
 }

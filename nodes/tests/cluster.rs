@@ -357,6 +357,52 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
         "{nodes}"
     );
 
+    // An agent stopped through the head is gone for good: no node runs it, and it is not
+    // placed again.
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args([
+            "cluster",
+            "stop",
+            "--address",
+            &head_addr,
+            "--cookie",
+            "s3cret",
+        ])
+        .args(["--name", "tester-gpu"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tester-gpu stopped on gpu-2"));
+    let now = wait_for(&head_addr, "s3cret", &[], "tester-gpu gone", |v| {
+        !runs(v, "gpu-2", "tester-gpu")
+    });
+    assert!(
+        !now["placements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["request"]["spawn"]["name"] == "tester-gpu"),
+        "{now:#}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args([
+            "cluster",
+            "stop",
+            "--address",
+            &head_addr,
+            "--cookie",
+            "s3cret",
+        ])
+        .args(["--name", "tester-gpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent named"));
+
     // The tree shows every node with its Admin's live tree.
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .args(["cluster", "tree", "--json", "--address", &head_addr])

@@ -359,6 +359,13 @@ pub enum NodeHostMessage {
     /// Returns every node this host has seen, up or down.
     #[rpc]
     GetMembers(RpcReplyPort<Wire<Vec<Member>>>),
+    /// Stops an agent the head placed and forgets its placement, so that it is not placed
+    /// again; returns the node it ran on, if any.
+    #[rpc]
+    Unplace(
+        Wire<AgentId>,
+        RpcReplyPort<Wire<Result<Option<NodeId>, AdminError>>>,
+    ),
     /// Returns the agents the head placed, where they run, and why the unplaced ones are.
     #[rpc]
     GetPlacements(RpcReplyPort<Wire<Vec<Placement>>>),
@@ -386,6 +393,7 @@ impl std::fmt::Debug for NodeHostMessage {
             NodeHostMessage::Place(req, _) => write!(f, "Place({req:?})"),
             NodeHostMessage::GetMembers(_) => f.write_str("GetMembers"),
             NodeHostMessage::GetPlacements(_) => f.write_str("GetPlacements"),
+            NodeHostMessage::Unplace(name, _) => write!(f, "Unplace({name:?})"),
             NodeHostMessage::GetTree(_) => f.write_str("GetTree"),
             NodeHostMessage::GetNodeTree(_) => f.write_str("GetNodeTree"),
             NodeHostMessage::Assign(a) => write!(f, "Assign({a:?})"),

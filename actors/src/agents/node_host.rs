@@ -211,6 +211,13 @@ impl Actor for NodeHost {
             NodeHostMessage::GetMembers(reply) => {
                 let _ = reply.send(Wire::new(state.view()));
             }
+            NodeHostMessage::Unplace(name, reply) => {
+                let result = match name.open() {
+                    Ok(name) => state.unplace(name).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(Wire::new(result));
+            }
             NodeHostMessage::GetPlacements(reply) => {
                 let _ = reply.send(Wire::new(
                     state.table.placements.values().cloned().collect::<Vec<_>>(),
@@ -529,6 +536,60 @@ impl NodeHostState {
         if changed {
             self.save_table().await;
         }
+    }
+
+    /// Forgets an agent's placement and stops it where it runs. Every other copy goes
+    /// with the next heartbeat's assignments, which no longer place it anywhere: a node
+    /// that runs an agent the head no longer knows keeps it, so the copies are stopped
+    /// here, on every node that reports one.
+    async fn unplace(&mut self, name: AgentId) -> Result<Option<NodeId>, AdminError> {
+        if !self.args.config.head {
+            return Err(AdminError::Unavailable {
+                reason: format!("node {} is not the head: ask the head", self.info.node),
+            });
+        }
+        let placement =
+            self.table
+                .placements
+                .remove(&name)
+                .ok_or_else(|| AdminError::NotFound {
+                    name: name.to_string(),
+                })?;
+        self.save_table().await;
+        let view = self.view();
+        for m in view
+            .iter()
+            .filter(|m| m.state == NodeState::Up && m.info.running.contains(&name))
+        {
+            let result = if m.info.node == self.info.node {
+                self.admin()?.stop_agent(name.clone()).await
+            } else {
+                match self.host_of(&m.info.node) {
+                    Some(host) => host
+                        .cast(NodeHostMessage::Assign(Wire::new(Assignment {
+                            head: self.info.node.clone(),
+                            // What stays placed there, so that its view stays whole.
+                            placed: self
+                                .table
+                                .placements
+                                .iter()
+                                .filter(|(_, p)| p.node.as_ref() == Some(&m.info.node))
+                                .map(|(a, _)| a.clone())
+                                .collect(),
+                            stop: vec![name.clone()],
+                        })))
+                        .map_err(|e| AdminError::Unavailable {
+                            reason: e.to_string(),
+                        }),
+                    None => Ok(()),
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(agent = %name, node = %m.info.node, error = %e, "could not stop an unplaced agent");
+            }
+        }
+        tracing::info!(agent = %name, node = ?placement.node, "placement removed");
+        Ok(placement.node)
     }
 
     async fn save_table(&self) {

@@ -204,6 +204,14 @@ enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stop an agent the head placed, wherever it runs, and forget its placement.
+    Stop {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The agent's name.
+        #[arg(long)]
+        name: String,
+    },
     /// Ask a running head for every node of its cluster, the agents on each, and the
     /// agents it placed that no node fits.
     Status {
@@ -382,6 +390,13 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             print_status(&members, &placements);
+        }
+        ClusterCommand::Stop { conn, name } => {
+            let name = AgentId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match cluster::unplace(&conn.client()?, name.clone()).await? {
+                Some(node) => println!("{name} stopped on {node}"),
+                None => println!("{name} was not running; its placement is gone"),
+            }
         }
         ClusterCommand::Tree { conn, json } => {
             let nodes = cluster::tree(&conn.client()?).await?;
