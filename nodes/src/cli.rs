@@ -2,6 +2,7 @@
 
 mod analyze;
 mod env;
+mod models;
 mod node;
 mod run;
 mod runs;
@@ -37,6 +38,8 @@ pub enum Command {
     Node(node::NodeArgs),
     /// Look at a running cluster.
     Cluster(node::ClusterArgs),
+    /// The local models: which are installed, where, and what stands in for the others.
+    Models(models::ModelsArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -52,5 +55,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(args) => runs::resume(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Cluster(args) => node::cluster(args).await,
+        Command::Models(args) => models::run(args),
     }
 }

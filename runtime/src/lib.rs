@@ -38,6 +38,7 @@
 //! ```
 
 pub mod kinds;
+pub mod models;
 pub mod naming;
 pub mod panics;
 pub mod probe;

