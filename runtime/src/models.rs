@@ -7,8 +7,9 @@
 //!   [`hashing::HashingEmbedder`] hashes words and word pairs into the same space, with no
 //!   model, so that the vector indexes still work (less well) where none is installed.
 //! - [`generate::Generator`]: a chat to text, within a token budget.
-//!   [`gguf::GgufGenerator`] runs quantized llama and qwen2 GGUF models, such as
-//!   SmolLM2-135M-Instruct, building the tokenizer from the file's metadata.
+//!   [`llm::LocalLlm`] runs llama and qwen2 models with candle: quantized GGUF files, such
+//!   as SmolLM2-135M-Instruct (the tokenizer built from the file's metadata), and
+//!   safetensors folders.
 //! - [`locate`]: where model files are found (a configured folder, a Python package in
 //!   site-packages, a Hugging Face cache), and, when they are not, which paths were tried.
 //!
@@ -17,8 +18,8 @@
 
 pub mod bert;
 pub mod generate;
-pub mod gguf;
 pub mod hashing;
+pub mod llm;
 pub mod locate;
 
 use serde::{Deserialize, Serialize};

