@@ -10,6 +10,8 @@
 //!   [`llm::LocalLlm`] runs llama and qwen2 models with candle: quantized GGUF files, such
 //!   as SmolLM2-135M-Instruct (the tokenizer built from the file's metadata), and
 //!   safetensors folders.
+//! - [`select`]: where a model runs for a request (a GPU node the tier may use, the CPU,
+//!   or rules), with the reason for every option passed over.
 //! - [`locate`]: where model files are found (a configured folder, a Python package in
 //!   site-packages, a Hugging Face cache), and, when they are not, which paths were tried.
 //!
@@ -21,6 +23,7 @@ pub mod generate;
 pub mod hashing;
 pub mod llm;
 pub mod locate;
+pub mod select;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
