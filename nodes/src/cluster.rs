@@ -272,11 +272,22 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
     });
     let address = format!("{}:{port}", config.advertise_host);
     wait_listening(port).await?;
+    // The models it can serve: the configured ones, and those installed here.
+    let mut models = config.models.clone();
+    let found = reporunner_runtime::models::locate::LocateConfig::from_env();
+    if reporunner_runtime::models::locate::minilm(&found).is_ok() {
+        models.push(reporunner_runtime::models::locate::MINILM.to_string());
+    }
+    if reporunner_runtime::models::locate::smollm2(&found).is_ok() {
+        models.push(reporunner_runtime::models::locate::SMOLLM2.to_string());
+    }
+    models.sort();
+    models.dedup();
     let host_config = NodeHostConfig {
         head: config.head,
         address: address.clone(),
         labels: config.labels.clone(),
-        models: config.models.clone(),
+        models,
         heartbeat_ms: None,
         down_after_ms: config.down_after_ms,
     };

