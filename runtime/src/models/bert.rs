@@ -12,6 +12,7 @@ use super::{Backend, Embedder, ModelError, ModelInfo};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
 /// Texts per forward pass.
@@ -144,10 +145,19 @@ impl Embedder for BertEmbedder {
             .map_err(|e| self.fail(e))?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
+        // Batches run side by side: candle parallelises its matrix products but not the
+        // element-wise work between them, which a second batch fills in.
+        let chunks: Vec<&[usize]> = order.chunks(BATCH).collect();
+        let vectors: Vec<Result<Vec<Vec<f32>>, ModelError>> = chunks
+            .par_iter()
+            .map(|chunk| {
+                let batch: Vec<&[u32]> = chunk.iter().map(|&i| encodings[i].get_ids()).collect();
+                self.forward(&batch)
+            })
+            .collect();
         let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&[u32]> = chunk.iter().map(|&i| encodings[i].get_ids()).collect();
-            for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
+        for (chunk, vectors) in chunks.iter().zip(vectors) {
+            for (&i, v) in chunk.iter().zip(vectors?) {
                 out[i] = v;
             }
         }
