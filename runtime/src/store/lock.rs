@@ -34,22 +34,35 @@ impl DataDirLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim().replace('\n', ", ");
-                return Err(StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                    holder: if holder.is_empty() {
-                        "holder unknown".to_string()
-                    } else {
-                        holder
-                    },
-                });
+        // A holder that has died can leave the lock held for a moment: a child it was
+        // forking when it was killed shares the lock until that child execs or exits. Wait
+        // for it, briefly; a holder that is alive is another process using the directory.
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.seek(SeekFrom::Start(0));
+                    let _ = file.read_to_string(&mut holder);
+                    if !holder_alive(&holder)
+                        && started.elapsed() < std::time::Duration::from_secs(5)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    let holder = holder.trim().replace('\n', ", ");
+                    return Err(StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                        holder: if holder.is_empty() {
+                            "holder unknown".to_string()
+                        } else {
+                            holder
+                        },
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         let cmd = std::env::args().collect::<Vec<_>>().join(" ");
         file.set_len(0).map_err(io)?;
@@ -65,5 +78,19 @@ impl DataDirLock {
     /// Returns the locked directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Whether the process the lock file names (`pid N` on its first line) is still running.
+/// Unknown holders count as alive.
+fn holder_alive(holder: &str) -> bool {
+    let pid = holder
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("pid "))
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
     }
 }
