@@ -7,6 +7,7 @@
 //! Its supervision logic is the runtime's [`SupervisorCore`], the same that drives every
 //! [`Supervisor`]; the Admin adds the kind registry and the wire-facing messages.
 
+use crate::managers::model_manager::{ModelManager, ModelManagerArguments, default_generator};
 use crate::managers::orchestrator_manager::{
     InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,
 };
@@ -63,6 +64,8 @@ pub struct AdminArguments {
     pub workflows: WorkflowRegistry,
     /// What the OrchestratorManager does at start with runs a dead process left running.
     pub interrupted_runs: InterruptedRuns,
+    /// Where the ModelManager looks for model files (nowhere by default: rules only).
+    pub models: reporunner_runtime::models::locate::LocateConfig,
 }
 
 impl Default for AdminArguments {
@@ -81,6 +84,7 @@ impl Default for AdminArguments {
             store: None,
             workflows: WorkflowRegistry::new(),
             interrupted_runs: InterruptedRuns::default(),
+            models: Default::default(),
         }
     }
 }
@@ -130,6 +134,12 @@ impl Actor for Admin {
             interrupted: args.interrupted_runs,
             options: SupervisorOptions::default(),
         };
+        let models = ModelManagerArguments {
+            node: args.node.clone(),
+            namespace: args.namespace.clone(),
+            locate: args.models.clone(),
+            generator: default_generator(),
+        };
         core.start_children(vec![
             ChildSpec::new(args.namespace.agent_supervisor(), move || {
                 (
@@ -156,6 +166,10 @@ impl Actor for Admin {
                 (OrchestratorManager, runs.clone())
             })
             .kind("orchestrator-manager"),
+            ChildSpec::new(args.namespace.model_manager(), move || {
+                (ModelManager, models.clone())
+            })
+            .kind("model-manager"),
         ])
         .await?;
         let mut state = AdminState {

@@ -9,6 +9,7 @@ use reporunner_protocols::ids::NodeId;
 use reporunner_protocols::run::{OrchestratorManagerMessage, RunsClient};
 use reporunner_protocols::stage::REPO_WORKFLOW;
 use reporunner_runtime::kinds::KindRegistry;
+use reporunner_runtime::models::locate::LocateConfig;
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::naming::lookup;
 use reporunner_runtime::store::{SledStore, Store};
@@ -47,6 +48,10 @@ pub struct NodeConfig {
     pub workflows: WorkflowRegistry,
     /// What to do at start with runs a dead process left running.
     pub interrupted_runs: InterruptedRuns,
+    /// Where the ModelManager looks for model files: by default the places this host
+    /// offers (`REPORUNNER_MINILM_DIR`, `REPORUNNER_MODELS_PYTHON`, site-packages, the
+    /// Hugging Face caches).
+    pub models: LocateConfig,
 }
 
 impl Default for NodeConfig {
@@ -62,6 +67,7 @@ impl Default for NodeConfig {
             data_dir: None,
             workflows: admin.workflows,
             interrupted_runs: admin.interrupted_runs,
+            models: LocateConfig::from_env(),
         }
     }
 }
@@ -110,6 +116,7 @@ impl Node {
             store: store.clone(),
             workflows: config.workflows.clone(),
             interrupted_runs: config.interrupted_runs,
+            models: config.models.clone(),
         };
         let (admin, handle) = Actor::spawn(Some(config.namespace.admin()), Admin, args)
             .await

@@ -28,6 +28,9 @@ pub mod select;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Whether this build runs candle on NVIDIA GPUs (the `cuda` feature).
+pub const CUDA: bool = cfg!(feature = "cuda");
+
 /// Why a model could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

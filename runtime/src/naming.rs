@@ -47,6 +47,11 @@ impl Namespace {
         format!("{}.ports", self.0)
     }
 
+    /// Returns the ModelManager's name.
+    pub fn model_manager(&self) -> String {
+        format!("{}.models", self.0)
+    }
+
     /// Returns the OrchestratorManager's name.
     pub fn orchestrator_manager(&self) -> String {
         format!("{}.runs", self.0)

@@ -263,7 +263,12 @@ async fn the_tree_matches_what_is_running() {
     let kinds: Vec<&str> = tree.children.iter().map(|c| c.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        vec!["agent-supervisor", "port-manager", "orchestrator-manager"]
+        vec![
+            "agent-supervisor",
+            "port-manager",
+            "orchestrator-manager",
+            "model-manager"
+        ]
     );
 
     // Every actor the tree lists as running is registered under its name and alive; the

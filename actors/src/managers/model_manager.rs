@@ -1,0 +1,273 @@
+//! The ModelManager: knows which models each node can serve, picks where a request's model
+//! runs ([`select`]), loads the models of this node once and hands them out, and falls back
+//! (GPU → CPU → rules) with the reason recorded.
+//!
+//! Its messages are local: they hand out loaded models (`Arc`s), which stay on the node
+//! that loaded them.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster_derive::RactorMessage;
+use reporunner_protocols::Wire;
+use reporunner_protocols::access::Tier;
+use reporunner_protocols::cluster::{Member, NodeHostMessage, NodeInfo, NodeState};
+use reporunner_protocols::ids::{AgentId, NodeId};
+use reporunner_runtime::models::generate::Generator;
+use reporunner_runtime::models::hashing::{DEFAULT_DIM, HashingEmbedder};
+use reporunner_runtime::models::llm::LocalLlm;
+use reporunner_runtime::models::locate::{self, LocateConfig};
+use reporunner_runtime::models::select::{Choice, ModelSpec, SelectRequest, select};
+use reporunner_runtime::models::{Backend, Embedder, bert::BertEmbedder};
+use reporunner_runtime::naming::{Namespace, lookup};
+use std::sync::Arc;
+
+/// The generator the ModelManager serves unless configured: SmolLM2-135M-Instruct, which
+/// needs well under a GiB of VRAM.
+pub fn default_generator() -> ModelSpec {
+    ModelSpec {
+        name: locate::SMOLLM2.into(),
+        vram_mib: 600,
+    }
+}
+
+/// The ModelManager. See the module docs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelManager;
+
+/// What the ModelManager starts with.
+#[derive(Debug, Clone)]
+pub struct ModelManagerArguments {
+    /// This node.
+    pub node: NodeId,
+    /// Where this node's actors are registered (to find its NodeHost).
+    pub namespace: Namespace,
+    /// Where model files are looked for.
+    pub locate: LocateConfig,
+    /// The generative model to serve.
+    pub generator: ModelSpec,
+}
+
+/// An embedder, and why it is the hashing stand-in when it is.
+#[derive(Debug, Clone)]
+pub struct EmbedderChoice {
+    /// The embedder.
+    pub embedder: Arc<dyn Embedder>,
+    /// Why no model embeds, when none does.
+    pub fallback: Option<String>,
+}
+
+/// A generator (none: rules), where it runs and why.
+#[derive(Debug, Clone)]
+pub struct GeneratorChoice {
+    /// The loaded model, when it runs on this node.
+    pub generator: Option<Arc<dyn Generator>>,
+    /// The choice: backend, node, and the options passed over.
+    pub choice: Choice,
+}
+
+/// The ModelManager's messages.
+#[derive(RactorMessage)]
+pub enum ModelManagerMessage {
+    /// The best embedder of this node.
+    GetEmbedder(RpcReplyPort<EmbedderChoice>),
+    /// The generator for a request of this tier.
+    GetGenerator(Tier, RpcReplyPort<GeneratorChoice>),
+}
+
+impl std::fmt::Debug for ModelManagerMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelManagerMessage::GetEmbedder(_) => f.write_str("GetEmbedder"),
+            ModelManagerMessage::GetGenerator(tier, _) => write!(f, "GetGenerator({tier})"),
+        }
+    }
+}
+
+/// The ModelManager's state.
+#[derive(Debug)]
+pub struct ModelManagerState {
+    args: ModelManagerArguments,
+    embedder: Option<EmbedderChoice>,
+    generator: Option<Result<Arc<LocalLlm>, String>>,
+}
+
+impl Actor for ModelManager {
+    type Msg = ModelManagerMessage;
+    type State = ModelManagerState;
+    type Arguments = ModelManagerArguments;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: ModelManagerArguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(ModelManagerState {
+            args,
+            embedder: None,
+            generator: None,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ModelManagerMessage::GetEmbedder(reply) => {
+                let _ = reply.send(state.embedder().await);
+            }
+            ModelManagerMessage::GetGenerator(tier, reply) => {
+                let _ = reply.send(state.generator(tier).await);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ModelManagerState {
+    /// MiniLM, loaded once, or the hashing embedder with the reason.
+    async fn embedder(&mut self) -> EmbedderChoice {
+        if let Some(e) = &self.embedder {
+            return e.clone();
+        }
+        let config = self.args.locate.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            locate::minilm(&config).and_then(|files| BertEmbedder::load(&files))
+        })
+        .await;
+        let choice = match loaded {
+            Ok(Ok(e)) => EmbedderChoice {
+                embedder: Arc::new(e),
+                fallback: None,
+            },
+            Ok(Err(e)) => EmbedderChoice {
+                embedder: Arc::new(HashingEmbedder::new(DEFAULT_DIM)),
+                fallback: Some(e.to_string()),
+            },
+            Err(e) => EmbedderChoice {
+                embedder: Arc::new(HashingEmbedder::new(DEFAULT_DIM)),
+                fallback: Some(format!("loading the embedder failed: {e}")),
+            },
+        };
+        if let Some(why) = &choice.fallback {
+            tracing::warn!(%why, "no embedding model: the hashing embedder stands in");
+        }
+        self.embedder = Some(choice.clone());
+        choice
+    }
+
+    /// The nodes to choose among: the cluster as this node's host sees it, or this node
+    /// alone, with the models installed here.
+    async fn view(&self) -> Vec<Member> {
+        let host =
+            lookup::<NodeHostMessage>(&self.args.namespace.agent(&AgentId::new("node-host")));
+        if let Some(host) = host
+            && let Ok(Ok(members)) =
+                ractor::call_t!(host, NodeHostMessage::GetMembers, 2_000).map(Wire::open)
+        {
+            return members;
+        }
+        let config = self.args.locate.clone();
+        let model = self.args.generator.name.clone();
+        let installed = tokio::task::spawn_blocking(move || {
+            model == locate::SMOLLM2 && locate::smollm2(&config).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        vec![Member {
+            info: NodeInfo {
+                node: self.args.node.clone(),
+                address: String::new(),
+                head: true,
+                cpus: 1,
+                memory_bytes: 0,
+                gpus: Vec::new(),
+                models: if installed {
+                    vec![self.args.generator.name.clone()]
+                } else {
+                    Vec::new()
+                },
+                labels: Default::default(),
+                agents: 0,
+                load: 0.0,
+                started_ms: 0,
+                running: Vec::new(),
+                admin: self.args.namespace.admin(),
+            },
+            state: NodeState::Up,
+            last_seen_ms: 0,
+        }]
+    }
+
+    /// Where the generator runs for `tier`, loading it when that is here.
+    async fn generator(&mut self, tier: Tier) -> GeneratorChoice {
+        let view = self.view().await;
+        let loaded: Vec<NodeId> = match &self.generator {
+            Some(Ok(_)) => vec![self.args.node.clone()],
+            _ => Vec::new(),
+        };
+        let mut choice = select(
+            &SelectRequest {
+                model: &self.args.generator,
+                tier,
+                local: &self.args.node,
+            },
+            &view,
+            &loaded,
+        );
+        if choice.backend == Backend::Rules {
+            return GeneratorChoice {
+                generator: None,
+                choice,
+            };
+        }
+        if choice.node.as_ref() != Some(&self.args.node) {
+            // The model runs on another node: the caller places an inference agent there.
+            return GeneratorChoice {
+                generator: None,
+                choice,
+            };
+        }
+        if let Backend::Cuda { .. } = choice.backend
+            && !reporunner_runtime::models::CUDA
+        {
+            choice
+                .passed_over
+                .push("this build has no CUDA: the model runs on the CPU".into());
+            choice.backend = Backend::Cpu;
+        }
+        match self.load_generator().await {
+            Ok(g) => GeneratorChoice {
+                generator: Some(g),
+                choice,
+            },
+            Err(e) => {
+                choice.passed_over.push(format!("loading it failed: {e}"));
+                choice.backend = Backend::Rules;
+                choice.node = None;
+                GeneratorChoice {
+                    generator: None,
+                    choice,
+                }
+            }
+        }
+    }
+
+    async fn load_generator(&mut self) -> Result<Arc<dyn Generator>, String> {
+        if let Some(loaded) = &self.generator {
+            return loaded.clone().map(|g| g as Arc<dyn Generator>);
+        }
+        let config = self.args.locate.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let path = locate::smollm2(&config).map_err(|e| e.to_string())?;
+            LocalLlm::load_gguf(&path).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map(Arc::new);
+        self.generator = Some(result.clone());
+        result.map(|g| g as Arc<dyn Generator>)
+    }
+}
