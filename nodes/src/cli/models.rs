@@ -2,11 +2,11 @@
 //! were found or every place looked in, and the backend that stands in for a missing one.
 
 use clap::{Args, Subcommand};
+use reporunner_runtime::models::Embedder;
 use reporunner_runtime::models::bert::BertEmbedder;
 use reporunner_runtime::models::hashing::{DEFAULT_DIM, HashingEmbedder};
 use reporunner_runtime::models::llm::LocalLlm;
 use reporunner_runtime::models::locate::{self, LocateConfig, Source};
-use reporunner_runtime::models::{Embedder, ModelError};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -81,10 +81,7 @@ pub(crate) fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             path: None,
             source: None,
             load_ms: None,
-            error: Some(match &e {
-                ModelError::NotFound { .. } => e.to_string(),
-                other => other.to_string(),
-            }),
+            error: Some(e.to_string()),
             fallback: Some(fallback),
         },
     };
