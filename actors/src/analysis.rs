@@ -328,6 +328,7 @@ pub fn assemble(
         warnings,
         files_seen: snap.files().len() as u64,
         analyze_ms: started.elapsed().as_millis() as u64,
+        consultations: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@
 pub mod admin;
 pub mod agents;
 pub mod analysis;
+pub mod assist;
 pub mod envfile;
 pub mod managers;
 pub mod orchestrator;

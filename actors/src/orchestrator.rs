@@ -18,7 +18,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster_derive::RactorMessage;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::run::{PhaseRecord, PhaseStatus, RunEventKind, RunRecord, RunStatus};
-use reporunner_runtime::workflow::{PhaseContext, PhaseError, Workflow};
+use reporunner_runtime::workflow::{PhaseContext, PhaseError, Repair, Workflow};
 use std::collections::BTreeMap;
 
 /// How many times a phase may start before a run gives up on it.
@@ -183,6 +183,7 @@ impl OrchestratorState {
                 .collect::<BTreeMap<_, _>>(),
             attempt,
             repairs: record.repairs.clone(),
+            consultations: record.consultations.clone(),
         };
         tracing::debug!(run = %ctx.run, phase = %name, attempt, "phase started");
         match phase.run(&ctx).await {
@@ -217,14 +218,14 @@ impl OrchestratorState {
                     Some(r) if self.record.repairs.len() < MAX_REPAIRS => {
                         r.repair(&ctx, &name, &e).await
                     }
-                    _ => None,
+                    _ => Repair::none(),
                 };
-                let Some(repair) = repair else {
+                self.record.consultations.extend(repair.consultations);
+                let Some(record) = repair.record else {
                     self.fail(&name, format!("phase {name} failed: {e}"), e.detail)
                         .await?;
                     return Ok(false);
                 };
-                let record = repair.record;
                 let redo_from = record.redo_from.clone();
                 let event = (
                     RunEventKind::Repaired {

@@ -26,18 +26,22 @@ use crate::agents::runner::{RunnerMessage, StartRequest};
 use crate::agents::setup::{SetupMessage, SetupRequest};
 use crate::agents::stage::{ask, merge_env};
 use crate::agents::test_runner::{TestRequest, TestsMessage};
+use crate::assist;
 use crate::runs::now_ms;
 use reporunner_protocols::Wire;
 use reporunner_protocols::admin::{AdminClient, AdminError, AdminMessage};
+use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::env::EnvDetectorMessage;
 use reporunner_protocols::ids::{AgentId, RunId};
 use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage, ProjectProfile};
+use reporunner_protocols::repair::{CommandResult, FailureClass, Fix, RepairRecord};
 use reporunner_protocols::run::{PhaseStatus, RunRecord};
 use reporunner_protocols::stage::{
     AnalysisOutput, DependencyReport, HealthReport, Plan, PlanKind, REPO_WORKFLOW, RepoRunInput,
     RunReport, Rung, ServiceReport, SetupReport, StepReport, TestReport,
 };
 use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::process::{self, CommandSpec, Limits};
 use reporunner_runtime::workflow::{
     Phase, PhaseContext, PhaseError, PhaseFuture, Repair, RepairFuture, Repairer, Workflow,
 };
@@ -209,6 +213,7 @@ impl Phase for RepoPhase {
                     .map_err(|e| PhaseError::new(format!("copying the repository: {e}")))?;
                     let request = AnalyzeRequest {
                         path: workspace.display().to_string(),
+                        model: input.model.clone(),
                     };
                     let profile = ask(
                         &s.agent("detection"),
@@ -418,11 +423,15 @@ impl Repairer for RepoRepairer {
     ) -> RepairFuture<'a> {
         Box::pin(async move {
             if error.lines.is_empty() {
-                return None;
+                return Repair::none();
             }
-            let input: RepoRunInput = serde_json::from_value(ctx.input.clone()).ok()?;
-            let own_modules = output::<AnalysisOutput>(ctx, "analysis")
-                .map(|a| a.plan.own_modules)
+            let Ok(input) = serde_json::from_value::<RepoRunInput>(ctx.input.clone()) else {
+                return Repair::none();
+            };
+            let analysis = output::<AnalysisOutput>(ctx, "analysis").ok();
+            let own_modules = analysis
+                .as_ref()
+                .map(|a| a.plan.own_modules.clone())
                 .unwrap_or_default();
             let req = FixRequest {
                 phase: phase.to_string(),
@@ -437,16 +446,210 @@ impl Repairer for RepoRepairer {
                     .and_then(|d| d.get("toolchain")?.as_str())
                     .and_then(python_of),
             };
-            let record = ask(
+            let known = ask(
                 &self.shared.agent(crate::agents::fixer::KIND),
                 |r| FixerMessage::Diagnose(Box::new(req), r),
                 Duration::from_secs(30),
             )
             .await
-            .ok()??;
-            Some(Repair { record })
+            .ok()
+            .flatten();
+            match (known, &input.model, &analysis) {
+                (Some(record), _, _) => Repair::fix(record),
+                // The catalogue has nothing: the model, when one is configured.
+                (None, Some(model), Some(analysis)) => {
+                    let asked = ModelFix {
+                        shared: &self.shared,
+                        ctx,
+                        phase,
+                        error,
+                        model,
+                        analysis,
+                        system_packages: input.install_system_deps
+                            && crate::agents::dependency::is_root(),
+                    };
+                    asked.ask().await
+                }
+                _ => Repair::none(),
+            }
         })
     }
+}
+
+/// A failure the catalogue has no fix for, put to the run's model. See [`crate::assist`].
+struct ModelFix<'a> {
+    shared: &'a Shared,
+    ctx: &'a PhaseContext,
+    phase: &'a str,
+    error: &'a PhaseError,
+    model: &'a str,
+    analysis: &'a AnalysisOutput,
+    system_packages: bool,
+}
+
+impl ModelFix<'_> {
+    /// Asks the model for a command, checks it, runs it, and returns the repair (or none)
+    /// with the consultation.
+    async fn ask(&self) -> Repair {
+        let (asked, no_model) = assist::fix_questions(&self.ctx.consultations);
+        if no_model || asked >= assist::FIX_BUDGET {
+            return Repair::none();
+        }
+        let unavailable = |reason: String| Repair {
+            record: None,
+            consultations: vec![Consultation::unavailable(
+                Purpose::Fix,
+                self.model,
+                Some(self.phase),
+                reason,
+            )],
+        };
+        let (generator, backend) =
+            match assist::generator_for(&self.shared.namespace, self.model).await {
+                Ok(g) => g,
+                Err(reason) => return unavailable(reason),
+            };
+        let log_tail = newest_log_tail(&self.shared.logs(&self.ctx.run));
+        let request = assist::fix_request(&assist::FixQuestion {
+            phase: self.phase,
+            error_lines: &self.error.lines,
+            plan: Some(&self.analysis.plan),
+            log_tail: &log_tail,
+        });
+        let generation =
+            match tokio::task::spawn_blocking(move || generator.generate(&request)).await {
+                Ok(Ok(g)) => g,
+                Ok(Err(e)) => return unavailable(format!("the model failed: {e}")),
+                Err(e) => return unavailable(format!("the model's task failed: {e}")),
+            };
+        let answered = |proposal: Option<String>, verdict: Verdict| {
+            vec![assist::consultation(
+                Purpose::Fix,
+                self.model,
+                backend.clone(),
+                Some(self.phase),
+                &generation,
+                proposal,
+                verdict,
+            )]
+        };
+        let Some(command) = assist::read_command(&generation.text) else {
+            return Repair {
+                record: None,
+                consultations: answered(None, Verdict::NoProposal),
+            };
+        };
+        let allow = assist::Allow {
+            system_packages: self.system_packages,
+        };
+        let checked = assist::split_command(&command).and_then(|argv| {
+            assist::check_command(&argv, allow)?;
+            assist::check_not_the_plan(&argv, &self.analysis.plan)?;
+            if assist::ran_before(&self.ctx.repairs, &argv) {
+                return Err(format!(
+                    "`{command}` already ran in this run and the failure came back: a loop"
+                ));
+            }
+            Ok(argv)
+        });
+        let argv = match checked {
+            Ok(argv) => argv,
+            Err(reason) => {
+                tracing::warn!(run = %self.ctx.run, %command, %reason, "a model's command refused");
+                return Repair {
+                    record: None,
+                    consultations: answered(Some(command), Verdict::Refused { reason }),
+                };
+            }
+        };
+        let result = self.run(&argv, asked + 1).await;
+        if !result.success() {
+            let last = result.tail.last().cloned().unwrap_or_default();
+            let reason = match (result.timed_out, result.exit_code) {
+                (true, _) => format!("cut off after {:?}", assist::COMMAND_TIMEOUT),
+                (false, Some(code)) => format!("exited with {code}: {last}"),
+                (false, None) => format!("did not start or was killed: {last}"),
+            };
+            return Repair {
+                record: None,
+                consultations: answered(Some(command), Verdict::Failed { reason }),
+            };
+        }
+        let record = RepairRecord {
+            phase: self.phase.to_string(),
+            class: FailureClass::Unclassified,
+            fix: Fix::RunCommand { command: argv },
+            evidence: self.error.lines.first().cloned().unwrap_or_default(),
+            // The service restarts for anything after it; a failed phase runs again.
+            redo_from: match self.phase {
+                "health" => "start".to_string(),
+                other => other.to_string(),
+            },
+            at_ms: now_ms(),
+            model: Some(self.model.to_string()),
+            command: Some(result),
+        };
+        Repair {
+            record: Some(record),
+            consultations: answered(Some(command), Verdict::Applied),
+        }
+    }
+
+    /// Runs a checked command in the component's folder with the run's environment.
+    async fn run(&self, argv: &[String], n: usize) -> CommandResult {
+        let cwd = Path::new(&self.analysis.workspace).join(&self.analysis.plan.component);
+        let logs = self.shared.logs(&self.ctx.run);
+        let _ = std::fs::create_dir_all(&logs);
+        let log = logs.join(format!("model-fix-{n}.log"));
+        let spec = CommandSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            cwd,
+            env: output::<DependencyReport>(self.ctx, "dependencies")
+                .map(|d| d.env)
+                .unwrap_or_default(),
+            timeout: Some(assist::COMMAND_TIMEOUT),
+            idle_timeout: Some(assist::COMMAND_IDLE),
+            log: Some(log.clone()),
+            limits: Limits::default(),
+        };
+        match process::run(&spec).await {
+            Ok(o) => CommandResult {
+                exit_code: o.code,
+                timed_out: o.cutoff.is_some(),
+                ms: o.duration.as_millis() as u64,
+                tail: o.tail.iter().rev().take(20).rev().cloned().collect(),
+                log: Some(log.display().to_string()),
+            },
+            Err(e) => CommandResult {
+                exit_code: None,
+                timed_out: false,
+                ms: 0,
+                tail: vec![e.to_string()],
+                log: None,
+            },
+        }
+    }
+}
+
+/// The last lines of the newest log in `dir`.
+fn newest_log_tail(dir: &Path) -> Vec<String> {
+    let newest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p);
+    let Some(text) = newest.and_then(|p| std::fs::read(p).ok()) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 /// The (major, minor) of a toolchain such as `python 3.11.7 pip`.
@@ -715,6 +918,12 @@ pub fn report(record: &RunRecord) -> RunReport {
     let health: Option<HealthReport> = phase_output(record, "health");
     let tests: Option<TestReport> = phase_output(record, "tests");
     let library = plan.is_some_and(|p| p.kind == PlanKind::Library);
+    let input_model = input.as_ref().and_then(|i| i.model.clone());
+    let mut consultations: Vec<Consultation> = analysis
+        .as_ref()
+        .map(|a| a.profile.consultations.clone())
+        .unwrap_or_default();
+    consultations.extend(record.consultations.iter().cloned());
 
     let mut rung = Rung::None;
     if succeeded(record, "analysis") {
@@ -845,6 +1054,9 @@ pub fn report(record: &RunRecord) -> RunReport {
         tool_ms,
         startup_ms,
         overhead_ms: total_ms.saturating_sub(tool_ms + startup_ms + earlier_startup),
+        model_took_part: consultations.iter().any(Consultation::answered),
+        model: input_model,
+        consultations,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use ractor::{Actor, ActorRef};
 use reporunner_actors::admin::{Admin, AdminArguments, AdminMessage};
-use reporunner_actors::managers::model_manager::ModelManagerMessage;
+use reporunner_actors::managers::model_manager::{GeneratorRequest, ModelManagerMessage};
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::ids::NodeId;
 use reporunner_runtime::models::Backend;
@@ -38,7 +38,13 @@ async fn the_model_manager_serves_the_installed_models() {
     let e = ractor::call_t!(mm, ModelManagerMessage::GetEmbedder, 60_000).unwrap();
     assert_eq!(e.fallback, None);
     assert_eq!(e.embedder.info().name, "all-MiniLM-L6-v2");
-    let g = ractor::call_t!(mm, ModelManagerMessage::GetGenerator, 120_000, Tier::Free).unwrap();
+    let g = ractor::call_t!(
+        mm,
+        ModelManagerMessage::GetGenerator,
+        120_000,
+        GeneratorRequest::default_model(Tier::Free)
+    )
+    .unwrap();
     assert_eq!(g.choice.backend, Backend::Cpu);
     assert_eq!(g.choice.node, Some(NodeId::new("local")));
     let generator = g.generator.expect("loaded here");
@@ -64,7 +70,7 @@ async fn with_no_models_it_falls_back_and_says_why() {
         mm,
         ModelManagerMessage::GetGenerator,
         60_000,
-        Tier::Developer
+        GeneratorRequest::default_model(Tier::Developer)
     )
     .unwrap();
     assert!(g.generator.is_none());

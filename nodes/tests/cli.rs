@@ -98,6 +98,7 @@ mod runs {
             resumes: 0,
             repairs: Vec::new(),
             superseded: Vec::new(),
+            consultations: Vec::new(),
         };
         book.save(
             &mut run,
@@ -213,6 +214,62 @@ fn analyze_prints_the_profile_with_evidence() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+}
+
+/// With a model, Detection asks it for the start command the rules did not find (the
+/// README says it in prose), and keeps the answer only if a README line says that
+/// command. Whatever the model answers is recorded; nothing uncited is kept.
+#[test]
+fn analyze_with_a_model_keeps_a_start_command_only_with_a_cited_readme_line() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/repos/readme-prose-start"
+    );
+    let readme = std::fs::read_to_string(format!("{fixture}/README.md")).unwrap();
+    let analyze = |extra: &[&str]| -> serde_json::Value {
+        let out = reporunner()
+            .args(["analyze", fixture, "--json"])
+            .args(extra)
+            .env_remove("REPORUNNER_MODEL")
+            .env(
+                "REPORUNNER_MODELS_PYTHON",
+                reporunner_runtime::testsuite::models_python(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The rules alone: no start command, no model asked.
+    let v = analyze(&[]);
+    assert!(v["components"][0]["start_command"].is_null(), "{v:#}");
+    assert_eq!(v["consultations"], serde_json::json!([]));
+
+    let v = analyze(&["--model", "smollm2"]);
+    let asked = v["consultations"].as_array().unwrap();
+    assert_eq!(asked.len(), 1, "{v:#}");
+    let c = &asked[0];
+    assert_eq!(c["purpose"], "start_command");
+    assert_eq!(c["backend"], "cpu");
+    assert!(c["tokens"].as_u64().unwrap() > 0, "{c:#}");
+    let start = &v["components"][0]["start_command"];
+    match c["verdict"]["verdict"].as_str().unwrap() {
+        "kept" => {
+            let ev = &start["evidence"][0];
+            assert_eq!(ev["rule"], "model.readme");
+            let line = readme
+                .lines()
+                .nth(ev["line"].as_u64().unwrap() as usize - 1)
+                .unwrap();
+            assert!(line.contains(start["value"].as_str().unwrap()), "{v:#}");
+        }
+        "refused" | "no_proposal" => assert!(start.is_null(), "{v:#}"),
+        other => panic!("the model did not answer ({other}): {v:#}"),
+    }
 }
 
 #[test]

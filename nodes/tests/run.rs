@@ -59,10 +59,17 @@ fn check(name: &str, extra: &[&str]) -> Outcome {
 
 /// As [`check`], with the data directory `data`, which is kept.
 fn check_in(name: &str, extra: &[&str], data: &Path) -> Outcome {
+    check_env(name, extra, data, &[])
+}
+
+/// As [`check_in`], with `env` set for the run.
+fn check_env(name: &str, extra: &[&str], data: &Path, env: &[(&str, &str)]) -> Outcome {
     let src = fixture(name);
     let before = listing(&src);
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .env_remove("REPORUNNER_LOG")
+        .env_remove("REPORUNNER_MODEL")
+        .envs(env.iter().copied())
         .arg("run")
         .arg(&src)
         .args(["--check", "--json", "--http-timeout", "120"])
@@ -223,6 +230,71 @@ fn an_undeclared_import_is_installed_by_the_fixer_f3() {
     expect_rung("undeclared-dep", &o, "http_answers");
     assert_eq!(fixes(&o), vec!["undeclared_dependency"]);
     assert_eq!(o.report["repairs"][0]["fix"]["package"], "six");
+}
+
+/// The service exits at start-up asking for `npm run seed`, which the catalogue does not
+/// know. With SmolLM2 configured, the Fixer asks it; its command passes the allow-list,
+/// runs, and the service answers. (Greedy decoding: the same answer on every run.)
+#[test]
+fn a_failure_the_catalogue_does_not_know_is_fixed_by_the_models_command() {
+    let python = reporunner_runtime::testsuite::models_python();
+    let data = data_dir("needs-seed-model");
+    let o = check_env(
+        "needs-seed",
+        &["--model", "smollm2", "--no-tests"],
+        &data,
+        &[("REPORUNNER_MODELS_PYTHON", python.as_str())],
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    expect_rung("needs-seed", &o, "http_answers");
+    let r = &o.report;
+    assert_eq!(r["model"], "smollm2");
+    assert_eq!(r["model_took_part"], true);
+    assert_eq!(fixes(&o), vec!["unclassified"]);
+    let fix = &r["repairs"][0];
+    assert_eq!(fix["fix"]["action"], "run_command");
+    assert_eq!(
+        fix["fix"]["command"],
+        serde_json::json!(["npm", "run", "seed"])
+    );
+    assert_eq!(fix["model"], "smollm2");
+    assert_eq!(fix["command"]["exit_code"], 0);
+    assert_eq!(fix["redo_from"], "start");
+    let asked = r["consultations"].as_array().unwrap();
+    assert_eq!(asked.len(), 1, "{r:#}");
+    assert_eq!(asked[0]["purpose"], "fix");
+    assert_eq!(asked[0]["phase"], "health");
+    assert_eq!(asked[0]["backend"], "cpu");
+    assert_eq!(asked[0]["verdict"]["verdict"], "applied");
+    assert!(asked[0]["tokens"].as_u64().unwrap() > 0);
+}
+
+/// Without a model the same failure stops the run, and the report says no model took
+/// part; with a model that is not there, the report says why none answered.
+#[test]
+fn without_a_model_the_unknown_failure_stops_the_run() {
+    let o = check("needs-seed", &["--no-tests"]);
+    expect_rung("needs-seed", &o, "imports_resolve");
+    assert_eq!(o.report["model"], Value::Null);
+    assert_eq!(o.report["model_took_part"], false);
+    assert_eq!(o.report["consultations"], serde_json::json!([]));
+    assert!(fixes(&o).is_empty());
+
+    let o = check(
+        "needs-seed",
+        &["--no-tests", "--model", "/nonexistent/m.gguf"],
+    );
+    expect_rung("needs-seed", &o, "imports_resolve");
+    assert_eq!(o.report["model_took_part"], false);
+    let asked = &o.report["consultations"][0];
+    assert_eq!(asked["verdict"]["verdict"], "unavailable");
+    assert!(
+        asked["verdict"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no node serves /nonexistent/m.gguf"),
+        "{asked:#}"
+    );
 }
 
 #[test]

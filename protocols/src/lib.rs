@@ -27,6 +27,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod assist;
 pub mod cluster;
 pub mod codec;
 pub mod env;

@@ -188,6 +188,9 @@ pub struct ProjectProfile {
     pub files_seen: u64,
     /// How long analysis took, in milliseconds.
     pub analyze_ms: u64,
+    /// The questions put to a model (none unless the request named one).
+    #[serde(default)]
+    pub consultations: Vec<crate::assist::Consultation>,
 }
 
 impl ProjectProfile {
@@ -202,6 +205,10 @@ impl ProjectProfile {
 pub struct AnalyzeRequest {
     /// The repository's folder, on that node.
     pub path: String,
+    /// The model that may read the README for a start command the rules did not find;
+    /// none unless configured.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// Why a repository could not be analysed at all. (What could not be read inside it is a
@@ -256,6 +263,7 @@ mod tests {
     async fn analyze_round_trips() {
         let req = AnalyzeRequest {
             path: "/src/app".into(),
+            model: Some("smollm2".into()),
         };
         let (tx, _rx) = ractor::concurrency::oneshot();
         let m = DetectionMessage::Analyze(Wire::new(req.clone()), ractor::RpcReplyPort::from(tx));

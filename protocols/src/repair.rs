@@ -28,6 +28,8 @@ pub enum FailureClass {
     Interactive,
     /// F17: the lockfile does not match the manifest.
     LockfileMismatch,
+    /// Not in the catalogue: a failure only a model proposed a fix for.
+    Unclassified,
 }
 
 impl FailureClass {
@@ -44,6 +46,7 @@ impl FailureClass {
             FailureClass::MissingEnv => "F13",
             FailureClass::Interactive => "F14",
             FailureClass::LockfileMismatch => "F17",
+            FailureClass::Unclassified => "F0",
         }
     }
 }
@@ -94,6 +97,11 @@ pub enum Fix {
     NonInteractive,
     /// Install without the frozen lockfile, and report it.
     UnfrozenInstall,
+    /// Run a command a model proposed, which passed the allow-list, in the workspace.
+    RunCommand {
+        /// The program and its arguments.
+        command: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Fix {
@@ -115,6 +123,7 @@ impl std::fmt::Display for Fix {
             Fix::SetEnv { name } => write!(f, "set {name}"),
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),
+            Fix::RunCommand { command } => write!(f, "run `{}`", command.join(" ")),
         }
     }
 }
@@ -134,4 +143,32 @@ pub struct RepairRecord {
     pub redo_from: String,
     /// When it was decided, in ms since the Unix epoch.
     pub at_ms: u64,
+    /// The model that proposed it, when a model did (the catalogue had no fix).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// How the command ran, for a [`Fix::RunCommand`].
+    #[serde(default)]
+    pub command: Option<CommandResult>,
+}
+
+/// How a command that a repair ran ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// Whether it was cut off for running too long.
+    pub timed_out: bool,
+    /// How long it ran, in ms.
+    pub ms: u64,
+    /// Its last output lines.
+    pub tail: Vec<String>,
+    /// Where its whole output is.
+    pub log: Option<String>,
+}
+
+impl CommandResult {
+    /// Whether it exited with 0 on its own.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
 }

@@ -110,6 +110,10 @@ pub struct RunRecord {
     /// time and results are part of the run's history, not of its outcome.
     #[serde(default)]
     pub superseded: Vec<PhaseRecord>,
+    /// The questions put to a model while repairing, in order (none unless a model is
+    /// configured for the run).
+    #[serde(default)]
+    pub consultations: Vec<crate::assist::Consultation>,
 }
 
 impl Record for RunRecord {
@@ -452,6 +456,7 @@ mod tests {
             resumes: 0,
             repairs: Vec::new(),
             superseded: Vec::new(),
+            consultations: Vec::new(),
         };
         let bytes = crate::record::encode(&r).unwrap();
         assert_eq!(crate::record::decode::<RunRecord>(&bytes).unwrap(), r);

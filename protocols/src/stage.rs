@@ -22,6 +22,10 @@ pub struct RepoRunInput {
     pub http_timeout_secs: u64,
     /// Whether the project's own tests run.
     pub run_tests: bool,
+    /// The model the run may consult (the Fixer for failures the catalogue does not know,
+    /// Detection for a start command in the README); none by default.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 impl RepoRunInput {
@@ -34,6 +38,7 @@ impl RepoRunInput {
             install_system_deps: false,
             http_timeout_secs: 60,
             run_tests: true,
+            model: None,
         }
     }
 }
@@ -363,6 +368,15 @@ pub struct RunReport {
     pub startup_ms: u64,
     /// Repo Runner's own time: the whole minus tools and start-up.
     pub overhead_ms: u64,
+    /// The model configured for the run, when one was.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Whether a model answered any question in this run.
+    #[serde(default)]
+    pub model_took_part: bool,
+    /// Every question put to a model: analysis first, then the repairs.
+    #[serde(default)]
+    pub consultations: Vec<crate::assist::Consultation>,
 }
 
 #[cfg(test)]

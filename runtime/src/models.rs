@@ -80,6 +80,16 @@ pub enum Backend {
     },
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Rules => f.write_str("rules"),
+            Backend::Cpu => f.write_str("cpu"),
+            Backend::Cuda { ordinal } => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}
+
 /// What a model backend is, for reports and `reporunner models list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {

@@ -5,6 +5,7 @@
 //! a run checkpoints each phase as it starts and ends, so a run cut off mid-phase repeats
 //! only that phase when it resumes. Phases must therefore be safe to repeat.
 
+use reporunner_protocols::assist::Consultation;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::repair::RepairRecord;
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub struct PhaseContext {
     pub attempt: u32,
     /// The repairs applied so far, in order: the fixes the phase must honour.
     pub repairs: Vec<RepairRecord>,
+    /// The questions put to a model so far: the repairer's budget and loop detection.
+    pub consultations: Vec<Consultation>,
 }
 
 /// Why a phase failed.
@@ -75,15 +78,33 @@ impl PhaseError {
     }
 }
 
-/// A repair decided for a failed phase.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a repairer decided for a failed phase: a fix, or none left, and the questions it
+/// put to a model on the way (recorded in the run either way).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Repair {
-    /// What was decided, as the run records it.
-    pub record: RepairRecord,
+    /// The fix, as the run records it; `None` when the failure has no fix left.
+    pub record: Option<RepairRecord>,
+    /// The questions put to a model while deciding.
+    pub consultations: Vec<Consultation>,
 }
 
-/// The future a repairer returns: a repair, or `None` when the failure has no fix left.
-pub type RepairFuture<'a> = Pin<Box<dyn Future<Output = Option<Repair>> + Send + 'a>>;
+impl Repair {
+    /// No fix, and no model asked.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The fix `record`.
+    pub fn fix(record: RepairRecord) -> Self {
+        Self {
+            record: Some(record),
+            consultations: Vec::new(),
+        }
+    }
+}
+
+/// The future a repairer returns.
+pub type RepairFuture<'a> = Pin<Box<dyn Future<Output = Repair> + Send + 'a>>;
 
 /// Reads a failed phase and decides a fix. The orchestrator records it and goes back to
 /// the phase the record names, which (with the phases after it) runs again honouring the

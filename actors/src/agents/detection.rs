@@ -6,13 +6,16 @@
 
 use crate::agents::pass::PassMessage;
 use crate::analysis::snapshot::{RepoSnapshot, SnapshotError};
-use crate::analysis::{Concerns, PassOutput, assemble, component_dirs, run_pass_blocking};
+use crate::analysis::{Concerns, PassOutput, assemble, component_dirs, join, run_pass_blocking};
+use crate::assist;
 use ractor::{Actor, ActorProcessingErr, ActorRef, rpc::CallResult};
 use reporunner_protocols::Wire;
+use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::ids::AgentId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 pub use reporunner_protocols::profile::DetectionMessage;
 use reporunner_protocols::profile::{AnalyzeError, AnalyzeRequest, ProjectProfile, Warning};
+use reporunner_protocols::profile::{Evidence, Fact};
 use reporunner_runtime::kinds::AgentKind;
 use reporunner_runtime::naming::{Namespace, lookup};
 use serde::Deserialize;
@@ -128,7 +131,129 @@ impl DetectionArguments {
             (Concerns::CONFIG, config),
             (Concerns::DATABASE, database),
         ];
-        Ok(assemble(&root, &snap, passes, started))
+        let mut profile = assemble(&root, &snap, passes, started);
+        if let Some(model) = &request.model {
+            readme_start(&self.namespace, model, &snap, &mut profile).await;
+        }
+        Ok(profile)
+    }
+}
+
+/// When the rules found no start command anywhere, asks `model` to read the README of the
+/// root component (or the first) for one, and keeps its answer only if the line it cites
+/// says that command. The question and its fate go in the profile's consultations.
+async fn readme_start(
+    namespace: &Namespace,
+    model: &str,
+    snap: &RepoSnapshot,
+    profile: &mut ProjectProfile,
+) {
+    if profile.components.iter().any(|c| c.start_command.is_some()) {
+        return;
+    }
+    let Some(component) = profile
+        .components
+        .iter()
+        .position(|c| c.path == ".")
+        .or((!profile.components.is_empty()).then_some(0))
+    else {
+        return;
+    };
+    let dir = profile.components[component].path.clone();
+    let Some((path, readme)) = [
+        "README.md",
+        "README.rst",
+        "README.markdown",
+        "readme.md",
+        "README.txt",
+        "README",
+    ]
+    .iter()
+    .map(|n| join(&dir, n))
+    .find_map(|p| Some((p.clone(), snap.read(&p).ok()?))) else {
+        return;
+    };
+    let (generator, backend) = match assist::generator_for(namespace, model).await {
+        Ok(g) => g,
+        Err(reason) => {
+            profile.consultations.push(Consultation::unavailable(
+                Purpose::StartCommand,
+                model,
+                None,
+                reason,
+            ));
+            return;
+        }
+    };
+    let request = assist::readme_request(&readme);
+    let generation = match tokio::task::spawn_blocking(move || generator.generate(&request)).await {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => {
+            let reason = format!("the model failed: {e}");
+            profile.consultations.push(Consultation::unavailable(
+                Purpose::StartCommand,
+                model,
+                None,
+                reason,
+            ));
+            return;
+        }
+        Err(e) => {
+            let reason = format!("the model's task failed: {e}");
+            profile.consultations.push(Consultation::unavailable(
+                Purpose::StartCommand,
+                model,
+                None,
+                reason,
+            ));
+            return;
+        }
+    };
+    let record = |proposal: Option<String>, verdict: Verdict| {
+        assist::consultation(
+            Purpose::StartCommand,
+            model,
+            backend.clone(),
+            None,
+            &generation,
+            proposal,
+            verdict,
+        )
+    };
+    let Some((line, command)) = assist::read_citation(&generation.text, &readme) else {
+        profile
+            .consultations
+            .push(record(None, Verdict::NoProposal));
+        return;
+    };
+    let proposal = if line == 0 {
+        command.clone()
+    } else {
+        format!("{path}:{line}: {command}")
+    };
+    match assist::check_citation(&readme, line, &command) {
+        Ok(()) => {
+            let c = &mut profile.components[component];
+            c.start_command = Some(Fact::new(
+                command.split_whitespace().collect::<Vec<_>>().join(" "),
+                0.4,
+                Evidence::line(&path, line, "model.readme"),
+            ));
+            profile.warnings.push(Warning {
+                file: Some(path.clone()),
+                message: format!(
+                    "the start command `{command}` was read from line {line} by the model {model}: the rules found none"
+                ),
+            });
+            profile
+                .consultations
+                .push(record(Some(proposal), Verdict::Kept));
+        }
+        Err(reason) => {
+            profile
+                .consultations
+                .push(record(Some(proposal), Verdict::Refused { reason }));
+        }
     }
 }
 

@@ -91,6 +91,8 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::UnfrozenInstall => "dependencies",
         Fix::StartDatabase { .. } | Fix::RunMigrations | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive => "start",
+        // A model's command: the run's repairer sends the run back to the failed phase.
+        Fix::RunCommand { .. } => "start",
     }
 }
 
@@ -118,6 +120,8 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
         fix: chosen.fix,
         evidence: chosen.evidence,
         at_ms: crate::runs::now_ms(),
+        model: None,
+        command: None,
     })
 }
 
@@ -197,6 +201,8 @@ mod tests {
                 evidence: String::new(),
                 redo_from: "start".into(),
                 at_ms: 0,
+                model: None,
+                command: None,
             });
         }
         assert_eq!(

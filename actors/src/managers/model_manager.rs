@@ -29,6 +29,47 @@ pub fn default_generator() -> ModelSpec {
     }
 }
 
+/// The spec of the model `name` names: SmolLM2 by its name or `smollm2`, or a GGUF file or
+/// safetensors folder by its path (its VRAM need taken from the size of its weights).
+pub fn model_spec(name: &str) -> ModelSpec {
+    if name.eq_ignore_ascii_case("smollm2") || name == locate::SMOLLM2 {
+        return default_generator();
+    }
+    let path = std::path::Path::new(name);
+    let weights = if path.is_dir() {
+        path.join("model.safetensors")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
+    ModelSpec {
+        name: name.to_string(),
+        // Weights plus a third for the cache and activations.
+        vram_mib: (bytes / (1024 * 1024)) * 4 / 3 + 256,
+    }
+}
+
+/// Whether `name` is a model file or folder on this node, rather than a model's name.
+fn is_local_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".gguf")
+}
+
+/// A request for a generator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorRequest {
+    /// The asker's tier, which decides the GPUs it may use.
+    pub tier: Tier,
+    /// The model: `None` for the one this node serves by default.
+    pub model: Option<String>,
+}
+
+impl GeneratorRequest {
+    /// The default model, for `tier`.
+    pub fn default_model(tier: Tier) -> Self {
+        Self { tier, model: None }
+    }
+}
+
 /// The ModelManager. See the module docs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ModelManager;
@@ -69,15 +110,15 @@ pub struct GeneratorChoice {
 pub enum ModelManagerMessage {
     /// The best embedder of this node.
     GetEmbedder(RpcReplyPort<EmbedderChoice>),
-    /// The generator for a request of this tier.
-    GetGenerator(Tier, RpcReplyPort<GeneratorChoice>),
+    /// The generator for a request: the model, and the tier that decides the GPU.
+    GetGenerator(GeneratorRequest, RpcReplyPort<GeneratorChoice>),
 }
 
 impl std::fmt::Debug for ModelManagerMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ModelManagerMessage::GetEmbedder(_) => f.write_str("GetEmbedder"),
-            ModelManagerMessage::GetGenerator(tier, _) => write!(f, "GetGenerator({tier})"),
+            ModelManagerMessage::GetGenerator(r, _) => write!(f, "GetGenerator({r:?})"),
         }
     }
 }
@@ -87,7 +128,8 @@ impl std::fmt::Debug for ModelManagerMessage {
 pub struct ModelManagerState {
     args: ModelManagerArguments,
     embedder: Option<EmbedderChoice>,
-    generator: Option<Result<Arc<LocalLlm>, String>>,
+    /// The generators loaded (or that failed to), by model name.
+    generators: std::collections::HashMap<String, Result<Arc<LocalLlm>, String>>,
 }
 
 impl Actor for ModelManager {
@@ -103,7 +145,7 @@ impl Actor for ModelManager {
         Ok(ModelManagerState {
             args,
             embedder: None,
-            generator: None,
+            generators: Default::default(),
         })
     }
 
@@ -117,8 +159,8 @@ impl Actor for ModelManager {
             ModelManagerMessage::GetEmbedder(reply) => {
                 let _ = reply.send(state.embedder().await);
             }
-            ModelManagerMessage::GetGenerator(tier, reply) => {
-                let _ = reply.send(state.generator(tier).await);
+            ModelManagerMessage::GetGenerator(request, reply) => {
+                let _ = reply.send(state.generator(request).await);
             }
         }
         Ok(())
@@ -157,24 +199,37 @@ impl ModelManagerState {
         choice
     }
 
-    /// The nodes to choose among: the cluster as this node's host sees it, or this node
-    /// alone, with the models installed here.
-    async fn view(&self) -> Vec<Member> {
-        let host =
-            lookup::<NodeHostMessage>(&self.args.namespace.agent(&AgentId::new("node-host")));
-        if let Some(host) = host
-            && let Ok(Ok(members)) =
-                ractor::call_t!(host, NodeHostMessage::GetMembers, 2_000).map(Wire::open)
-        {
-            return members;
-        }
+    /// The nodes to choose among for `spec`: the cluster as this node's host sees it, or
+    /// this node alone, with the models installed here. A model given by its path is
+    /// served by this node alone, if the path is there.
+    async fn view(&self, spec: &ModelSpec) -> Vec<Member> {
         let config = self.args.locate.clone();
-        let model = self.args.generator.name.clone();
+        let model = spec.name.clone();
         let installed = tokio::task::spawn_blocking(move || {
-            model == locate::SMOLLM2 && locate::smollm2(&config).is_ok()
+            if is_local_path(&model) {
+                std::path::Path::new(&model).exists()
+            } else {
+                model == locate::SMOLLM2 && locate::smollm2(&config).is_ok()
+            }
         })
         .await
         .unwrap_or(false);
+        let host =
+            lookup::<NodeHostMessage>(&self.args.namespace.agent(&AgentId::new("node-host")));
+        if let Some(host) = host
+            && let Ok(Ok(mut members)) =
+                ractor::call_t!(host, NodeHostMessage::GetMembers, 2_000).map(Wire::open)
+        {
+            if is_local_path(&spec.name) {
+                for m in &mut members {
+                    m.info.models.retain(|x| x != &spec.name);
+                    if installed && m.info.node == self.args.node {
+                        m.info.models.push(spec.name.clone());
+                    }
+                }
+            }
+            return members;
+        }
         vec![Member {
             info: NodeInfo {
                 node: self.args.node.clone(),
@@ -184,7 +239,7 @@ impl ModelManagerState {
                 memory_bytes: 0,
                 gpus: Vec::new(),
                 models: if installed {
-                    vec![self.args.generator.name.clone()]
+                    vec![spec.name.clone()]
                 } else {
                     Vec::new()
                 },
@@ -200,17 +255,21 @@ impl ModelManagerState {
         }]
     }
 
-    /// Where the generator runs for `tier`, loading it when that is here.
-    async fn generator(&mut self, tier: Tier) -> GeneratorChoice {
-        let view = self.view().await;
-        let loaded: Vec<NodeId> = match &self.generator {
+    /// Where the generator runs for `request`, loading it when that is here.
+    async fn generator(&mut self, request: GeneratorRequest) -> GeneratorChoice {
+        let spec = match &request.model {
+            Some(name) => model_spec(name),
+            None => self.args.generator.clone(),
+        };
+        let view = self.view(&spec).await;
+        let loaded: Vec<NodeId> = match self.generators.get(&spec.name) {
             Some(Ok(_)) => vec![self.args.node.clone()],
             _ => Vec::new(),
         };
         let mut choice = select(
             &SelectRequest {
-                model: &self.args.generator,
-                tier,
+                model: &spec,
+                tier: request.tier,
                 local: &self.args.node,
             },
             &view,
@@ -237,7 +296,7 @@ impl ModelManagerState {
                 .push("this build has no CUDA: the model runs on the CPU".into());
             choice.backend = Backend::Cpu;
         }
-        match self.load_generator().await {
+        match self.load_generator(&spec.name).await {
             Ok(g) => GeneratorChoice {
                 generator: Some(g),
                 choice,
@@ -254,20 +313,36 @@ impl ModelManagerState {
         }
     }
 
-    async fn load_generator(&mut self) -> Result<Arc<dyn Generator>, String> {
-        if let Some(loaded) = &self.generator {
+    /// Loads the model `name` once (SmolLM2 from its package, or a GGUF file or
+    /// safetensors folder by path), on this node's CPU.
+    async fn load_generator(&mut self, name: &str) -> Result<Arc<dyn Generator>, String> {
+        if let Some(loaded) = self.generators.get(name) {
             return loaded.clone().map(|g| g as Arc<dyn Generator>);
         }
         let config = self.args.locate.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let path = locate::smollm2(&config).map_err(|e| e.to_string())?;
-            LocalLlm::load_gguf(&path).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r)
-        .map(Arc::new);
-        self.generator = Some(result.clone());
+        let model = name.to_string();
+        let result = tokio::task::spawn_blocking(move || load_local(&config, &model))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+            .map(Arc::new);
+        self.generators.insert(name.to_string(), result.clone());
         result.map(|g| g as Arc<dyn Generator>)
+    }
+}
+
+/// Loads the model `name` on the CPU: SmolLM2 from its package, a `.gguf` file, or a
+/// safetensors folder.
+fn load_local(config: &LocateConfig, name: &str) -> Result<LocalLlm, String> {
+    let path = std::path::Path::new(name);
+    if name == locate::SMOLLM2 {
+        let file = locate::smollm2(config).map_err(|e| e.to_string())?;
+        LocalLlm::load_gguf(&file).map_err(|e| e.to_string())
+    } else if path.exists() {
+        LocalLlm::load_path(path).map_err(|e| e.to_string())
+    } else {
+        Err(format!(
+            "no model {name}: give `smollm2`, a .gguf file or a safetensors folder"
+        ))
     }
 }

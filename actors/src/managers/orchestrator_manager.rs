@@ -214,6 +214,7 @@ impl OrchestratorManagerState {
             resumes: 0,
             repairs: Vec::new(),
             superseded: Vec::new(),
+            consultations: Vec::new(),
         };
         book.save(
             &mut run,

@@ -20,6 +20,11 @@ pub struct AnalyzeArgs {
     /// Print the complete profile as JSON.
     #[arg(long)]
     json: bool,
+    /// A model that may read the README for a start command the rules do not find (kept
+    /// only with a cited line): `smollm2`, or a GGUF file or safetensors folder. Also
+    /// `REPORUNNER_MODEL`.
+    #[arg(long, env = "REPORUNNER_MODEL")]
+    model: Option<String>,
 }
 
 /// The agents an analysis needs, by kind; each is spawned under its kind's name.
@@ -31,7 +36,7 @@ pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .canonicalize()
         .with_context(|| format!("{} is not a folder", args.path.display()))?;
     let node = Node::start(NodeConfig::default()).await?;
-    let result = analyze(&node, &path).await;
+    let result = analyze(&node, &path, args.model.clone()).await;
     node.shutdown().await?;
     let profile = result?;
     if args.json {
@@ -42,7 +47,11 @@ pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn analyze(node: &Node, path: &std::path::Path) -> anyhow::Result<ProjectProfile> {
+async fn analyze(
+    node: &Node,
+    path: &std::path::Path,
+    model: Option<String>,
+) -> anyhow::Result<ProjectProfile> {
     let admin = node.admin();
     for kind in AGENTS {
         admin
@@ -54,6 +63,7 @@ async fn analyze(node: &Node, path: &std::path::Path) -> anyhow::Result<ProjectP
         .context("the detection agent is not registered")?;
     let request = AnalyzeRequest {
         path: path.display().to_string(),
+        model,
     };
     let profile = ractor::call_t!(
         detection,
@@ -183,6 +193,9 @@ fn render(p: &ProjectProfile) -> String {
                 .unwrap_or_default(),
             w.message
         );
+    }
+    for c in &p.consultations {
+        let _ = writeln!(out, "model {}: {}", c.model, super::run::describe(c));
     }
     out
 }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reporunner_actors::repo_run::{self, PHASES};
+use reporunner_protocols::assist::{Consultation, Verdict};
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::run::{PhaseStatus, RunRecord, RunStatus};
 use reporunner_protocols::stage::{REPO_WORKFLOW, RepoRunInput, RunReport};
@@ -43,6 +44,12 @@ pub struct RunArgs {
     /// Do not run the project's tests.
     #[arg(long)]
     no_tests: bool,
+    /// A model the run may consult when the rules run out: for a fix the failure
+    /// catalogue does not know (an allow-listed command, within a budget), and for a start
+    /// command in the README (kept only with a cited line). `smollm2`, or a GGUF file or
+    /// safetensors folder. Off unless given; also `REPORUNNER_MODEL`.
+    #[arg(long, env = "REPORUNNER_MODEL")]
+    model: Option<String>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -69,6 +76,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         install_system_deps: args.install_system_deps,
         http_timeout_secs: args.http_timeout,
         run_tests: !args.no_tests,
+        model: args.model.clone(),
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),
@@ -246,6 +254,32 @@ impl Progress {
     }
 }
 
+/// One question put to a model, and its fate, in a line.
+pub(crate) fn describe(c: &Consultation) -> String {
+    let at = c
+        .phase
+        .as_deref()
+        .map(|p| format!(" in {p}"))
+        .unwrap_or_default();
+    let proposal = c
+        .proposal
+        .as_deref()
+        .map(|p| format!(" `{p}`"))
+        .unwrap_or_default();
+    let fate = match &c.verdict {
+        Verdict::Applied => "ran it".to_string(),
+        Verdict::Kept => "kept (the cited line says it)".to_string(),
+        Verdict::Refused { reason } => format!("refused: {reason}"),
+        Verdict::Failed { reason } => format!("ran it and it failed: {reason}"),
+        Verdict::NoProposal => format!("no proposal in its answer {:?}", c.answer),
+        Verdict::Unavailable { reason } => format!("no model answered: {reason}"),
+    };
+    format!(
+        "{}{at} ({}, {} ms):{proposal} {fate}",
+        c.purpose, c.backend, c.ms
+    )
+}
+
 /// The report, for people.
 pub(crate) fn render(r: &RunReport) -> String {
     use std::fmt::Write as _;
@@ -287,14 +321,30 @@ pub(crate) fn render(r: &RunReport) -> String {
     if !r.repairs.is_empty() {
         let _ = writeln!(out, "fixes:");
         for f in &r.repairs {
+            let by = f
+                .model
+                .as_deref()
+                .map(|m| format!(", proposed by {m}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {} in {}: {} (seen: {})",
+                "  {} in {}: {} (seen: {}{by})",
                 f.class.code(),
                 f.phase,
                 f.fix,
                 f.evidence
             );
+        }
+    }
+    if let Some(model) = &r.model {
+        let took_part = if r.model_took_part {
+            "answered"
+        } else {
+            "did not answer"
+        };
+        let _ = writeln!(out, "model {model}: {took_part}");
+        for c in &r.consultations {
+            let _ = writeln!(out, "  {}", describe(c));
         }
     }
     if !r.env_written.is_empty() {
@@ -397,6 +447,9 @@ mod tests {
             tool_ms: 0,
             startup_ms: 0,
             overhead_ms: 0,
+            model: None,
+            model_took_part: false,
+            consultations: vec![],
         };
         assert_eq!(check_status(&r), 0);
         r.target = Rung::TestsPass;

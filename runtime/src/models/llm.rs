@@ -357,6 +357,18 @@ impl LocalLlm {
         })
     }
 
+    /// Loads the model at `path` on the CPU: a safetensors folder, or a GGUF file.
+    ///
+    /// # Errors
+    /// As [`LocalLlm::load_safetensors`] and [`LocalLlm::load_gguf`].
+    pub fn load_path(path: &Path) -> Result<Self, ModelError> {
+        if path.is_dir() {
+            Self::load_safetensors(path, &Device::Cpu)
+        } else {
+            Self::load_gguf(path)
+        }
+    }
+
     /// Loads a GGUF model with the default options (CPU, Q4_1 requantised).
     ///
     /// # Errors

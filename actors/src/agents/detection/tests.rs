@@ -40,7 +40,10 @@ async fn ask(ns: &Namespace, path: &str) -> Result<ProjectProfile, AnalyzeError>
     ractor::call!(
         d,
         DetectionMessage::Analyze,
-        Wire::new(AnalyzeRequest { path: path.into() })
+        Wire::new(AnalyzeRequest {
+            path: path.into(),
+            model: None,
+        })
     )
     .unwrap()
     .open()
