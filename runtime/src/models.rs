@@ -10,6 +10,9 @@
 //!   [`llm::LocalLlm`] runs llama and qwen2 models with candle: quantized GGUF files, such
 //!   as SmolLM2-135M-Instruct (the tokenizer built from the file's metadata), and
 //!   safetensors folders.
+//! - [`decide::Decider`]: one of several options. [`decide::RulesDecider`] takes the
+//!   rules' first; [`decide::EmbeddingDecider`] the closest in meaning;
+//!   [`decide::GeneratorDecider`] asks a generator, falling back to the rules.
 //! - [`select`]: where a model runs for a request (a GPU node the tier may use, the CPU,
 //!   or rules), with the reason for every option passed over.
 //! - [`locate`]: where model files are found (a configured folder, a Python package in
@@ -19,12 +22,15 @@
 //! model took part.
 
 pub mod bert;
+pub mod decide;
 pub mod generate;
 pub mod hashing;
 pub mod llm;
 pub mod locate;
 pub mod select;
 
+pub use decide::Decider;
+pub use generate::Generator;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

