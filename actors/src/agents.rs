@@ -8,6 +8,7 @@ pub mod detection;
 pub mod env_detector;
 pub mod fixer;
 pub mod health;
+pub mod inference;
 pub mod node_host;
 pub mod pass;
 pub mod requirements;
@@ -42,6 +43,7 @@ pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> 
     registry.register(fixer::kind())?;
     registry.register(test_runner::kind())?;
     registry.register(node_host::kind())?;
+    registry.register(inference::kind())?;
     Ok(())
 }
 

@@ -562,7 +562,10 @@ mod tests {
             model: Some("m".into()),
             command: None,
         };
-        assert!(ran_before(std::slice::from_ref(&record), &argv("npm run build")));
+        assert!(ran_before(
+            std::slice::from_ref(&record),
+            &argv("npm run build")
+        ));
         assert!(!ran_before(&[record], &argv("npm install")));
     }
 

@@ -55,6 +55,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(args) => runs::resume(args).await,
         Command::Node(args) => node::run(args).await,
         Command::Cluster(args) => node::cluster(args).await,
-        Command::Models(args) => models::run(args),
+        Command::Models(args) => models::run(args).await,
     }
 }

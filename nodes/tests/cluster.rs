@@ -6,7 +6,10 @@
 //! there, the killed worker rejoining without a second copy; a worker frozen with SIGSTOP
 //! whose agent moves and whose copy is stopped when it thaws (the downing rule); mutual TLS
 //! with certificates made here, a plaintext or foreign peer refused; and malformed bytes
-//! from a raw TCP client neither crashing nor stalling the head.
+//! from a raw TCP client neither crashing nor stalling the head. And a model: a node that
+//! joins to generate gets SmolLM2 run on the GPU worker by an Inference agent the head
+//! placed there, runs it on its own CPU for a tier without GPU access, and falls back to
+//! its CPU when the GPU worker is gone.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -37,6 +40,11 @@ fn free_port() -> u16 {
 }
 
 fn start(name: &str, args: &[&str]) -> NodeProcess {
+    start_env(name, args, &[])
+}
+
+/// As [`start`], with `env` set for the node.
+fn start_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
     // Tests run side by side in one process: a counter keeps their data apart.
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -48,6 +56,7 @@ fn start(name: &str, args: &[&str]) -> NodeProcess {
         .arg("--data-dir")
         .arg(&data)
         .env_remove("REPORUNNER_COOKIE")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -806,4 +815,111 @@ fn a_restarted_head_keeps_its_placements_and_its_workers_join_it_again() {
     );
     assert_eq!(placed_on(&now, "keeper"), "gpu-w");
     assert_eq!(now["placements"].as_array().unwrap().len(), 1, "{now:#}");
+}
+
+/// `models generate --join` as `tier`: this process joins as a node, its ModelManager picks
+/// where SmolLM2 runs, and the answer says where it ran and what was passed over.
+fn generate(address: &str, tier: &str, python: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args([
+            "models",
+            "generate",
+            "Say hello.",
+            "--json",
+            "--max-tokens",
+            "4",
+        ])
+        .args(["--join", address, "--cookie", "s3cret", "--as-tier", tier])
+        .env_remove("REPORUNNER_COOKIE")
+        .env("REPORUNNER_MODELS_PYTHON", python)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "models generate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_model_runs_on_the_gpu_worker_through_an_inference_agent_and_falls_back_without_it() {
+    let python = reporunner_runtime::testsuite::models_python();
+    let env = [("REPORUNNER_MODELS_PYTHON", python.as_str())];
+    let (hp, wp) = (free_port(), free_port());
+    let address = format!("127.0.0.1:{hp}");
+    let _head = start_env(
+        "head",
+        &["--head", "--port", &hp.to_string(), "--cookie", "s3cret"],
+        &env,
+    );
+    wait_listening(hp);
+    let gpu = start_env(
+        "gpu1",
+        &[
+            "--join",
+            &address,
+            "--port",
+            &wp.to_string(),
+            "--cookie",
+            "s3cret",
+            "--label",
+            "gpu=true",
+            "--label",
+            "vram_mib=8192",
+        ],
+        &env,
+    );
+    wait_nodes(&address, "s3cret", 2);
+
+    // The developer tier may use the GPU: an Inference agent on gpu1 generates. This
+    // build has no CUDA, so gpu1 runs the model on its CPU, and says so.
+    let v = generate(&address, "developer", &python);
+    assert_eq!(v["node"], "gpu1", "{v:#}");
+    assert_eq!(v["backend"], "cpu", "{v:#}");
+    assert!(
+        v["passed_over"].to_string().contains("cuda:0 was chosen"),
+        "{v:#}"
+    );
+    assert!(v["tokens"].as_u64().unwrap() > 0, "{v:#}");
+    let agent = "inference-smollm2-135m-instruct-gpu";
+    let s = wait_for(
+        &address,
+        "s3cret",
+        &[],
+        "the inference agent on gpu1",
+        |s| runs(s, "gpu1", agent),
+    );
+    assert_eq!(placed_on(&s, agent), "gpu1");
+    // A second asker finds the agent already placed.
+    assert_eq!(generate(&address, "developer", &python)["node"], "gpu1");
+
+    // The free tier has no GPU: the asking node runs the model on its own CPU.
+    let v = generate(&address, "free", &python);
+    assert!(
+        v["node"].as_str().unwrap().starts_with("generate-"),
+        "{v:#}"
+    );
+    assert!(
+        v["passed_over"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "GPU: the tier has no GPU access"),
+        "{v:#}"
+    );
+
+    // Without gpu1, the developer falls back to the asking node's CPU, with the reason.
+    drop(gpu);
+    wait_for(&address, "s3cret", &[], "gpu1 down", |s| {
+        node(s, "gpu1").is_some_and(|n| n["state"] == "down")
+    });
+    let v = generate(&address, "developer", &python);
+    assert!(
+        v["node"].as_str().unwrap().starts_with("generate-"),
+        "{v:#}"
+    );
+    assert_eq!(v["backend"], "cpu");
+    let why = v["passed_over"].to_string();
+    assert!(why.contains("gpu1") || why.contains("has a GPU"), "{v:#}");
 }

@@ -86,6 +86,23 @@ pub enum Backend {
     },
 }
 
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    /// Reads what [`Backend`]'s `Display` writes: `rules`, `cpu`, `cuda:N`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rules" => Ok(Backend::Rules),
+            "cpu" => Ok(Backend::Cpu),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(|ordinal| Backend::Cuda { ordinal })
+                .ok_or_else(|| format!("{s:?} is not a backend (rules, cpu, cuda:N)")),
+        }
+    }
+}
+
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -158,6 +175,14 @@ pub fn best_embedder(config: &locate::LocateConfig) -> (Box<dyn Embedder>, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backends_read_back_what_they_write() {
+        for b in [Backend::Rules, Backend::Cpu, Backend::Cuda { ordinal: 3 }] {
+            assert_eq!(b.to_string().parse::<Backend>(), Ok(b));
+        }
+        assert!("gpu".parse::<Backend>().is_err());
+    }
 
     #[test]
     fn cosine_of_unit_vectors() {

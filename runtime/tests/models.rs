@@ -395,7 +395,9 @@ fn deciders_choose_with_minilm_and_smollm2() {
             "RabbitMQ, a message broker".into(),
         ],
     };
-    let d = EmbeddingDecider::new(Arc::new(minilm())).decide(&q).unwrap();
+    let d = EmbeddingDecider::new(Arc::new(minilm()))
+        .decide(&q)
+        .unwrap();
     assert_eq!(d.index, 1, "{d:?}");
     assert_eq!(d.by, "all-MiniLM-L6-v2");
 

@@ -2,9 +2,13 @@
 //! runs ([`select`]), loads the models of this node once and hands them out, and falls back
 //! (GPU → CPU → rules) with the reason recorded.
 //!
-//! Its messages are local: they hand out loaded models (`Arc`s), which stay on the node
-//! that loaded them.
+//! Its messages are local: they hand out loaded models (`Arc`s). A model chosen on another
+//! node (a GPU node the tier may use) is served there by an Inference agent that the head
+//! places through the cluster's placement ([`inference::connect`]); this node gets a
+//! [`inference::RemoteGenerator`] for it, and when that node cannot be reached, falls back
+//! to its own CPU (or to rules), with the reason.
 
+use crate::agents::inference;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
 use reporunner_protocols::Wire;
@@ -112,6 +116,13 @@ pub enum ModelManagerMessage {
     GetEmbedder(RpcReplyPort<EmbedderChoice>),
     /// The generator for a request: the model, and the tier that decides the GPU.
     GetGenerator(GeneratorRequest, RpcReplyPort<GeneratorChoice>),
+    /// Loads a model on this node, whatever the cluster offers, on the GPU of the given
+    /// ordinal when the build and the node have it (for this node's Inference agent).
+    LoadHere(
+        String,
+        Option<usize>,
+        RpcReplyPort<Result<Arc<dyn Generator>, String>>,
+    ),
 }
 
 impl std::fmt::Debug for ModelManagerMessage {
@@ -119,6 +130,7 @@ impl std::fmt::Debug for ModelManagerMessage {
         match self {
             ModelManagerMessage::GetEmbedder(_) => f.write_str("GetEmbedder"),
             ModelManagerMessage::GetGenerator(r, _) => write!(f, "GetGenerator({r:?})"),
+            ModelManagerMessage::LoadHere(m, gpu, _) => write!(f, "LoadHere({m}, {gpu:?})"),
         }
     }
 }
@@ -161,6 +173,10 @@ impl Actor for ModelManager {
             }
             ModelManagerMessage::GetGenerator(request, reply) => {
                 let _ = reply.send(state.generator(request).await);
+            }
+            ModelManagerMessage::LoadHere(model, gpu, reply) => {
+                let name = model_spec(&model).name;
+                let _ = reply.send(state.load_generator(&name, gpu).await);
             }
         }
         Ok(())
@@ -281,26 +297,61 @@ impl ModelManagerState {
                 choice,
             };
         }
-        if choice.node.as_ref() != Some(&self.args.node) {
-            // The model runs on another node: the caller places an inference agent there.
-            return GeneratorChoice {
-                generator: None,
-                choice,
-            };
-        }
-        if let Backend::Cuda { .. } = choice.backend
-            && !reporunner_runtime::models::CUDA
+        if let Some(node) = choice.node.clone()
+            && node != self.args.node
         {
-            choice
-                .passed_over
-                .push("this build has no CUDA: the model runs on the CPU".into());
-            choice.backend = Backend::Cpu;
+            // Another node: its Inference agent, placed there through the head.
+            let gpu = matches!(choice.backend, Backend::Cuda { .. });
+            match inference::connect(&spec, &node, gpu, request.tier).await {
+                Ok(remote) => {
+                    let mut choice = choice;
+                    choice.node = Some(remote.node().clone());
+                    return GeneratorChoice {
+                        generator: Some(Arc::new(remote)),
+                        choice,
+                    };
+                }
+                Err(e) => {
+                    choice.passed_over.push(format!("{node}: {e}"));
+                    let here = view.iter().any(|m| {
+                        m.info.node == self.args.node
+                            && m.state == NodeState::Up
+                            && m.info.models.contains(&spec.name)
+                    });
+                    if !here {
+                        choice.backend = Backend::Rules;
+                        choice.node = None;
+                        return GeneratorChoice {
+                            generator: None,
+                            choice,
+                        };
+                    }
+                    choice.backend = Backend::Cpu;
+                    choice.node = Some(self.args.node.clone());
+                }
+            }
         }
-        match self.load_generator(&spec.name).await {
-            Ok(g) => GeneratorChoice {
-                generator: Some(g),
-                choice,
-            },
+        let gpu = match choice.backend {
+            Backend::Cuda { ordinal } => Some(ordinal),
+            _ => None,
+        };
+        match self.load_generator(&spec.name, gpu).await {
+            Ok(g) => {
+                if gpu.is_some() && g.info().backend == Backend::Cpu {
+                    choice
+                        .passed_over
+                        .push(if reporunner_runtime::models::CUDA {
+                            "the GPU did not answer: the model runs on the CPU".into()
+                        } else {
+                            "this build has no CUDA: the model runs on the CPU".into()
+                        });
+                    choice.backend = Backend::Cpu;
+                }
+                GeneratorChoice {
+                    generator: Some(g),
+                    choice,
+                }
+            }
             Err(e) => {
                 choice.passed_over.push(format!("loading it failed: {e}"));
                 choice.backend = Backend::Rules;
@@ -314,14 +365,18 @@ impl ModelManagerState {
     }
 
     /// Loads the model `name` once (SmolLM2 from its package, or a GGUF file or
-    /// safetensors folder by path), on this node's CPU.
-    async fn load_generator(&mut self, name: &str) -> Result<Arc<dyn Generator>, String> {
+    /// safetensors folder by path), on the GPU `gpu` when there is one, else on the CPU.
+    async fn load_generator(
+        &mut self,
+        name: &str,
+        gpu: Option<usize>,
+    ) -> Result<Arc<dyn Generator>, String> {
         if let Some(loaded) = self.generators.get(name) {
             return loaded.clone().map(|g| g as Arc<dyn Generator>);
         }
         let config = self.args.locate.clone();
         let model = name.to_string();
-        let result = tokio::task::spawn_blocking(move || load_local(&config, &model))
+        let result = tokio::task::spawn_blocking(move || load_local(&config, &model, gpu))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r)
@@ -331,15 +386,15 @@ impl ModelManagerState {
     }
 }
 
-/// Loads the model `name` on the CPU: SmolLM2 from its package, a `.gguf` file, or a
-/// safetensors folder.
-fn load_local(config: &LocateConfig, name: &str) -> Result<LocalLlm, String> {
+/// Loads the model `name` (SmolLM2 from its package, a `.gguf` file, or a safetensors
+/// folder) on the GPU `gpu` when this build and node have it, else on the CPU.
+fn load_local(config: &LocateConfig, name: &str, gpu: Option<usize>) -> Result<LocalLlm, String> {
     let path = std::path::Path::new(name);
     if name == locate::SMOLLM2 {
         let file = locate::smollm2(config).map_err(|e| e.to_string())?;
-        LocalLlm::load_gguf(&file).map_err(|e| e.to_string())
+        LocalLlm::load_path(&file, gpu).map_err(|e| e.to_string())
     } else if path.exists() {
-        LocalLlm::load_path(path).map_err(|e| e.to_string())
+        LocalLlm::load_path(path, gpu).map_err(|e| e.to_string())
     } else {
         Err(format!(
             "no model {name}: give `smollm2`, a .gguf file or a safetensors folder"

@@ -92,7 +92,7 @@ struct StartArgs {
 
 /// Mutual TLS between nodes: all three files, or none.
 #[derive(Debug, Args)]
-struct TlsArgs {
+pub(crate) struct TlsArgs {
     /// This node's certificate chain (PEM); turns TLS on, with --tls-key and --tls-ca.
     #[arg(long, env = "REPORUNNER_TLS_CERT", value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -106,7 +106,7 @@ struct TlsArgs {
 
 impl TlsArgs {
     /// The TLS files, these flags over `file`'s.
-    fn resolve(&self, file: Option<&FileTls>) -> anyhow::Result<Option<TlsFiles>> {
+    pub(crate) fn resolve(&self, file: Option<&FileTls>) -> anyhow::Result<Option<TlsFiles>> {
         let cert = self.tls_cert.clone().or(file.map(|f| f.cert.clone()));
         let key = self.tls_key.clone().or(file.map(|f| f.key.clone()));
         let ca = self.tls_ca.clone().or(file.map(|f| f.ca.clone()));
@@ -121,7 +121,7 @@ impl TlsArgs {
 /// The `[tls]` table of a node's settings file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileTls {
+pub(crate) struct FileTls {
     cert: PathBuf,
     key: PathBuf,
     ca: PathBuf,

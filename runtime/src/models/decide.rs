@@ -122,9 +122,12 @@ impl Decider for EmbeddingDecider {
             .map(|v| cosine(&vectors[0], v))
             .enumerate()
             // The first of equals: the rules' order breaks ties.
-            .fold((0, f32::MIN), |best, (i, s)| {
-                if s > best.1 { (i, s) } else { best }
-            });
+            .fold(
+                (0, f32::MIN),
+                |best, (i, s)| {
+                    if s > best.1 { (i, s) } else { best }
+                },
+            );
         Ok(Decision {
             index,
             by: self.info().name.clone(),
@@ -265,7 +268,11 @@ mod tests {
     #[test]
     fn the_request_numbers_the_options_from_one() {
         let r = GeneratorDecider::request(&question());
-        assert!(r.messages[1].content.contains("2. postgres database server"));
+        assert!(
+            r.messages[1]
+                .content
+                .contains("2. postgres database server")
+        );
         assert_eq!(r.max_tokens, 6);
     }
 }

@@ -357,15 +357,28 @@ impl LocalLlm {
         })
     }
 
-    /// Loads the model at `path` on the CPU: a safetensors folder, or a GGUF file.
+    /// Loads the model at `path`, a safetensors folder or a GGUF file, on the GPU `gpu`
+    /// when this build has CUDA and that GPU answers, else on the CPU (the model's
+    /// [`ModelInfo::backend`] says which).
     ///
     /// # Errors
     /// As [`LocalLlm::load_safetensors`] and [`LocalLlm::load_gguf`].
-    pub fn load_path(path: &Path) -> Result<Self, ModelError> {
+    pub fn load_path(path: &Path, gpu: Option<usize>) -> Result<Self, ModelError> {
+        let device = match gpu {
+            Some(ordinal) => Device::cuda_if_available(ordinal).unwrap_or(Device::Cpu),
+            None => Device::Cpu,
+        };
         if path.is_dir() {
-            Self::load_safetensors(path, &Device::Cpu)
+            Self::load_safetensors(path, &device)
         } else {
-            Self::load_gguf(path)
+            Self::load_gguf_with(
+                path,
+                &GgufOptions {
+                    // The Q4_1 kernels are what CUDA has; the CPU wants Q8_0.
+                    requantize_q4_1: device.is_cpu(),
+                    device,
+                },
+            )
         }
     }
 
