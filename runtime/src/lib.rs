@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+pub mod index;
 pub mod kinds;
 pub mod models;
 pub mod naming;

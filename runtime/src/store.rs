@@ -51,11 +51,13 @@ pub enum Tree {
     Services,
     /// The audit log, by sequence number.
     Audit,
+    /// Context index collections: their files and chunks, by collection and id.
+    Index,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 8] = [
+    pub const ALL: [Tree; 9] = [
         Tree::Users,
         Tree::Tokens,
         Tree::Runs,
@@ -64,6 +66,7 @@ impl Tree {
         Tree::PortLeases,
         Tree::Services,
         Tree::Audit,
+        Tree::Index,
     ];
 
     /// Returns the tree's name on disk.
@@ -77,6 +80,7 @@ impl Tree {
             Tree::PortLeases => "port_leases",
             Tree::Services => "services",
             Tree::Audit => "audit",
+            Tree::Index => "index",
         }
     }
 
