@@ -2,10 +2,12 @@
 //! AgentSupervisor. [`builtin_kinds`] registers the kinds Repo Runner ships.
 
 pub mod config;
+pub mod context_indexer;
 pub mod database;
 pub mod dependency;
 pub mod detection;
 pub mod env_detector;
+pub mod file;
 pub mod fixer;
 pub mod health;
 pub mod inference;
@@ -44,6 +46,8 @@ pub fn register_builtin_kinds(registry: &KindRegistry) -> Result<(), KindError> 
     registry.register(test_runner::kind())?;
     registry.register(node_host::kind())?;
     registry.register(inference::kind())?;
+    registry.register(file::kind())?;
+    registry.register(context_indexer::kind())?;
     Ok(())
 }
 

@@ -156,6 +156,35 @@ pub struct Plan {
     pub entry_module: Option<String>,
 }
 
+/// What indexing a repository did: the indexer chosen and why, and what changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexReport {
+    /// `simple`, `vector` or `collection`.
+    pub kind: String,
+    /// Why that indexer, rule by rule (a fallback says what was missing).
+    pub reasons: Vec<String>,
+    /// The embedding model, for a vector or collection index.
+    pub embedder: Option<String>,
+    /// Whether a kept collection was reloaded rather than built.
+    pub reloaded: bool,
+    /// Files walked.
+    pub files_seen: u64,
+    /// Files (re)indexed: new or changed since the last update.
+    pub files_indexed: u64,
+    /// Files dropped: gone since the last update.
+    pub files_removed: u64,
+    /// Files left out: binary, generated, too large.
+    pub files_skipped: u64,
+    /// Chunks in the index.
+    pub chunks: u64,
+    /// Bytes (re)indexed.
+    pub bytes_indexed: u64,
+    /// How long it took, in ms.
+    pub ms: u64,
+    /// Why indexing failed, when it did (a run goes on without an index).
+    pub error: Option<String>,
+}
+
 /// The analysis phase's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisOutput {

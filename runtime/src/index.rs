@@ -20,8 +20,8 @@
 //! [`Embedder`]: crate::models::Embedder
 
 pub mod choose;
-mod core;
 pub mod collection;
+mod core;
 pub mod files;
 pub mod simple;
 pub mod vector;
@@ -211,7 +211,7 @@ pub struct IndexStats {
 }
 
 /// An index of one repository. See the module docs.
-pub trait Indexer: Send + std::fmt::Debug {
+pub trait Indexer: Send + Sync + std::fmt::Debug {
     /// Which indexer this is.
     fn kind(&self) -> IndexKind;
 
@@ -245,6 +245,11 @@ pub trait Indexer: Send + std::fmt::Debug {
     /// How many chunks it holds.
     fn len(&self) -> usize;
 
+    /// Whether it was reloaded from what a previous process kept, rather than built.
+    fn reloaded(&self) -> bool {
+        false
+    }
+
     /// Whether it holds no chunk.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -262,55 +267,26 @@ pub const BATCH_CHUNKS: usize = 256;
 /// [`IndexError::NotAFolder`], or the indexer's errors.
 pub fn update(index: &mut dyn Indexer, root: &Path) -> Result<IndexStats, IndexError> {
     let started = Instant::now();
-    let mut stats = IndexStats::default();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut batch: Vec<FileChunks> = Vec::new();
-    let mut in_batch = 0;
-    for file in files::walk(root)? {
-        let file = match file {
-            files::Walked::File(f) => f,
-            files::Walked::Skipped { .. } => {
-                stats.files_skipped += 1;
-                continue;
-            }
-        };
-        stats.files_seen += 1;
-        seen.insert(file.path.clone());
-        if index.hashes().get(&file.path) == Some(&file.hash) {
-            continue;
-        }
-        stats.files_indexed += 1;
-        stats.bytes_indexed += file.text.len() as u64;
-        let chunks = files::chunk(&file);
-        stats.chunks_added += chunks.len() as u64;
-        in_batch += chunks.len();
-        batch.push(FileChunks {
-            path: file.path,
-            hash: file.hash,
-            chunks,
-        });
-        if in_batch >= BATCH_CHUNKS {
-            index.upsert(std::mem::take(&mut batch))?;
-            in_batch = 0;
-        }
-    }
-    if !batch.is_empty() {
+    let known = index.hashes().clone();
+    let mut scanner = files::Scanner::new(root, &known)?;
+    while let Some(batch) = scanner.next_batch(BATCH_CHUNKS) {
         index.upsert(batch)?;
     }
-    let gone: Vec<String> = index
-        .hashes()
-        .keys()
-        .filter(|p| !seen.contains(*p))
-        .cloned()
-        .collect();
-    stats.files_removed = gone.len() as u64;
-    if !gone.is_empty() {
-        index.remove(&gone)?;
+    let summary = scanner.finish();
+    if !summary.gone.is_empty() {
+        index.remove(&summary.gone)?;
     }
     index.commit()?;
-    stats.chunks_total = index.len() as u64;
-    stats.ms = started.elapsed().as_millis() as u64;
-    Ok(stats)
+    Ok(IndexStats {
+        files_seen: summary.files_seen,
+        files_indexed: summary.files_changed,
+        files_removed: summary.gone.len() as u64,
+        files_skipped: summary.files_skipped,
+        chunks_added: summary.chunks,
+        chunks_total: index.len() as u64,
+        bytes_indexed: summary.bytes_changed,
+        ms: started.elapsed().as_millis() as u64,
+    })
 }
 
 /// The lines of `text` that answer `query` best (most query words), with one line of

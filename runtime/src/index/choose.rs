@@ -83,15 +83,18 @@ pub fn choose(
             best
         }
     };
-    if tier == Tier::Advanced && explicit.is_none() && kind == IndexKind::Vector {
-        if advice.memory_available != 0 && advice.memory_available < VECTOR_MEMORY {
-            reasons.push(format!(
-                "vector is not recommended: {} MiB of memory available, {} wanted",
-                advice.memory_available / (1024 * 1024),
-                VECTOR_MEMORY / (1024 * 1024)
-            ));
-            kind = IndexKind::Simple;
-        }
+    if tier == Tier::Advanced
+        && explicit.is_none()
+        && kind == IndexKind::Vector
+        && advice.memory_available != 0
+        && advice.memory_available < VECTOR_MEMORY
+    {
+        reasons.push(format!(
+            "vector is not recommended: {} MiB of memory available, {} wanted",
+            advice.memory_available / (1024 * 1024),
+            VECTOR_MEMORY / (1024 * 1024)
+        ));
+        kind = IndexKind::Simple;
     }
     if kind == IndexKind::Collection && !advice.persistent {
         reasons.push("no store to keep a collection in: vector instead".into());
@@ -150,7 +153,10 @@ mod tests {
         assert_eq!(c.kind, IndexKind::Simple);
         assert!(c.reasons[1].contains("not recommended"), "{c:?}");
         // Tester is always vector, memory or not.
-        assert_eq!(choose(None, Tier::Tester, &a).unwrap().kind, IndexKind::Vector);
+        assert_eq!(
+            choose(None, Tier::Tester, &a).unwrap().kind,
+            IndexKind::Vector
+        );
 
         let mut a = advice();
         a.embedder_missing = Some("all-MiniLM-L6-v2 is not installed".into());
@@ -160,6 +166,9 @@ mod tests {
 
         let mut a = advice();
         a.persistent = false;
-        assert_eq!(choose(None, Tier::Premium, &a).unwrap().kind, IndexKind::Vector);
+        assert_eq!(
+            choose(None, Tier::Premium, &a).unwrap().kind,
+            IndexKind::Vector
+        );
     }
 }

@@ -82,9 +82,8 @@ impl CollectionIndex {
         let meta: Option<CollectionMeta> = store
             .get_record(Tree::Index, &format!("{name}/meta"))
             .map_err(|e| fail(e.to_string()))?;
-        let same_embedder = |m: &CollectionMeta| {
-            m.embedder == embedder.info().name && m.dim == embedder.dim()
-        };
+        let same_embedder =
+            |m: &CollectionMeta| m.embedder == embedder.info().name && m.dim == embedder.dim();
         match meta {
             Some(meta) if same_embedder(&meta) => {
                 let mut contents = Contents {
@@ -154,11 +153,6 @@ impl CollectionIndex {
                 })
             }
         }
-    }
-
-    /// Whether it was reloaded from its files and records rather than created.
-    pub fn reloaded(&self) -> bool {
-        self.reloaded
     }
 
     /// Its name.
@@ -276,5 +270,9 @@ impl Indexer for CollectionIndex {
 
     fn len(&self) -> usize {
         self.contents.chunks.len()
+    }
+
+    fn reloaded(&self) -> bool {
+        self.reloaded
     }
 }

@@ -52,7 +52,10 @@ impl Contents {
         for chunk in file.chunks {
             let id = self.next_id;
             self.next_id += 1;
-            let vector = vectors.as_mut().and_then(Iterator::next).unwrap_or_default();
+            let vector = vectors
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_default();
             self.chunks.insert(id, Held { chunk, vector });
             ids.push(id);
         }

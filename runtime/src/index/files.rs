@@ -3,8 +3,9 @@
 //! vendored, generated and oversized files; then chunked along lines, by language, with
 //! overlap.
 
-use super::{Chunk, IndexError};
+use super::{Chunk, FileChunks, IndexError};
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The largest file indexed.
@@ -183,6 +184,94 @@ impl Iterator for Walk {
     }
 }
 
+/// What a scan found, in the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Files walked.
+    pub files_seen: u64,
+    /// Files skipped (binary, generated, too large, unreadable).
+    pub files_skipped: u64,
+    /// Files new or changed.
+    pub files_changed: u64,
+    /// Their bytes.
+    pub bytes_changed: u64,
+    /// Their chunks.
+    pub chunks: u64,
+    /// Files the index holds that are gone.
+    pub gone: Vec<String>,
+}
+
+/// A walk that yields only what changed against an index's file hashes, in batches: the
+/// paths seen are all it keeps besides the batch.
+#[derive(Debug)]
+pub struct Scanner<'a> {
+    walk: Walk,
+    known: &'a BTreeMap<String, String>,
+    seen: BTreeSet<String>,
+    summary: ScanSummary,
+}
+
+impl<'a> Scanner<'a> {
+    /// Scans `root` against `known` (path → content hash).
+    ///
+    /// # Errors
+    /// [`IndexError::NotAFolder`].
+    pub fn new(root: &Path, known: &'a BTreeMap<String, String>) -> Result<Self, IndexError> {
+        Ok(Self {
+            walk: walk(root)?,
+            known,
+            seen: BTreeSet::new(),
+            summary: ScanSummary::default(),
+        })
+    }
+
+    /// The next new or changed files, chunked: at least `chunks` chunks unless the walk
+    /// ends first; `None` at the end.
+    pub fn next_batch(&mut self, chunks: usize) -> Option<Vec<FileChunks>> {
+        let mut batch = Vec::new();
+        let mut in_batch = 0;
+        for walked in self.walk.by_ref() {
+            let file = match walked {
+                Walked::File(f) => f,
+                Walked::Skipped { .. } => {
+                    self.summary.files_skipped += 1;
+                    continue;
+                }
+            };
+            self.summary.files_seen += 1;
+            self.seen.insert(file.path.clone());
+            if self.known.get(&file.path) == Some(&file.hash) {
+                continue;
+            }
+            let pieces = chunk(&file);
+            self.summary.files_changed += 1;
+            self.summary.bytes_changed += file.text.len() as u64;
+            self.summary.chunks += pieces.len() as u64;
+            in_batch += pieces.len();
+            batch.push(FileChunks {
+                path: file.path,
+                hash: file.hash,
+                chunks: pieces,
+            });
+            if in_batch >= chunks {
+                break;
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    /// The summary, with the files that are gone; call after the last batch.
+    pub fn finish(mut self) -> ScanSummary {
+        self.summary.gone = self
+            .known
+            .keys()
+            .filter(|p| !self.seen.contains(*p))
+            .cloned()
+            .collect();
+        self.summary
+    }
+}
+
 /// A file whose lines average over 400 characters is minified or data.
 fn looks_minified(text: &str) -> bool {
     let lines = text.lines().count().max(1);
@@ -311,7 +400,11 @@ mod tests {
             text: vec!["x".repeat(1000); 10].join("\n"),
         };
         let chunks = chunk(&f);
-        assert!(chunks.iter().all(|c| c.text.len() <= MAX_CHUNK_CHARS + 1000));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.text.len() <= MAX_CHUNK_CHARS + 1000)
+        );
         assert_eq!(chunks.last().unwrap().end_line, 10);
     }
 
@@ -345,7 +438,10 @@ mod tests {
             .collect();
         assert_eq!(
             skipped,
-            vec![("logo.png", "binary"), ("package-lock.json", "generated or a lockfile")]
+            vec![
+                ("logo.png", "binary"),
+                ("package-lock.json", "generated or a lockfile")
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(walk(&dir).is_err());
