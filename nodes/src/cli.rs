@@ -6,6 +6,7 @@ mod models;
 mod node;
 mod run;
 mod runs;
+mod search;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ pub enum Command {
     Cluster(node::ClusterArgs),
     /// The local models: which are installed, where, and what stands in for the others.
     Models(models::ModelsArgs),
+    /// Ask a repository a question: the context index answers with files, lines and
+    /// snippets.
+    Search(search::SearchArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -56,5 +60,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(args) => node::run(args).await,
         Command::Cluster(args) => node::cluster(args).await,
         Command::Models(args) => models::run(args).await,
+        Command::Search(args) => search::run(args).await,
     }
 }

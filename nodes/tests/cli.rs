@@ -337,3 +337,74 @@ fn models_list_says_where_each_model_is_or_where_it_looked() {
         "{smol}"
     );
 }
+
+/// `reporunner search` as a user runs it, in separate processes: the first builds the
+/// collection in the data directory, the second reloads it and re-indexes nothing, the
+/// JSON names path, lines, score and snippet, and a tier above its rights is refused.
+#[test]
+fn search_answers_from_a_collection_kept_between_processes() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/index/shop");
+    let data = std::env::temp_dir().join(format!("rr-cli-search-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let search = |extra: &[&str]| {
+        reporunner()
+            .args([
+                "search",
+                fixture,
+                "how is a customer's card charged",
+                "-k",
+                "3",
+            ])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(&data)
+            .env(
+                "REPORUNNER_MODELS_PYTHON",
+                reporunner_runtime::testsuite::models_python(),
+            )
+            .output()
+            .unwrap()
+    };
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = json(&search(&["--json"]));
+    assert_eq!(first["report"]["kind"], "collection");
+    assert_eq!(first["report"]["reloaded"], false);
+    assert_eq!(
+        first["report"]["files_indexed"],
+        first["report"]["files_seen"]
+    );
+    let hit = &first["hits"][0];
+    assert_eq!(hit["path"], "shop/payments.py", "{first:#}");
+    assert!(hit["start_line"].as_u64().unwrap() >= 1);
+    assert!(hit["score"].as_f64().unwrap() > 0.0);
+    assert!(hit["snippet"].as_str().unwrap().contains("card"), "{hit:#}");
+
+    let second = json(&search(&["--json"]));
+    assert_eq!(second["report"]["reloaded"], true, "{second:#}");
+    assert_eq!(second["report"]["files_indexed"], 0);
+    assert_eq!(second["hits"][0]["path"], "shop/payments.py");
+
+    // The text form, and the free tier: simple, whatever is kept.
+    let out = search(&["--as-tier", "free"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.starts_with("simple index"), "{text}");
+    assert!(text.contains("shop/payments.py:"), "{text}");
+
+    let out = search(&["--as-tier", "free", "--indexer", "collection"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the free tier may not use the collection index: its best is simple"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
