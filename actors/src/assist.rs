@@ -22,6 +22,7 @@ use reporunner_protocols::access::Tier;
 use reporunner_protocols::assist::{Consultation, Purpose, Verdict, clip_answer};
 use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::Plan;
+use reporunner_runtime::index::Hit;
 use reporunner_runtime::models::generate::{
     ChatMessage, GenerateRequest, Generation, Generator, Role, Sampling,
 };
@@ -58,6 +59,8 @@ pub struct FixQuestion<'a> {
     pub plan: Option<&'a Plan>,
     /// The last lines of the failing command's log.
     pub log_tail: &'a [String],
+    /// The chunks of the repository's index that match the error best.
+    pub context: &'a [Hit],
 }
 
 /// The request that asks a model for one command that fixes the failure.
@@ -79,8 +82,20 @@ pub fn fix_request(q: &FixQuestion<'_>) -> GenerateRequest {
         let from = lines.len().saturating_sub(CONTEXT_LINES);
         lines[from..].join("\n")
     };
+    // Where the index finds the error's words, by file and lines: a small model reads a
+    // short list better than the code itself.
+    let code = if q.context.is_empty() {
+        String::new()
+    } else {
+        let files: Vec<String> = q
+            .context
+            .iter()
+            .map(|h| format!("{} (lines {}-{})", h.path, h.start_line, h.end_line))
+            .collect();
+        format!("Related files: {}\n\n", files.join(", "))
+    };
     let user = format!(
-        "A project failed in its {phase} phase.\n\nProject:\n{profile}\nError:\n{errors}\n\nLog tail:\n{log}\n\n\
+        "A project failed in its {phase} phase.\n\nProject:\n{profile}\n{code}Log tail:\n{log}\n\nError:\n{errors}\n\n\
          Give one shell command, run in the project folder, that fixes this. \
          Answer with one line: COMMAND: <the command>. If no command fixes it, answer COMMAND: none.",
         phase = q.phase,
@@ -618,6 +633,7 @@ mod tests {
             error_lines: &lines,
             plan: None,
             log_tail: &[],
+            context: &[],
         });
         assert!(
             r.messages[1]

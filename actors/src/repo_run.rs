@@ -19,6 +19,7 @@
 //!
 //! [`HostProfile`]: reporunner_protocols::host::HostProfile
 
+use crate::agents::context_indexer::{ContextIndexerMessage, IndexRequest, SearchRequest};
 use crate::agents::dependency::{DependencyMessage, InstallRequest};
 use crate::agents::fixer::{FixRequest, FixerMessage};
 use crate::agents::health::{HealthMessage, HealthRequest};
@@ -29,6 +30,7 @@ use crate::agents::test_runner::{TestRequest, TestsMessage};
 use crate::assist;
 use crate::runs::now_ms;
 use reporunner_protocols::Wire;
+use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::{AdminClient, AdminError, AdminMessage};
 use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::env::EnvDetectorMessage;
@@ -37,9 +39,10 @@ use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage,
 use reporunner_protocols::repair::{CommandResult, FailureClass, Fix, RepairRecord};
 use reporunner_protocols::run::{PhaseStatus, RunRecord};
 use reporunner_protocols::stage::{
-    AnalysisOutput, DependencyReport, HealthReport, Plan, PlanKind, REPO_WORKFLOW, RepoRunInput,
-    RunReport, Rung, ServiceReport, SetupReport, StepReport, TestReport,
+    AnalysisOutput, DependencyReport, HealthReport, IndexReport, Plan, PlanKind, REPO_WORKFLOW,
+    RepoRunInput, RunReport, Rung, ServiceReport, SetupReport, StepReport, TestReport,
 };
+use reporunner_runtime::index::{Hit, Query};
 use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::process::{self, CommandSpec, Limits};
 use reporunner_runtime::workflow::{
@@ -64,12 +67,15 @@ pub const RUN_AGENTS: &[&str] = &[
     crate::agents::health::KIND,
     crate::agents::fixer::KIND,
     crate::agents::test_runner::KIND,
+    crate::agents::file::KIND,
+    crate::agents::context_indexer::KIND,
 ];
 
 /// The phases, in order.
 pub const PHASES: &[&str] = &[
     "environment",
     "analysis",
+    "index",
     "dependencies",
     "setup",
     "start",
@@ -231,6 +237,13 @@ impl Phase for RepoPhase {
                         plan,
                     })
                 }
+                "index" => {
+                    let a: AnalysisOutput = output(ctx, "analysis")?;
+                    if !input.index {
+                        return Ok(serde_json::Value::Null);
+                    }
+                    to_json(&index_workspace(s, Path::new(&a.workspace)).await)
+                }
                 "dependencies" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
                     let req = InstallRequest {
@@ -344,6 +357,67 @@ impl Phase for RepoPhase {
             }
         })
     }
+}
+
+/// Builds or updates the workspace's context index, as the machine's owner would (the
+/// developer tier: the best index the host offers). Indexing never fails a run: an error
+/// is recorded in the report instead.
+async fn index_workspace(s: &Shared, workspace: &Path) -> IndexReport {
+    let request = IndexRequest {
+        root: workspace.to_path_buf(),
+        tier: Tier::Developer,
+        kind: None,
+    };
+    let answer = ask(
+        &s.agent(crate::agents::context_indexer::KIND),
+        |r| ContextIndexerMessage::Index(request, r),
+        LONG,
+    )
+    .await;
+    match answer {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => IndexReport {
+            error: Some(e.to_string()),
+            ..IndexReport::default()
+        },
+        Err(e) => IndexReport {
+            error: Some(e.message),
+            ..IndexReport::default()
+        },
+    }
+}
+
+/// The chunks of the run's index that best match `text`, for a model's context; none
+/// when the run has no index yet.
+async fn index_context(s: &Shared, ctx: &PhaseContext, text: &str, k: usize) -> Vec<Hit> {
+    let Ok(a) = output::<AnalysisOutput>(ctx, "analysis") else {
+        return Vec::new();
+    };
+    if ctx
+        .outputs
+        .get("index")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        return Vec::new();
+    }
+    let request = SearchRequest {
+        index: IndexRequest {
+            root: PathBuf::from(&a.workspace),
+            tier: Tier::Developer,
+            kind: None,
+        },
+        query: Query::new(text, k),
+    };
+    ask(
+        &s.agent(crate::agents::context_indexer::KIND),
+        |r| ContextIndexerMessage::Search(Box::new(request), r),
+        LONG,
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map(|a| a.hits)
+    .unwrap_or_default()
 }
 
 /// How long a detected host profile is reused by later runs.
@@ -510,11 +584,14 @@ impl ModelFix<'_> {
                 Err(reason) => return unavailable(reason),
             };
         let log_tail = newest_log_tail(&self.shared.logs(&self.ctx.run));
+        let about = self.error.lines.first().map(String::as_str).unwrap_or("");
+        let context = index_context(self.shared, self.ctx, about, 2).await;
         let request = assist::fix_request(&assist::FixQuestion {
             phase: self.phase,
             error_lines: &self.error.lines,
             plan: Some(&self.analysis.plan),
             log_tail: &log_tail,
+            context: &context,
         });
         let generation =
             match tokio::task::spawn_blocking(move || generator.generate(&request)).await {
@@ -924,6 +1001,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         .map(|a| a.profile.consultations.clone())
         .unwrap_or_default();
     consultations.extend(record.consultations.iter().cloned());
+    let index: Option<IndexReport> = phase_output(record, "index");
 
     let mut rung = Rung::None;
     if succeeded(record, "analysis") {
@@ -1057,6 +1135,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         model_took_part: consultations.iter().any(Consultation::answered),
         model: input_model,
         consultations,
+        index,
     }
 }
 

@@ -26,6 +26,13 @@ pub struct RepoRunInput {
     /// Detection for a start command in the README); none by default.
     #[serde(default)]
     pub model: Option<String>,
+    /// Whether the run builds the repository's context index (after analysis).
+    #[serde(default = "yes")]
+    pub index: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl RepoRunInput {
@@ -39,6 +46,7 @@ impl RepoRunInput {
             http_timeout_secs: 60,
             run_tests: true,
             model: None,
+            index: true,
         }
     }
 }
@@ -406,6 +414,9 @@ pub struct RunReport {
     /// Every question put to a model: analysis first, then the repairs.
     #[serde(default)]
     pub consultations: Vec<crate::assist::Consultation>,
+    /// The context index the run built or brought up to date.
+    #[serde(default)]
+    pub index: Option<IndexReport>,
 }
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// safetensors folder. Off unless given; also `REPORUNNER_MODEL`.
     #[arg(long, env = "REPORUNNER_MODEL")]
     model: Option<String>,
+    /// Do not build the repository's context index (built by default after analysis,
+    /// and kept: a later run re-indexes only the files that changed).
+    #[arg(long)]
+    no_index: bool,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -77,6 +81,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         http_timeout_secs: args.http_timeout,
         run_tests: !args.no_tests,
         model: args.model.clone(),
+        index: !args.no_index,
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),
@@ -336,6 +341,29 @@ pub(crate) fn render(r: &RunReport) -> String {
             );
         }
     }
+    if let Some(i) = &r.index {
+        match &i.error {
+            Some(e) => {
+                let _ = writeln!(out, "index: not built: {e}");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "index: {}{}, {} files, {} chunks, {} re-indexed{} ({} ms)",
+                    i.kind,
+                    i.embedder
+                        .as_deref()
+                        .map(|e| format!(" over {e}"))
+                        .unwrap_or_default(),
+                    i.files_seen,
+                    i.chunks,
+                    i.files_indexed,
+                    if i.reloaded { ", reloaded" } else { "" },
+                    i.ms
+                );
+            }
+        }
+    }
     if let Some(model) = &r.model {
         let took_part = if r.model_took_part {
             "answered"
@@ -450,6 +478,7 @@ mod tests {
             model: None,
             model_took_part: false,
             consultations: vec![],
+            index: None,
         };
         assert_eq!(check_status(&r), 0);
         r.target = Rung::TestsPass;
