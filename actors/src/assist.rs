@@ -640,7 +640,28 @@ mod tests {
                 .content
                 .contains("Cannot find module 'dotenv'")
         );
+        assert!(!r.messages[1].content.contains("Related files"));
         assert_eq!(r.max_tokens, ANSWER_TOKENS);
+        let hit = Hit {
+            path: "server.js".into(),
+            start_line: 1,
+            end_line: 9,
+            language: "javascript".into(),
+            score: 1.0,
+            snippet: String::new(),
+        };
+        let r = fix_request(&FixQuestion {
+            phase: "start",
+            error_lines: &lines,
+            plan: None,
+            log_tail: &[],
+            context: std::slice::from_ref(&hit),
+        });
+        assert!(
+            r.messages[1]
+                .content
+                .contains("Related files: server.js (lines 1-9)")
+        );
         let r = readme_request("# A\nrun it with `make serve`\n");
         assert!(r.messages[3].content.contains("run it with `make serve`"));
     }
