@@ -27,6 +27,7 @@ pub mod simple;
 pub mod vector;
 
 pub use choose::{IndexAdvice, IndexChoice, choose};
+pub use core::EMBED_CHARS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -324,8 +324,13 @@ impl Ann {
     }
 }
 
-/// Embeds the chunks of `files`, in one batch, with the file's path as a heading (what a
-/// chunk is about includes where it is).
+/// How much of a chunk is embedded: its path and first characters, about 128 tokens of
+/// code, the length all-MiniLM-L6-v2 was trained on. Past it the cost grows and the
+/// vectors drift; BM25 reads the whole chunk, and hybrid search fuses the two.
+pub const EMBED_CHARS: usize = 512;
+
+/// Embeds the chunks of `files`, in one batch, each as its path and its first
+/// [`EMBED_CHARS`] characters (what a chunk is about includes where it is).
 pub(crate) fn embed(
     embedder: &Arc<dyn Embedder>,
     files: &[FileChunks],
@@ -333,7 +338,13 @@ pub(crate) fn embed(
     let texts: Vec<String> = files
         .iter()
         .flat_map(|f| f.chunks.iter())
-        .map(|c| format!("{}\n{}", c.path, c.text))
+        .map(|c| {
+            let head = match c.text.char_indices().nth(EMBED_CHARS) {
+                Some((i, _)) => &c.text[..i],
+                None => &c.text,
+            };
+            format!("{}\n{head}", c.path)
+        })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut vectors = embedder
