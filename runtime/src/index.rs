@@ -13,7 +13,7 @@
 //!
 //! Every indexer is incremental: [`update`] walks the repository ([`files`]), hashes each
 //! file, and hands the indexer only the files whose hash changed, and the paths that are
-//! gone. [`choose`] decides which indexer a request gets: explicit config, then the tier,
+//! gone. [`choose()`] decides which indexer a request gets: explicit config, then the tier,
 //! then the advice of the agents (memory, whether the embedder is there), never above the
 //! tier's rights.
 //!

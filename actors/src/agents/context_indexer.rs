@@ -1,7 +1,7 @@
 //! The ContextIndexer agent: keeps an index of each repository it is asked about, brings
 //! it up to date with the File agent's stream of changed files, and answers searches.
 //!
-//! Which indexer a request gets is [`choose`]'s decision: the request's explicit kind,
+//! Which indexer a request gets is [`choose()`]'s decision: the request's explicit kind,
 //! then the asker's tier, then the advice of the agents (the ModelManager on whether the
 //! embedder is there, the EnvDetector on memory), then the host (a store to keep a
 //! collection in). A kind above the tier's rights is refused with
