@@ -42,5 +42,6 @@ pub mod repo_run;
 pub mod runs;
 pub mod testreport;
 pub mod toolchains;
+pub mod users;
 
 pub use admin::{Admin, AdminArguments};

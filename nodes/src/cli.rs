@@ -7,6 +7,7 @@ mod node;
 mod run;
 mod runs;
 mod search;
+mod users;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ pub enum Command {
     /// Ask a repository a question: the context index answers with files, lines and
     /// snippets.
     Search(search::SearchArgs),
+    /// The users of the local store: add, list, set-tier, disable, enable, token, revoke,
+    /// audit.
+    Users(users::UsersArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -61,5 +65,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cluster(args) => node::cluster(args).await,
         Command::Models(args) => models::run(args).await,
         Command::Search(args) => search::run(args).await,
+        Command::Users(args) => users::run(args),
     }
 }

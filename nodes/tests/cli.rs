@@ -408,3 +408,103 @@ fn search_answers_from_a_collection_kept_between_processes() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `reporunner users` against a local store: a password from stdin (never in the process
+/// list or the store), the token alone on the last line, list, set-tier, disable, revoke
+/// and the audit log, and clear errors for a taken name and a short password.
+#[test]
+fn users_are_managed_in_the_local_store() {
+    use std::io::Write as _;
+    let data = std::env::temp_dir().join(format!("rr-cli-users-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let users = |args: &[&str]| {
+        reporunner()
+            .arg("users")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let mut child = reporunner()
+        .args([
+            "users",
+            "add",
+            "ann",
+            "--tier",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ann"));
+
+    let out = users(&["token", "ann"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.lines().last().unwrap().to_string();
+    assert!(token.starts_with("rr_") && token.len() == 80, "{token}");
+    let id = token[3..15].to_string();
+
+    let out = users(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "ann");
+    assert_eq!(list[0]["tier"], "admin");
+    assert_eq!(list[0]["tokens"][0], id.as_str());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("argon2"));
+
+    assert!(users(&["set-tier", "ann", "tester"]).status.success());
+    assert!(users(&["disable", "ann"]).status.success());
+    assert!(users(&["revoke", &id]).status.success());
+    let out = users(&["revoke", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no live token"));
+
+    let out = users(&["add", "ann", "--tier", "free", "--password", "another one"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the user ann exists"));
+    let out = users(&["add", "bo", "--tier", "free", "--password", "short"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+
+    let out = users(&["audit", "--json"]);
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "users.add",
+        "users.token",
+        "users.set_tier",
+        "users.disable",
+        "users.revoke",
+    ] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    // The password is nowhere in the data directory.
+    let mut stack = vec![data.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap();
+                assert!(!bytes.windows(17).any(|w| w == b"a long passphrase"));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -36,7 +36,7 @@ use std::pin::Pin;
 pub enum Tree {
     /// Users, by name (the seed's `users.json`).
     Users,
-    /// API tokens, by hash.
+    /// API tokens, by their public id, with the secret's hash.
     Tokens,
     /// Runs and their phase checkpoints, by run id (the seed's `run_state.json`).
     Runs,
