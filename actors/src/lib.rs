@@ -37,6 +37,7 @@ pub mod assist;
 pub mod envfile;
 pub mod managers;
 pub mod orchestrator;
+pub mod ratelimit;
 pub mod repair;
 pub mod repo_run;
 pub mod runs;
