@@ -14,6 +14,8 @@
 //!
 //! Run with: cargo bench -p reporunner-benches --bench index
 //! (The build embeds every chunk twice, once per vector indexer: minutes on 2 cores.)
+//! Without `--bench` (as `cargo test --all-targets` runs it) it checks the same path on
+//! 200 chunks.
 
 use ractor::Actor;
 use reporunner_actors::admin::{Admin, AdminArguments};
@@ -38,8 +40,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The chunks the corpus aims for.
+/// The chunks the corpus aims for (a bench run; a smoke test takes [`SMOKE_CHUNKS`]).
 const TARGET_CHUNKS: usize = 5_000;
+
+/// The chunks of a smoke test.
+const SMOKE_CHUNKS: usize = 200;
 
 /// Crates whose sources make the corpus, in order, as far as they are needed.
 const CRATES: &[&str] = &[
@@ -54,8 +59,8 @@ const CRATES: &[&str] = &[
 ];
 
 /// Copies `.rs` and `.md` files of the registry's crates into `dst` until the chunks
-/// reach [`TARGET_CHUNKS`]. Returns the files and chunks copied.
-fn corpus(dst: &Path) -> (usize, usize) {
+/// reach `target`. Returns the files and chunks copied.
+fn corpus(dst: &Path, target: usize) -> (usize, usize) {
     let _ = std::fs::remove_dir_all(dst);
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
@@ -100,7 +105,7 @@ fn corpus(dst: &Path) -> (usize, usize) {
             std::fs::write(&to, &f.text).unwrap();
             nfiles += 1;
             nchunks += chunks;
-            if nchunks >= TARGET_CHUNKS {
+            if nchunks >= target {
                 break 'outer;
             }
         }
@@ -177,9 +182,16 @@ fn build(name: &str, index: &mut dyn Indexer, root: &Path, bytes: u64) {
 }
 
 fn main() {
-    let work = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/index-bench");
+    let benching = std::env::args().any(|a| a == "--bench");
+    let work = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/tmp/index-bench-{}", std::process::id()));
     let root = work.join("corpus");
-    let (nfiles, nchunks) = corpus(&root);
+    let target = if benching {
+        TARGET_CHUNKS
+    } else {
+        SMOKE_CHUNKS
+    };
+    let (nfiles, nchunks) = corpus(&root, target);
     let bytes: u64 = files::walk(&root)
         .unwrap()
         .filter_map(|w| match w {
@@ -191,7 +203,7 @@ fn main() {
         "corpus: {nfiles} files, {nchunks} chunks, {:.1} MB of Rust and Markdown from the cargo registry",
         bytes as f64 / 1e6
     );
-    let qs = queries(&root, 200);
+    let qs = queries(&root, if benching { 200 } else { 20 });
     let n = qs.len();
 
     let model = locate::minilm(&installed_models()).expect("all-MiniLM-L6-v2 is installed");
@@ -314,13 +326,16 @@ fn main() {
         };
         ask(&qs[0]).await; // builds it
         let mut times = Vec::new();
-        for q in qs.iter().take(50) {
+        for q in qs.iter().take(if benching { 50 } else { 5 }) {
             let t = Instant::now();
             ask(q).await;
             times.push(t.elapsed());
         }
         times.sort();
-        let (raw50, _) = latencies(|i| drop(simple.search(&Query::new(&qs[i], 10)).unwrap()), 50);
+        let (raw50, _) = latencies(
+            |i| drop(simple.search(&Query::new(&qs[i], 10)).unwrap()),
+            times.len(),
+        );
         println!(
             "simple     search through the ContextIndexer (walk + hash every file, then search): p50 {:.1} ms, p99 {:.1} ms; the raw indexer: p50 {:.2} ms",
             ms(percentile(&times, 0.5)),
