@@ -173,15 +173,12 @@ async fn readme_start(
     .find_map(|p| Some((p.clone(), snap.read(&p).ok()?))) else {
         return;
     };
+    let unavailable =
+        |reason: String| Consultation::unavailable(Purpose::StartCommand, model, None, reason);
     let (generator, backend) = match assist::generator_for(namespace, model).await {
         Ok(g) => g,
         Err(reason) => {
-            profile.consultations.push(Consultation::unavailable(
-                Purpose::StartCommand,
-                model,
-                None,
-                reason,
-            ));
+            profile.consultations.push(unavailable(reason));
             return;
         }
     };
@@ -189,23 +186,15 @@ async fn readme_start(
     let generation = match tokio::task::spawn_blocking(move || generator.generate(&request)).await {
         Ok(Ok(g)) => g,
         Ok(Err(e)) => {
-            let reason = format!("the model failed: {e}");
-            profile.consultations.push(Consultation::unavailable(
-                Purpose::StartCommand,
-                model,
-                None,
-                reason,
-            ));
+            profile
+                .consultations
+                .push(unavailable(format!("the model failed: {e}")));
             return;
         }
         Err(e) => {
-            let reason = format!("the model's task failed: {e}");
-            profile.consultations.push(Consultation::unavailable(
-                Purpose::StartCommand,
-                model,
-                None,
-                reason,
-            ));
+            profile
+                .consultations
+                .push(unavailable(format!("the model's task failed: {e}")));
             return;
         }
     };
