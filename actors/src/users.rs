@@ -295,23 +295,21 @@ impl UserBook {
         self.view(user)
     }
 
-    fn view(&self, user: UserRecord) -> Result<UserView, UserError> {
-        let tokens = self
+    /// Every live token, read once: (user, id).
+    fn live_tokens(&self) -> Result<Vec<(String, String)>, UserError> {
+        Ok(self
             .store
             .scan_records::<TokenRecord>(Tree::Tokens, "")
             .map_err(store_err)?
             .into_iter()
             .filter_map(|(_, t)| t.ok())
-            .filter(|t| t.user == user.name && t.revoked_ms.is_none())
-            .map(|t| t.id)
-            .collect();
-        Ok(UserView {
-            name: user.name,
-            tier: user.tier,
-            status: user.status,
-            created_ms: user.created_ms,
-            tokens,
-        })
+            .filter(|t| t.revoked_ms.is_none())
+            .map(|t| (t.user, t.id))
+            .collect())
+    }
+
+    fn view(&self, user: UserRecord) -> Result<UserView, UserError> {
+        Ok(shown(user, &self.live_tokens()?))
     }
 
     /// Every user, by name.
@@ -320,13 +318,15 @@ impl UserBook {
     /// [`UserError::Forbidden`], or the store's.
     pub fn list(&self, actor: &Principal) -> Result<Vec<UserView>, UserError> {
         self.may_manage(actor, "users.list", "*")?;
-        self.store
+        let tokens = self.live_tokens()?;
+        Ok(self
+            .store
             .scan_records::<UserRecord>(Tree::Users, "")
             .map_err(store_err)?
             .into_iter()
             .filter_map(|(_, u)| u.ok())
-            .map(|u| self.view(u))
-            .collect()
+            .map(|u| shown(u, &tokens))
+            .collect())
     }
 
     fn change(
@@ -520,6 +520,21 @@ impl UserBook {
             .filter_map(|(_, e)| e.ok())
             .collect();
         Ok(all[all.len().saturating_sub(n)..].to_vec())
+    }
+}
+
+/// A user as shown, with the ids of its live tokens among `tokens` (user, id).
+fn shown(user: UserRecord, tokens: &[(String, String)]) -> UserView {
+    UserView {
+        tokens: tokens
+            .iter()
+            .filter(|(u, _)| *u == user.name)
+            .map(|(_, id)| id.clone())
+            .collect(),
+        name: user.name,
+        tier: user.tier,
+        status: user.status,
+        created_ms: user.created_ms,
     }
 }
 

@@ -15,35 +15,8 @@ pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 /// The most files a walk lists; past it, analysis works on what it has and warns.
 pub const MAX_FILES: usize = 200_000;
 
-/// Folders that hold installed dependencies, build output or caches: never sources.
-pub const SKIPPED_DIRS: &[&str] = &[
-    ".git",
-    ".hg",
-    ".svn",
-    "node_modules",
-    "bower_components",
-    "target",
-    ".venv",
-    "venv",
-    "env",
-    ".env",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".tox",
-    ".nox",
-    ".next",
-    ".nuxt",
-    ".svelte-kit",
-    ".parcel-cache",
-    ".turbo",
-    ".gradle",
-    ".idea",
-    ".vscode-test",
-    "site-packages",
-    "vendor",
-];
+/// Folders that hold installed dependencies or caches: never sources.
+pub use reporunner_runtime::index::files::DEPENDENCY_DIRS as SKIPPED_DIRS;
 
 /// One file of the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,21 +65,7 @@ impl RepoSnapshot {
             })?;
         let mut files = Vec::new();
         let mut warnings = Vec::new();
-        let walker = ignore::WalkBuilder::new(&root)
-            .hidden(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(false)
-            .parents(false)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(|e| {
-                !(e.file_type().is_some_and(|t| t.is_dir())
-                    && e.file_name()
-                        .to_str()
-                        .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-            })
-            .build();
+        let walker = reporunner_runtime::index::files::walker(&root, false).build();
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 /// The largest file indexed.
 pub const MAX_FILE_BYTES: u64 = 512 * 1024;
 
-/// Folders that hold installed dependencies, build output or caches.
-pub const SKIPPED_DIRS: &[&str] = &[
+/// Folders that hold installed dependencies, caches or tools' state: never sources.
+/// Analysis and the index both skip them.
+pub const DEPENDENCY_DIRS: &[&str] = &[
     ".git",
     ".hg",
     ".svn",
@@ -22,6 +23,7 @@ pub const SKIPPED_DIRS: &[&str] = &[
     ".venv",
     "venv",
     "env",
+    ".env",
     "__pycache__",
     ".mypy_cache",
     ".pytest_cache",
@@ -35,12 +37,36 @@ pub const SKIPPED_DIRS: &[&str] = &[
     ".turbo",
     ".gradle",
     ".idea",
+    ".vscode-test",
     "site-packages",
     "vendor",
-    "dist",
-    "build",
-    "coverage",
 ];
+
+/// Build output: the index skips it too (analysis reads it: a built static site is
+/// evidence).
+pub const OUTPUT_DIRS: &[&str] = &["dist", "build", "coverage"];
+
+/// A walk of `root` as Repo Runner reads repositories: `.gitignore` respected (without a
+/// git checkout too), hidden files included, symlinks not followed, [`DEPENDENCY_DIRS`]
+/// left out, and [`OUTPUT_DIRS`] as well when `skip_output`.
+pub fn walker(root: &Path, skip_output: bool) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .parents(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(move |e| {
+            !(e.file_type().is_some_and(|t| t.is_dir())
+                && e.file_name().to_str().is_some_and(|n| {
+                    DEPENDENCY_DIRS.contains(&n) || (skip_output && OUTPUT_DIRS.contains(&n))
+                }))
+        });
+    builder
+}
 
 /// Files that are generated, or locks: never worth a chunk.
 const GENERATED_NAMES: &[&str] = &[
@@ -110,21 +136,8 @@ pub fn walk(root: &Path) -> Result<Walk, IndexError> {
         .ok_or_else(|| IndexError::NotAFolder {
             path: root.display().to_string(),
         })?;
-    let inner = ignore::WalkBuilder::new(&root)
-        .hidden(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .parents(false)
-        .require_git(false)
-        .follow_links(false)
+    let inner = walker(&root, true)
         .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir())
-                && e.file_name()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-        })
         .build();
     Ok(Walk { root, inner })
 }
