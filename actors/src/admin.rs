@@ -224,6 +224,16 @@ impl Actor for Admin {
             AdminMessage::GetKinds(reply) => {
                 let _ = reply.send(Wire::new(state.kinds.descriptors()));
             }
+            AdminMessage::Checkpoint(reply) => {
+                let saved = state.checkpoint().await.map(|()| {
+                    if state.store.is_some() {
+                        state.agents.len() + state.pending.len()
+                    } else {
+                        0
+                    }
+                });
+                let _ = reply.send(Wire::new(saved));
+            }
             // A malformed ticket (only a peer could send one) is dropped, not fatal.
             AdminMessage::RestartDue(due) => match due.open() {
                 Ok(due) => state.core.restart_due(due.into()).await?,

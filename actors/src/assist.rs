@@ -449,20 +449,21 @@ pub fn consultation(
     }
 }
 
-/// The model `model`, loaded on this node by its ModelManager, and where it runs (`cpu`,
-/// `cuda:0`); or why there is none, with every option passed over.
+/// The model `model`, loaded on this node by its ModelManager for a user of `tier` (whose
+/// GPU access bounds where it may run), and where it runs (`cpu`, `cuda:0`); or why there
+/// is none, with every option passed over.
 ///
 /// # Errors
 /// Why no model answers here, in words.
 pub async fn generator_for(
     namespace: &Namespace,
     model: &str,
+    tier: Tier,
 ) -> Result<(Arc<dyn Generator>, String), String> {
     let mm = lookup::<ModelManagerMessage>(&namespace.model_manager())
         .ok_or_else(|| "the model manager is not running".to_string())?;
     let request = GeneratorRequest {
-        // The CLI acts as the machine's owner; the API will pass the caller's tier.
-        tier: Tier::Developer,
+        tier,
         model: Some(model.to_string()),
     };
     let choice = ractor::call_t!(mm, ModelManagerMessage::GetGenerator, 600_000, request)

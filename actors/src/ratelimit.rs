@@ -90,6 +90,26 @@ impl<C: Clock + Clone> RateLimits<C> {
     }
 }
 
+/// Something that counts users' requests against their tier's allowance: the HTTP API
+/// takes one, so tests can hand it [`RateLimits`] on a clock they drive.
+pub trait Limit: Send + Sync + std::fmt::Debug + 'static {
+    /// Counts one request of `user`, of `tier`.
+    ///
+    /// # Errors
+    /// [`OverLimit`] when the user has no request left now.
+    fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit>;
+}
+
+impl<C> Limit for RateLimits<C>
+where
+    C: Clock + Clone + Send + Sync + 'static,
+    C::Instant: Send + Sync,
+{
+    fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit> {
+        RateLimits::check(self, user, tier)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,6 +220,7 @@ impl Phase for RepoPhase {
                     let request = AnalyzeRequest {
                         path: workspace.display().to_string(),
                         model: input.model.clone(),
+                        tier: input.tier,
                     };
                     let profile = ask(
                         &s.agent("detection"),
@@ -242,7 +243,7 @@ impl Phase for RepoPhase {
                     if !input.index {
                         return Ok(serde_json::Value::Null);
                     }
-                    to_json(&index_workspace(s, Path::new(&a.workspace)).await)
+                    to_json(&index_workspace(s, Path::new(&a.workspace), input.tier).await)
                 }
                 "dependencies" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
@@ -362,10 +363,10 @@ impl Phase for RepoPhase {
 /// Builds or updates the workspace's context index, as the machine's owner would (the
 /// developer tier: the best index the host offers). Indexing never fails a run: an error
 /// is recorded in the report instead.
-async fn index_workspace(s: &Shared, workspace: &Path) -> IndexReport {
+async fn index_workspace(s: &Shared, workspace: &Path, tier: Tier) -> IndexReport {
     let request = IndexRequest {
         root: workspace.to_path_buf(),
-        tier: Tier::Developer,
+        tier,
         kind: None,
     };
     let answer = ask(
@@ -403,7 +404,8 @@ async fn index_context(s: &Shared, ctx: &PhaseContext, text: &str, k: usize) -> 
     let request = SearchRequest {
         index: IndexRequest {
             root: PathBuf::from(&a.workspace),
-            tier: Tier::Developer,
+            tier: serde_json::from_value::<RepoRunInput>(ctx.input.clone())
+                .map_or(Tier::Developer, |i| i.tier),
             kind: None,
         },
         query: Query::new(text, k),
@@ -538,6 +540,7 @@ impl Repairer for RepoRepairer {
                         phase,
                         error,
                         model,
+                        tier: input.tier,
                         analysis,
                         system_packages: input.install_system_deps
                             && crate::agents::dependency::is_root(),
@@ -557,6 +560,8 @@ struct ModelFix<'a> {
     phase: &'a str,
     error: &'a PhaseError,
     model: &'a str,
+    /// The tier the run acts for, which bounds the GPUs the model may use.
+    tier: Tier,
     analysis: &'a AnalysisOutput,
     system_packages: bool,
 }
@@ -579,7 +584,7 @@ impl ModelFix<'_> {
             )],
         };
         let (generator, backend) =
-            match assist::generator_for(&self.shared.namespace, self.model).await {
+            match assist::generator_for(&self.shared.namespace, self.model, self.tier).await {
                 Ok(g) => g,
                 Err(reason) => return unavailable(reason),
             };

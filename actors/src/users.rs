@@ -203,8 +203,10 @@ impl UserBook {
         Self { store }
     }
 
-    /// Writes an audit entry; a failure to write is logged, never hidden in the result.
-    fn audit(&self, actor: &Principal, action: &str, target: &str, outcome: &str) {
+    /// Writes an audit entry: who (`actor`) did what (`action`) to what (`target`), and how
+    /// it ended (`ok: …` or `refused: …`). A failure to write is logged, never hidden in
+    /// the result.
+    pub fn audit(&self, actor: &Principal, action: &str, target: &str, outcome: &str) {
         let entry = AuditEntry {
             at_ms: now_ms(),
             actor: actor.name.clone(),

@@ -1,12 +1,13 @@
 //! The `reporunner` command line. clap types live here and nowhere else.
 
-mod analyze;
+pub(crate) mod analyze;
 mod env;
 mod models;
 mod node;
 mod run;
 mod runs;
-mod search;
+pub(crate) mod search;
+mod serve;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,8 @@ pub enum Command {
     /// The users of the local store: add, list, set-tier, disable, enable, token, revoke,
     /// audit.
     Users(users::UsersArgs),
+    /// Run one node with the HTTP API (runs, analysis, search, users, admin, metrics).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -66,5 +69,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::run(args).await,
         Command::Search(args) => search::run(args).await,
         Command::Users(args) => users::run(args),
+        Command::Serve(args) => serve::run(args).await,
     }
 }

@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+pub mod api;
 pub mod boot;
 pub mod cli;
 pub mod cluster;

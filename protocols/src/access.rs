@@ -36,6 +36,11 @@ impl Tier {
         Tier::Developer,
     ];
 
+    /// The Developer tier: the local CLI's, as the machine's owner (a serde default).
+    pub fn developer() -> Tier {
+        Tier::Developer
+    }
+
     /// The tier's name, as the CLI and the API spell it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -239,6 +239,10 @@ pub enum AdminMessage {
     GetKinds(RpcReplyPort<Wire<Vec<AgentKindDescriptor>>>),
     /// A restart of one of the Admin's own children whose backoff has passed.
     RestartDue(Wire<RestartDue>),
+    /// Writes the tree checkpoint now and waits until it is on disk; answers the number of
+    /// agents it holds (0 on a node without a store, which keeps no checkpoint).
+    #[rpc]
+    Checkpoint(RpcReplyPort<Wire<Result<usize, AdminError>>>),
 }
 
 impl std::fmt::Debug for AdminMessage {
@@ -250,6 +254,7 @@ impl std::fmt::Debug for AdminMessage {
             AdminMessage::GetTree(..) => "GetTree",
             AdminMessage::GetKinds(..) => "GetKinds",
             AdminMessage::RestartDue(..) => "RestartDue",
+            AdminMessage::Checkpoint(..) => "Checkpoint",
         })
     }
 }
@@ -342,6 +347,14 @@ impl AdminClient {
     /// [`AdminError::Unavailable`] if the Admin did not answer.
     pub async fn kinds(&self) -> Result<Vec<AgentKindDescriptor>, AdminError> {
         self.ask(AdminMessage::GetKinds).await
+    }
+
+    /// Writes the tree checkpoint now; returns how many agents it holds.
+    ///
+    /// # Errors
+    /// [`AdminError::Failed`] if the store refused it, or [`AdminError::Unavailable`].
+    pub async fn checkpoint(&self) -> Result<usize, AdminError> {
+        self.ask(AdminMessage::Checkpoint).await?
     }
 
     async fn ask<T: Send + 'static>(

@@ -209,6 +209,10 @@ pub struct AnalyzeRequest {
     /// none unless configured.
     #[serde(default)]
     pub model: Option<String>,
+    /// The tier the analysis acts for, which bounds the GPUs the model may use (the local
+    /// CLI acts as the machine's owner, the Developer tier).
+    #[serde(default = "crate::access::Tier::developer")]
+    pub tier: crate::access::Tier,
 }
 
 /// Why a repository could not be analysed at all. (What could not be read inside it is a
@@ -264,6 +268,7 @@ mod tests {
         let req = AnalyzeRequest {
             path: "/src/app".into(),
             model: Some("smollm2".into()),
+            tier: crate::access::Tier::Free,
         };
         let (tx, _rx) = ractor::concurrency::oneshot();
         let m = DetectionMessage::Analyze(Wire::new(req.clone()), ractor::RpcReplyPort::from(tx));

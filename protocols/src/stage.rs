@@ -1,6 +1,7 @@
 //! The repository run's vocabulary: its input, the verification ladder, and the typed
 //! result of each phase, as the run's checkpoints store them and the report shows them.
 
+use crate::access::Tier;
 use crate::profile::ProjectProfile;
 use crate::repair::RepairRecord;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,15 @@ pub struct RepoRunInput {
     /// Whether the run builds the repository's context index (after analysis).
     #[serde(default = "yes")]
     pub index: bool,
+    /// The tier the run acts for: it chooses the context indexer and bounds the GPUs a
+    /// model may use. The local CLI acts as the machine's owner, the Developer tier; the
+    /// HTTP API passes the caller's.
+    #[serde(default = "Tier::developer")]
+    pub tier: Tier,
+    /// The user who asked for the run (none from the local CLI): the API shows a run only
+    /// to that user and to those who manage users.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 fn yes() -> bool {
@@ -47,6 +57,8 @@ impl RepoRunInput {
             run_tests: true,
             model: None,
             index: true,
+            tier: Tier::Developer,
+            user: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::analysis::{Concerns, PassOutput, assemble, component_dirs, join, run_
 use crate::assist;
 use ractor::{Actor, ActorProcessingErr, ActorRef, rpc::CallResult};
 use reporunner_protocols::Wire;
+use reporunner_protocols::access::Tier;
 use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::ids::AgentId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
@@ -133,7 +134,7 @@ impl DetectionArguments {
         ];
         let mut profile = assemble(&root, &snap, passes, started);
         if let Some(model) = &request.model {
-            readme_start(&self.namespace, model, &snap, &mut profile).await;
+            readme_start(&self.namespace, model, request.tier, &snap, &mut profile).await;
         }
         Ok(profile)
     }
@@ -145,6 +146,7 @@ impl DetectionArguments {
 async fn readme_start(
     namespace: &Namespace,
     model: &str,
+    tier: Tier,
     snap: &RepoSnapshot,
     profile: &mut ProjectProfile,
 ) {
@@ -175,7 +177,7 @@ async fn readme_start(
     };
     let unavailable =
         |reason: String| Consultation::unavailable(Purpose::StartCommand, model, None, reason);
-    let (generator, backend) = match assist::generator_for(namespace, model).await {
+    let (generator, backend) = match assist::generator_for(namespace, model, tier).await {
         Ok(g) => g,
         Err(reason) => {
             profile.consultations.push(unavailable(reason));

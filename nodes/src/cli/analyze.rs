@@ -5,7 +5,10 @@ use crate::boot::{Node, NodeConfig};
 use anyhow::Context as _;
 use clap::Args;
 use reporunner_protocols::Wire;
+use reporunner_protocols::access::Tier;
+use reporunner_protocols::admin::{AdminClient, AdminError};
 use reporunner_protocols::ids::AgentId;
+use reporunner_runtime::naming::Namespace;
 use reporunner_protocols::profile::{AnalyzeRequest, DetectionMessage, Fact, ProjectProfile};
 use reporunner_runtime::naming::lookup;
 use std::fmt::Write as _;
@@ -36,7 +39,7 @@ pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .canonicalize()
         .with_context(|| format!("{} is not a folder", args.path.display()))?;
     let node = Node::start(NodeConfig::default()).await?;
-    let result = analyze(&node, &path, args.model.clone()).await;
+    let result = analyze(&node.admin(), node.namespace(), &path, args.model.clone(), Tier::Developer).await;
     node.shutdown().await?;
     let profile = result?;
     if args.json {
@@ -47,23 +50,27 @@ pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn analyze(
-    node: &Node,
+/// Analyzes the repository at `path` with the agents of `namespace`, spawning the ones not
+/// running yet through `admin` (the CLI and the HTTP API share this).
+pub(crate) async fn analyze(
+    admin: &AdminClient,
+    namespace: &Namespace,
     path: &std::path::Path,
     model: Option<String>,
+    tier: Tier,
 ) -> anyhow::Result<ProjectProfile> {
-    let admin = node.admin();
     for kind in AGENTS {
-        admin
-            .spawn_agent(kind, AgentId::new(*kind), "")
-            .await
-            .with_context(|| format!("spawning the {kind} agent"))?;
+        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
+            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
+        }
     }
-    let detection = lookup::<DetectionMessage>(&node.namespace().agent(&AgentId::new("detection")))
+    let detection = lookup::<DetectionMessage>(&namespace.agent(&AgentId::new("detection")))
         .context("the detection agent is not registered")?;
     let request = AnalyzeRequest {
         path: path.display().to_string(),
         model,
+        tier,
     };
     let profile = ractor::call_t!(
         detection,

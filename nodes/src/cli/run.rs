@@ -82,6 +82,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         run_tests: !args.no_tests,
         model: args.model.clone(),
         index: !args.no_index,
+        tier: reporunner_protocols::access::Tier::Developer,
+        user: None,
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),

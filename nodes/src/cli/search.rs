@@ -12,7 +12,8 @@ use reporunner_actors::agents::context_indexer::{
     ContextIndexerMessage, IndexRequest, SearchAnswer, SearchRequest,
 };
 use reporunner_protocols::access::Tier;
-use reporunner_protocols::admin::AdminError;
+use reporunner_protocols::admin::{AdminClient, AdminError};
+use reporunner_runtime::naming::Namespace;
 use reporunner_protocols::ids::AgentId;
 use reporunner_runtime::index::{Filter, IndexKind, Query};
 use reporunner_runtime::naming::lookup;
@@ -77,16 +78,6 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn search(node: &Node, root: PathBuf, args: &SearchArgs) -> anyhow::Result<SearchAnswer> {
-    let admin = node.admin();
-    for kind in AGENTS {
-        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
-            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
-            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
-        }
-    }
-    let indexer =
-        lookup::<ContextIndexerMessage>(&node.namespace().agent(&AgentId::new("context-indexer")))
-            .context("the context indexer is not registered")?;
     let request = SearchRequest {
         index: IndexRequest {
             root,
@@ -102,6 +93,25 @@ async fn search(node: &Node, root: PathBuf, args: &SearchArgs) -> anyhow::Result
             },
         },
     };
+    search_with(&node.admin(), node.namespace(), request).await
+}
+
+/// Answers `request` with the context indexer of `namespace`, spawning the agents it needs
+/// through `admin` when they are not running yet (the CLI and the HTTP API share this).
+pub(crate) async fn search_with(
+    admin: &AdminClient,
+    namespace: &Namespace,
+    request: SearchRequest,
+) -> anyhow::Result<SearchAnswer> {
+    for kind in AGENTS {
+        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
+            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
+        }
+    }
+    let indexer =
+        lookup::<ContextIndexerMessage>(&namespace.agent(&AgentId::new("context-indexer")))
+            .context("the context indexer is not registered")?;
     let answer = ractor::call_t!(
         indexer,
         ContextIndexerMessage::Search,

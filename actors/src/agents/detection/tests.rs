@@ -43,6 +43,7 @@ async fn ask(ns: &Namespace, path: &str) -> Result<ProjectProfile, AnalyzeError>
         Wire::new(AnalyzeRequest {
             path: path.into(),
             model: None,
+            tier: reporunner_protocols::access::Tier::Developer,
         })
     )
     .unwrap()
