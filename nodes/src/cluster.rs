@@ -582,3 +582,31 @@ pub async fn place(client: &ClientConfig, request: PlaceRequest) -> anyhow::Resu
     })
     .await
 }
+
+/// Starts the host agent of a node outside any cluster, at `address`: the API's
+/// `/v1/cluster/nodes` then shows this node, as a cluster of one.
+///
+/// # Errors
+/// If the Admin cannot spawn it.
+pub async fn host_alone(node: &Node, address: &str) -> anyhow::Result<()> {
+    let admin = node.admin();
+    // A restarted node restores the host of its last run from the checkpoint.
+    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
+    let config = NodeHostConfig {
+        head: true,
+        address: address.to_string(),
+        labels: Default::default(),
+        models: Vec::new(),
+        heartbeat_ms: None,
+        down_after_ms: None,
+    };
+    admin
+        .spawn_agent(
+            node_host::KIND,
+            AgentId::new(node_host::KIND),
+            &serde_json::to_string(&config)?,
+        )
+        .await
+        .context("starting the node host")?;
+    Ok(())
+}

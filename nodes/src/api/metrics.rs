@@ -292,9 +292,7 @@ fn render(metrics: &Metrics, snap: Snapshot) -> Result<String, std::fmt::Error> 
     );
     let fixed: Family<ClassLabels, Gauge> = Family::default();
     for (class, n) in fixes {
-        fixed
-            .get_or_create(&ClassLabels { class })
-            .set(n as i64);
+        fixed.get_or_create(&ClassLabels { class }).set(n as i64);
     }
     registry.register("fixes", "Fixes applied to runs, by failure class", fixed);
     registry.register(

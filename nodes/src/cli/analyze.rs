@@ -8,8 +8,8 @@ use reporunner_protocols::Wire;
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::{AdminClient, AdminError};
 use reporunner_protocols::ids::AgentId;
-use reporunner_runtime::naming::Namespace;
 use reporunner_protocols::profile::{AnalyzeRequest, DetectionMessage, Fact, ProjectProfile};
+use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::naming::lookup;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -39,7 +39,14 @@ pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .canonicalize()
         .with_context(|| format!("{} is not a folder", args.path.display()))?;
     let node = Node::start(NodeConfig::default()).await?;
-    let result = analyze(&node.admin(), node.namespace(), &path, args.model.clone(), Tier::Developer).await;
+    let result = analyze(
+        &node.admin(),
+        node.namespace(),
+        &path,
+        args.model.clone(),
+        Tier::Developer,
+    )
+    .await;
     node.shutdown().await?;
     let profile = result?;
     if args.json {

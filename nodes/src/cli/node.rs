@@ -84,6 +84,15 @@ struct StartArgs {
     /// [default: 3000].
     #[arg(long, value_name = "MS")]
     down_after_ms: Option<u64>,
+    /// Serve the HTTP API on this port too (the head only; 0: any free port).
+    #[arg(long, value_name = "PORT", requires = "head")]
+    api_port: Option<u16>,
+    /// The address the API binds.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    api_bind: String,
+    /// The folder repository paths of API requests are taken in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo_root: std::path::PathBuf,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -319,11 +328,55 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             ""
         }
     );
-    let _ = tokio::signal::ctrl_c().await;
+    let api = match args.api_port {
+        Some(port) => match serve_api(&node, &args, port).await {
+            Ok(api) => Some(api),
+            Err(e) => {
+                cluster.stop().await;
+                node.shutdown().await?;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    super::serve::shutdown_signal().await;
     eprintln!("stopping");
+    if let Some((stop, task)) = api {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     cluster.stop().await;
     node.shutdown().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the HTTP API of the head node; it stops when the sender is used or dropped.
+async fn serve_api(
+    node: &Node,
+    args: &StartArgs,
+    port: u16,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = tokio::net::TcpListener::bind((args.api_bind.as_str(), port))
+        .await
+        .with_context(|| format!("binding the API to {}:{port}", args.api_bind))?;
+    let api = crate::api::Api::new(
+        node,
+        crate::api::ApiConfig {
+            repo_root: args.repo_root.clone(),
+        },
+    )?;
+    eprintln!("API on http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        api.serve(listener, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok((stop, task))
 }
 
 fn parse_needs(needs: &[String]) -> anyhow::Result<AgentNeeds> {

@@ -13,9 +13,9 @@ use reporunner_actors::agents::context_indexer::{
 };
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::{AdminClient, AdminError};
-use reporunner_runtime::naming::Namespace;
 use reporunner_protocols::ids::AgentId;
 use reporunner_runtime::index::{Filter, IndexKind, Query};
+use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::naming::lookup;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -5,8 +5,6 @@ use crate::api::{Api, ApiConfig};
 use crate::boot::{Node, NodeConfig};
 use anyhow::Context as _;
 use clap::Args;
-use reporunner_actors::agents::node_host::{self, NodeHostConfig};
-use reporunner_protocols::ids::AgentId;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
@@ -44,7 +42,7 @@ async fn serve(node: &Node, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
     let address = listener.local_addr()?;
-    start_host(node, &address.to_string()).await?;
+    crate::cluster::host_alone(node, &address.to_string()).await?;
     let api = Api::new(
         node,
         ApiConfig {
@@ -58,31 +56,6 @@ async fn serve(node: &Node, args: &ServeArgs) -> anyhow::Result<()> {
     );
     api.serve(listener, shutdown_signal()).await?;
     eprintln!("stopping");
-    Ok(())
-}
-
-/// Starts this node's host agent, alone: the API's `/v1/cluster/nodes` then shows this
-/// node, as a cluster of one.
-pub(crate) async fn start_host(node: &Node, address: &str) -> anyhow::Result<()> {
-    let admin = node.admin();
-    // A restarted node restores the host of its last run from the checkpoint.
-    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
-    let config = NodeHostConfig {
-        head: true,
-        address: address.to_string(),
-        labels: Default::default(),
-        models: Vec::new(),
-        heartbeat_ms: None,
-        down_after_ms: None,
-    };
-    admin
-        .spawn_agent(
-            node_host::KIND,
-            AgentId::new(node_host::KIND),
-            &serde_json::to_string(&config)?,
-        )
-        .await
-        .context("starting the node host")?;
     Ok(())
 }
 

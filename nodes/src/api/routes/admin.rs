@@ -144,7 +144,13 @@ pub(crate) async fn restart(
     state.require(&caller, Right::ControlAdmin, "admin.restart", &name)?;
     state.charge(&caller, "admin.restart")?;
     let result = async { Ok(state.admin.restart_agent(agent_id(&name)?).await?) }.await;
-    Ok(Json(audited(&state, &caller, "admin.restart", &name, result)?))
+    Ok(Json(audited(
+        &state,
+        &caller,
+        "admin.restart",
+        &name,
+        result,
+    )?))
 }
 
 /// Writes the Admin's tree checkpoint now.
@@ -165,12 +171,8 @@ pub(crate) async fn checkpoint(
 
 /// The members of the cluster this node's NodeHost sees (itself alone outside a cluster).
 pub(crate) async fn members(state: &ApiState) -> Result<Vec<Member>, ApiError> {
-    let host = lookup::<NodeHostMessage>(
-        &state
-            .namespace
-            .agent(&AgentId::new(node_host::KIND)),
-    )
-    .ok_or_else(|| ApiError::unavailable("this node's host agent is not running"))?;
+    let host = lookup::<NodeHostMessage>(&state.namespace.agent(&AgentId::new(node_host::KIND)))
+        .ok_or_else(|| ApiError::unavailable("this node's host agent is not running"))?;
     let members = ractor::call_t!(host, NodeHostMessage::GetMembers, 10_000)
         .map_err(|e| ApiError::unavailable(format!("the node host did not answer: {e}")))?;
     members

@@ -11,7 +11,9 @@ use futures_util::stream::{self, Stream};
 use reporunner_actors::repo_run;
 use reporunner_actors::runs::RunBook;
 use reporunner_protocols::ids::RunId;
-use reporunner_protocols::run::{RunEvent, RunEventKind, RunRecord, RunStatus, RunsClient};
+use reporunner_protocols::run::{
+    RunError, RunEvent, RunEventKind, RunRecord, RunStatus, RunsClient,
+};
 use reporunner_protocols::stage::{REPO_WORKFLOW, RepoRunInput, RunReport};
 use reporunner_runtime::naming::lookup;
 use serde::{Deserialize, Serialize};
@@ -173,7 +175,8 @@ pub(crate) async fn show(
     Ok(Json(RunView { run, report }))
 }
 
-/// Stops a running run and the services it started.
+/// Stops a run: its phases if it is still going, and the service and databases it started
+/// (a finished run keeps its service running until then).
 #[utoipa::path(post, path = "/v1/runs/{id}/stop", tag = "runs",
     params(("id" = String, Path, description = "The run's id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -186,8 +189,20 @@ pub(crate) async fn stop(
 ) -> Result<StatusCode, ApiError> {
     let run = load(&state, &caller, &id)?;
     state.charge(&caller, "runs.stop")?;
-    runs_client(&state)?.stop(&run.id).await?;
-    repo_run::stop_run(&state.namespace, &run.id).await;
+    // A run that reached its end keeps its service running until it is stopped.
+    let was_running = match runs_client(&state)?.stop(&run.id).await {
+        Ok(()) => true,
+        Err(RunError::NotRunning { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let (service, databases) = repo_run::stop_run(&state.namespace, &run.id).await;
+    if !was_running && !service && databases == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("run {} is not running, and no service of it is", run.id),
+        ));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -119,8 +119,8 @@ pub(crate) async fn add(
     state.require(&caller, Right::Manage, "users.add", &body.name)?;
     state.charge(&caller, "users.add")?;
     let users = state.users.clone();
-    let view = blocking(move || Ok(users.add(&caller.0, &body.name, body.tier, &body.password)?))
-        .await?;
+    let view =
+        blocking(move || Ok(users.add(&caller.0, &body.name, body.tier, &body.password)?)).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

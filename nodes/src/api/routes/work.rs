@@ -60,15 +60,10 @@ pub(crate) async fn analyze(
     state.require(&caller, Right::Use, "analyze", &body.path)?;
     state.charge(&caller, "analyze")?;
     let path = state.repo_path(&body.path)?;
-    let profile = crate::cli::analyze::analyze(
-        &state.admin,
-        &state.namespace,
-        &path,
-        None,
-        caller.0.tier,
-    )
-        .await
-        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let profile =
+        crate::cli::analyze::analyze(&state.admin, &state.namespace, &path, None, caller.0.tier)
+            .await
+            .map_err(|e| ApiError::internal(format!("{e:#}")))?;
     Ok(Json(profile))
 }
 
