@@ -3,9 +3,10 @@
 #
 # It needs the Rust toolchain, Python 3 with venv and Node.js with npm (the end-to-end
 # runs install real packages from PyPI, npm and crates.io). PostgreSQL's server programs
-# come from Debian's package, installed here when missing (as root); Repo Runner starts
-# its own private instances from them and stops them when each run ends. A cluster the
-# package's installation starts is stopped again on exit.
+# and tmux (the console runs in it under test) come from Debian's packages, installed
+# here when missing (as root); Repo Runner starts its own private PostgreSQL instances
+# and stops them when each run ends. A cluster the package's installation starts is
+# stopped again on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ have_initdb || missing+=(postgresql)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The console is tested in a real terminal: tmux.
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} with apt-get"

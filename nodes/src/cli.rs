@@ -1,6 +1,7 @@
 //! The `reporunner` command line. clap types live here and nowhere else.
 
 pub(crate) mod analyze;
+mod console;
 mod env;
 mod models;
 mod node;
@@ -51,6 +52,9 @@ pub enum Command {
     Users(users::UsersArgs),
     /// Run one node with the HTTP API (runs, analysis, search, users, admin, metrics).
     Serve(serve::ServeArgs),
+    /// The TUI attached to a node's supervisor through its API: nodes, the live actor
+    /// tree, runs and their events, the audit log, and the Admin's actions.
+    Console(console::ConsoleArgs),
 }
 
 /// Runs the parsed command line and returns the process's exit code.
@@ -70,5 +74,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(args).await,
         Command::Users(args) => users::run(args),
         Command::Serve(args) => serve::run(args).await,
+        Command::Console(args) => console::run(args).await,
     }
 }

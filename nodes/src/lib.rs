@@ -26,3 +26,4 @@ pub mod api;
 pub mod boot;
 pub mod cli;
 pub mod cluster;
+pub mod console;
