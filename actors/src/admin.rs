@@ -12,6 +12,7 @@ use crate::managers::orchestrator_manager::{
     InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,
 };
 use crate::managers::port_manager::{PortManager, PortManagerArguments, PortRange};
+use crate::managers::user_manager::{self, UserManager, UserManagerArguments};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
 use reporunner_protocols::Wire;
 pub use reporunner_protocols::admin::AdminMessage;
@@ -134,6 +135,9 @@ impl Actor for Admin {
             interrupted: args.interrupted_runs,
             options: SupervisorOptions::default(),
         };
+        let users = UserManagerArguments {
+            store: args.store.clone(),
+        };
         let models = ModelManagerArguments {
             node: args.node.clone(),
             namespace: args.namespace.clone(),
@@ -170,6 +174,10 @@ impl Actor for Admin {
                 (ModelManager, models.clone())
             })
             .kind("model-manager"),
+            ChildSpec::new(args.namespace.user_manager(), move || {
+                (UserManager, users.clone())
+            })
+            .kind(user_manager::KIND),
         ])
         .await?;
         let mut state = AdminState {

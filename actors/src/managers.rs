@@ -3,6 +3,7 @@
 pub mod model_manager;
 pub mod orchestrator_manager;
 pub mod port_manager;
+pub mod user_manager;
 
 pub use orchestrator_manager::{
     InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,

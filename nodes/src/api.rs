@@ -33,8 +33,9 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::IntoResponse;
 use error::ApiError;
+use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::ratelimit::{Limit, RateLimits};
-use reporunner_actors::users::{Principal, UserBook};
+use reporunner_actors::users::Principal;
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
@@ -93,7 +94,7 @@ pub(crate) struct ApiState {
     pub(crate) admin: AdminClient,
     pub(crate) namespace: Namespace,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) users: UserBook,
+    pub(crate) users: UsersClient,
     pub(crate) limits: Arc<dyn Limit>,
     pub(crate) metrics: Metrics,
     pub(crate) repo_root: PathBuf,
@@ -101,7 +102,7 @@ pub(crate) struct ApiState {
 
 impl ApiState {
     /// Checks that `caller` has `right`; a refusal is written to the audit log.
-    pub(crate) fn require(
+    pub(crate) async fn require(
         &self,
         caller: &Caller,
         right: Right,
@@ -113,21 +114,24 @@ impl ApiState {
         }
         let message = format!("the {} tier may not {}", caller.0.tier, right.words());
         self.users
-            .audit(&caller.0, action, target, &format!("refused: {message}"));
+            .audit(&caller.0, action, target, &format!("refused: {message}"))
+            .await;
         Err(ApiError::forbidden(message))
     }
 
     /// Counts a request that does work against the caller's hourly allowance; a refusal
     /// is written to the audit log.
-    pub(crate) fn charge(&self, caller: &Caller, action: &str) -> Result<(), ApiError> {
-        self.limits
-            .check(&caller.0.name, caller.0.tier)
-            .map_err(|over| {
+    pub(crate) async fn charge(&self, caller: &Caller, action: &str) -> Result<(), ApiError> {
+        match self.limits.check(&caller.0.name, caller.0.tier) {
+            Ok(()) => Ok(()),
+            Err(over) => {
                 self.users
-                    .audit(&caller.0, action, "", &format!("refused: {over}"));
+                    .audit(&caller.0, action, "", &format!("refused: {over}"))
+                    .await;
                 self.metrics.rate_limited(caller.0.tier);
-                ApiError::from(over)
-            })
+                Err(ApiError::from(over))
+            }
+        }
     }
 
     /// Resolves a repository path of a request: relative to the repository root (or
@@ -171,6 +175,29 @@ fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, ApiError> {
     Ok(resolved)
 }
 
+/// Refuses a body whose `Content-Length` is over [`BODY_LIMIT`] before reading any of it:
+/// a client that sent `Expect: 100-continue` never sends it, and one that did not is
+/// answered at once. (Bodies without a length are cut at the limit as they are read.)
+async fn refuse_announced_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than the API takes ({BODY_LIMIT} bytes at most)"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub(crate) Principal);
@@ -188,7 +215,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthorized)?;
-        match state.users.authenticate_token(token.trim()) {
+        match state.users.authenticate(token.trim()).await {
             Ok(principal) => Ok(Caller(principal)),
             Err(_) => {
                 state.metrics.unauthorized();
@@ -206,7 +233,8 @@ pub struct Api {
 
 impl Api {
     /// The API of `node`, which must have a data directory (users, tokens, runs and the
-    /// audit log live in its store), with limits on the monotonic clock.
+    /// audit log live in its store, kept by its UserManager and OrchestratorManager), with
+    /// limits on the monotonic clock.
     ///
     /// # Errors
     /// If the node has no store, or the repository root is not a folder.
@@ -244,7 +272,7 @@ impl Api {
                 node: node.id().clone(),
                 admin: node.admin(),
                 namespace: node.namespace().clone(),
-                users: UserBook::new(store.clone()),
+                users: UsersClient::new(node.namespace().user_manager()),
                 store,
                 limits,
                 metrics: Metrics::new(),
@@ -258,6 +286,7 @@ impl Api {
     pub fn router(&self) -> Router {
         routes::router(self.state.clone())
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn(refuse_announced_bodies))
             .layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),
                 metrics::track,

@@ -47,8 +47,8 @@ pub enum Command {
     /// Ask a repository a question: the context index answers with files, lines and
     /// snippets.
     Search(search::SearchArgs),
-    /// The users of the local store: add, list, set-tier, disable, enable, token, revoke,
-    /// audit.
+    /// The users of the local store, or of a running node's API with --url: add, list,
+    /// set-tier, disable, enable, token, revoke, audit.
     Users(users::UsersArgs),
     /// Run one node with the HTTP API (runs, analysis, search, users, admin, metrics).
     Serve(serve::ServeArgs),
@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cluster(args) => node::cluster(args).await,
         Command::Models(args) => models::run(args).await,
         Command::Search(args) => search::run(args).await,
-        Command::Users(args) => users::run(args),
+        Command::Users(args) => users::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Console(args) => console::run(args).await,
     }

@@ -301,6 +301,46 @@ async fn the_console_shows_the_node_and_offers_admin_actions_only_to_the_develop
     tmux.wait_for("free", &["the free tier may not control the Admin agent"]);
     tmux.keys("free", &["q"]);
 
+    // `reporunner users` over the API: the developer manages, the free tier may not.
+    let remote = |token: &str, args: &[&str]| {
+        reporunner()
+            .args(args)
+            .args(["--url", &url])
+            .env("REPORUNNER_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let out = remote(&developer, &["users", "set-tier", "fred", "advanced"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = remote(&developer, &["users", "list", "--json"]);
+    let users: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u["name"] == "fred" && u["tier"] == "advanced")
+    );
+    let out = remote(&developer, &["users", "token", "fred"]);
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.lines().last().unwrap().starts_with("rr_"), "{token}");
+    let out = remote(&free, &["users", "list"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("forbidden"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = remote(&developer, &["users", "audit", "-n", "500"]);
+    let audit = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        audit.contains("fred") && audit.contains("refused"),
+        "{audit}"
+    );
+
     // A wrong token does not attach.
     let out = reporunner()
         .args(["console", "--url", &url, "--token", "rr_wrong"])

@@ -52,6 +52,11 @@ impl Namespace {
         format!("{}.models", self.0)
     }
 
+    /// Returns the UserManager's name.
+    pub fn user_manager(&self) -> String {
+        format!("{}.users", self.0)
+    }
+
     /// Returns the OrchestratorManager's name.
     pub fn orchestrator_manager(&self) -> String {
         format!("{}.runs", self.0)

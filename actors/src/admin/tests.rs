@@ -267,7 +267,8 @@ async fn the_tree_matches_what_is_running() {
             "agent-supervisor",
             "port-manager",
             "orchestrator-manager",
-            "model-manager"
+            "model-manager",
+            "user-manager"
         ]
     );
 

@@ -335,7 +335,7 @@ pub(crate) async fn scrape(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    state.require(&caller, Right::Manage, "metrics", "")?;
+    state.require(&caller, Right::Manage, "metrics", "").await?;
     let snap = snapshot(&state).await;
     let text = render(&state.metrics, snap).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((

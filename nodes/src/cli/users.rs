@@ -1,12 +1,17 @@
 //! `reporunner users add|list|set-tier|disable|enable|token|revoke|audit`: the users of the
-//! local store, managed as the machine's owner (the developer tier). Passwords come from
-//! `--password` or, kept out of the process list, `--password-stdin`; a token is printed
-//! once, alone on the last line.
+//! local store, managed as the machine's owner (the developer tier); or, with `--url`, of a
+//! running node through its API, as the user of `--token` (Admin and Developer only).
+//! Passwords come from `--password` or, kept out of the process list, `--password-stdin`;
+//! a token is printed once, alone on the last line.
 
 use super::runs::DataDirArgs;
+use crate::api::client::ApiClient;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use reporunner_actors::users::{Principal, UserBook, UserStatus, UserView};
+use hyper::Method;
+use reporunner_actors::users::{
+    AuditEntry, IssuedToken, Principal, UserBook, UserStatus, UserView,
+};
 use reporunner_protocols::access::Tier;
 use reporunner_runtime::store::{SledStore, Store};
 use std::io::Read as _;
@@ -21,8 +26,119 @@ pub struct UsersArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Manage the users of a running node through its API instead of the local store.
+    #[arg(long, env = "REPORUNNER_URL", global = true, value_name = "URL")]
+    url: Option<String>,
+    /// The API token to act with, with `--url`.
+    #[arg(long, env = "REPORUNNER_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     #[command(flatten)]
     data: DataDirArgs,
+}
+
+/// Where the users are: the local store, as its owner, or a node's API, as a token's user.
+enum Users {
+    Local(UserBook, Principal),
+    Remote(ApiClient),
+}
+
+impl Users {
+    fn open(args: &UsersArgs) -> anyhow::Result<Users> {
+        match &args.url {
+            Some(url) => {
+                let token = args
+                    .token
+                    .clone()
+                    .context("--url needs a token: --token or REPORUNNER_TOKEN")?;
+                Ok(Users::Remote(ApiClient::new(url, Some(token))?))
+            }
+            None => {
+                let store: Arc<dyn Store> = Arc::new(SledStore::open(&args.data.resolve())?);
+                Ok(Users::Local(UserBook::new(store), Principal::local()))
+            }
+        }
+    }
+
+    async fn add(&self, name: &str, tier: Tier, password: &str) -> anyhow::Result<UserView> {
+        Ok(match self {
+            Users::Local(book, me) => book.add(me, name, tier, password)?,
+            Users::Remote(api) => {
+                api.post(
+                    "/v1/users",
+                    &serde_json::json!({"name": name, "tier": tier, "password": password}),
+                )
+                .await?
+            }
+        })
+    }
+
+    async fn list(&self) -> anyhow::Result<Vec<UserView>> {
+        Ok(match self {
+            Users::Local(book, me) => book.list(me)?,
+            Users::Remote(api) => api.get("/v1/users").await?,
+        })
+    }
+
+    async fn update(
+        &self,
+        name: &str,
+        tier: Option<Tier>,
+        status: Option<UserStatus>,
+    ) -> anyhow::Result<UserView> {
+        Ok(match self {
+            Users::Local(book, me) => match (tier, status) {
+                (Some(tier), _) => book.set_tier(me, name, tier)?,
+                (None, Some(status)) => book.set_status(me, name, status)?,
+                (None, None) => bail!("nothing to change"),
+            },
+            Users::Remote(api) => {
+                let mut body = serde_json::Map::new();
+                if let Some(tier) = tier {
+                    body.insert("tier".into(), serde_json::to_value(tier)?);
+                }
+                if let Some(status) = status {
+                    body.insert("status".into(), serde_json::to_value(status)?);
+                }
+                api.call(Method::PATCH, &format!("/v1/users/{name}"), Some(&body))
+                    .await?
+            }
+        })
+    }
+
+    async fn token(&self, name: &str) -> anyhow::Result<IssuedToken> {
+        Ok(match self {
+            Users::Local(book, me) => book.issue_token(me, name)?,
+            Users::Remote(api) => {
+                api.post(
+                    &format!("/v1/users/{name}/tokens"),
+                    &serde_json::json!(null),
+                )
+                .await?
+            }
+        })
+    }
+
+    async fn revoke(&self, id: &str) -> anyhow::Result<()> {
+        match self {
+            Users::Local(book, me) => book.revoke_token(me, id)?,
+            Users::Remote(api) => {
+                api.call::<(), serde_json::Value>(
+                    Method::DELETE,
+                    &format!("/v1/tokens/{id}"),
+                    None,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn audit(&self, n: usize) -> anyhow::Result<Vec<AuditEntry>> {
+        Ok(match self {
+            Users::Local(book, _) => book.audit_log(n)?,
+            Users::Remote(api) => api.get(&format!("/v1/audit?n={n}")).await?,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,11 +211,8 @@ fn print_user(u: &UserView) {
     );
 }
 
-pub(crate) fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
-    let dir = args.data.resolve();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir)?);
-    let users = UserBook::new(store);
-    let me = Principal::local();
+pub(crate) async fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
+    let users = Users::open(&args)?;
     let show = |u: &UserView| -> anyhow::Result<()> {
         if args.json {
             println!("{}", serde_json::to_string_pretty(u)?);
@@ -126,25 +239,31 @@ pub(crate) fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
                 }
                 _ => bail!("give the password: --password P, or --password-stdin"),
             };
-            show(&users.add(&me, &name, tier, &password)?)?;
+            show(&users.add(&name, tier, &password).await?)?;
         }
         UsersCommand::List => {
-            let all = users.list(&me)?;
+            let all = users.list().await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 all.iter().for_each(print_user);
             }
         }
-        UsersCommand::SetTier { name, tier } => show(&users.set_tier(&me, &name, tier)?)?,
+        UsersCommand::SetTier { name, tier } => {
+            show(&users.update(&name, Some(tier), None).await?)?
+        }
         UsersCommand::Disable { name } => {
-            show(&users.set_status(&me, &name, UserStatus::Disabled)?)?;
+            show(
+                &users
+                    .update(&name, None, Some(UserStatus::Disabled))
+                    .await?,
+            )?;
         }
         UsersCommand::Enable { name } => {
-            show(&users.set_status(&me, &name, UserStatus::Active)?)?;
+            show(&users.update(&name, None, Some(UserStatus::Active)).await?)?;
         }
         UsersCommand::Token { name } => {
-            let issued = users.issue_token(&me, &name)?;
+            let issued = users.token(&name).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&issued)?);
             } else {
@@ -156,13 +275,13 @@ pub(crate) fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
             }
         }
         UsersCommand::Revoke { id } => {
-            users.revoke_token(&me, &id)?;
+            users.revoke(&id).await?;
             if !args.json {
                 println!("revoked {id}");
             }
         }
         UsersCommand::Audit { n } => {
-            let log = users.audit_log(n)?;
+            let log = users.audit(n).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&log)?);
             } else {

@@ -40,7 +40,7 @@ pub(crate) struct Checkpointed {
 }
 
 /// Writes an admin action's outcome to the audit log, and passes the result on.
-fn audited<T>(
+async fn audited<T>(
     state: &ApiState,
     caller: &Caller,
     action: &str,
@@ -51,7 +51,7 @@ fn audited<T>(
         Ok(_) => "ok".to_string(),
         Err(e) => format!("failed: {}", e.message),
     };
-    state.users.audit(&caller.0, action, target, &outcome);
+    state.users.audit(&caller.0, action, target, &outcome).await;
     result
 }
 
@@ -69,7 +69,9 @@ pub(crate) async fn tree(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<ActorTree>, ApiError> {
-    state.require(&caller, Right::Manage, "admin.tree", "")?;
+    state
+        .require(&caller, Right::Manage, "admin.tree", "")
+        .await?;
     Ok(Json(state.admin.tree().await?))
 }
 
@@ -82,7 +84,9 @@ pub(crate) async fn kinds(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<AgentKindDescriptor>>, ApiError> {
-    state.require(&caller, Right::Manage, "admin.kinds", "")?;
+    state
+        .require(&caller, Right::Manage, "admin.kinds", "")
+        .await?;
     Ok(Json(state.admin.kinds().await?))
 }
 
@@ -99,15 +103,17 @@ pub(crate) async fn spawn(
     Body(body): Body<SpawnBody>,
 ) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
     let target = format!("{} ({})", body.name, body.kind);
-    state.require(&caller, Right::ControlAdmin, "admin.spawn", &target)?;
-    state.charge(&caller, "admin.spawn")?;
+    state
+        .require(&caller, Right::ControlAdmin, "admin.spawn", &target)
+        .await?;
+    state.charge(&caller, "admin.spawn").await?;
     let result = async {
         let name = agent_id(&body.name)?;
         let config = body.config.map(|c| c.to_string()).unwrap_or_default();
         Ok(state.admin.spawn_agent(&body.kind, name, &config).await?)
     }
     .await;
-    let info = audited(&state, &caller, "admin.spawn", &target, result)?;
+    let info = audited(&state, &caller, "admin.spawn", &target, result).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -122,10 +128,12 @@ pub(crate) async fn stop(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.require(&caller, Right::ControlAdmin, "admin.stop", &name)?;
-    state.charge(&caller, "admin.stop")?;
+    state
+        .require(&caller, Right::ControlAdmin, "admin.stop", &name)
+        .await?;
+    state.charge(&caller, "admin.stop").await?;
     let result = async { Ok(state.admin.stop_agent(agent_id(&name)?).await?) }.await;
-    audited(&state, &caller, "admin.stop", &name, result)?;
+    audited(&state, &caller, "admin.stop", &name, result).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,16 +149,14 @@ pub(crate) async fn restart(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<AgentInfo>, ApiError> {
-    state.require(&caller, Right::ControlAdmin, "admin.restart", &name)?;
-    state.charge(&caller, "admin.restart")?;
+    state
+        .require(&caller, Right::ControlAdmin, "admin.restart", &name)
+        .await?;
+    state.charge(&caller, "admin.restart").await?;
     let result = async { Ok(state.admin.restart_agent(agent_id(&name)?).await?) }.await;
-    Ok(Json(audited(
-        &state,
-        &caller,
-        "admin.restart",
-        &name,
-        result,
-    )?))
+    Ok(Json(
+        audited(&state, &caller, "admin.restart", &name, result).await?,
+    ))
 }
 
 /// Writes the Admin's tree checkpoint now.
@@ -162,10 +168,12 @@ pub(crate) async fn checkpoint(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Checkpointed>, ApiError> {
-    state.require(&caller, Right::ControlAdmin, "admin.checkpoint", "")?;
-    state.charge(&caller, "admin.checkpoint")?;
+    state
+        .require(&caller, Right::ControlAdmin, "admin.checkpoint", "")
+        .await?;
+    state.charge(&caller, "admin.checkpoint").await?;
     let result = state.admin.checkpoint().await.map_err(ApiError::from);
-    let agents = audited(&state, &caller, "admin.checkpoint", "", result)?;
+    let agents = audited(&state, &caller, "admin.checkpoint", "", result).await?;
     Ok(Json(Checkpointed { agents }))
 }
 
@@ -190,6 +198,8 @@ pub(crate) async fn nodes(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    state.require(&caller, Right::Manage, "cluster.nodes", "")?;
+    state
+        .require(&caller, Right::Manage, "cluster.nodes", "")
+        .await?;
     Ok(Json(members(&state).await?))
 }

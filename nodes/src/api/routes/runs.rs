@@ -109,8 +109,10 @@ pub(crate) async fn start(
     caller: Caller,
     Body(body): Body<StartRun>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
-    state.require(&caller, Right::Use, "runs.start", &body.path)?;
-    state.charge(&caller, "runs.start")?;
+    state
+        .require(&caller, Right::Use, "runs.start", &body.path)
+        .await?;
+    state.charge(&caller, "runs.start").await?;
     let path = state.repo_path(&body.path)?;
     if let Some(model) = &body.model
         && (model.is_empty() || model.contains(['/', '\\']) || model.starts_with('.'))
@@ -188,7 +190,7 @@ pub(crate) async fn stop(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let run = load(&state, &caller, &id)?;
-    state.charge(&caller, "runs.stop")?;
+    state.charge(&caller, "runs.stop").await?;
     // A run that reached its end keeps its service running until it is stopped.
     let was_running = match runs_client(&state)?.stop(&run.id).await {
         Ok(()) => true,

@@ -66,15 +66,6 @@ pub(crate) struct AuditQuery {
     n: Option<usize>,
 }
 
-/// Argon2id takes tens of milliseconds: it runs off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-}
-
 /// The caller and the rights of its tier.
 #[utoipa::path(get, path = "/v1/me", tag = "users",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
@@ -100,8 +91,10 @@ pub(crate) async fn list(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    state.require(&caller, Right::Manage, "users.list", "*")?;
-    Ok(Json(state.users.list(&caller.0)?))
+    state
+        .require(&caller, Right::Manage, "users.list", "*")
+        .await?;
+    Ok(Json(state.users.list(&caller.0).await?))
 }
 
 /// Adds a user.
@@ -116,11 +109,14 @@ pub(crate) async fn add(
     caller: Caller,
     Body(body): Body<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    state.require(&caller, Right::Manage, "users.add", &body.name)?;
-    state.charge(&caller, "users.add")?;
-    let users = state.users.clone();
-    let view =
-        blocking(move || Ok(users.add(&caller.0, &body.name, body.tier, &body.password)?)).await?;
+    state
+        .require(&caller, Right::Manage, "users.add", &body.name)
+        .await?;
+    state.charge(&caller, "users.add").await?;
+    let view = state
+        .users
+        .add(&caller.0, &body.name, body.tier, &body.password)
+        .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -138,14 +134,16 @@ pub(crate) async fn update(
     Path(name): Path<String>,
     Body(body): Body<UserUpdate>,
 ) -> Result<Json<UserView>, ApiError> {
-    state.require(&caller, Right::Manage, "users.update", &name)?;
-    state.charge(&caller, "users.update")?;
+    state
+        .require(&caller, Right::Manage, "users.update", &name)
+        .await?;
+    state.charge(&caller, "users.update").await?;
     let mut view = None;
     if let Some(tier) = body.tier {
-        view = Some(state.users.set_tier(&caller.0, &name, tier)?);
+        view = Some(state.users.set_tier(&caller.0, &name, tier).await?);
     }
     if let Some(status) = body.status {
-        view = Some(state.users.set_status(&caller.0, &name, status)?);
+        view = Some(state.users.set_status(&caller.0, &name, status).await?);
     }
     view.map(Json)
         .ok_or_else(|| ApiError::invalid("nothing to change: give tier, status or both"))
@@ -164,11 +162,13 @@ pub(crate) async fn token(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    state.require(&caller, Right::Manage, "users.token", &name)?;
-    state.charge(&caller, "users.token")?;
+    state
+        .require(&caller, Right::Manage, "users.token", &name)
+        .await?;
+    state.charge(&caller, "users.token").await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.users.issue_token(&caller.0, &name)?),
+        Json(state.users.issue_token(&caller.0, &name).await?),
     ))
 }
 
@@ -183,9 +183,11 @@ pub(crate) async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.require(&caller, Right::Manage, "users.revoke", &id)?;
-    state.charge(&caller, "users.revoke")?;
-    state.users.revoke_token(&caller.0, &id)?;
+    state
+        .require(&caller, Right::Manage, "users.revoke", &id)
+        .await?;
+    state.charge(&caller, "users.revoke").await?;
+    state.users.revoke_token(&caller.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,8 +202,10 @@ pub(crate) async fn audit(
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    state.require(&caller, Right::Manage, "audit.read", "")?;
+    state
+        .require(&caller, Right::Manage, "audit.read", "")
+        .await?;
     let Query(query) = query?;
     let n = query.n.unwrap_or(100).min(10_000);
-    Ok(Json(state.users.audit_log(n)?))
+    Ok(Json(state.users.audit_log(n).await?))
 }

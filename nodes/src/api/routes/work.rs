@@ -57,8 +57,10 @@ pub(crate) async fn analyze(
     caller: Caller,
     Body(body): Body<AnalyzeBody>,
 ) -> Result<Json<ProjectProfile>, ApiError> {
-    state.require(&caller, Right::Use, "analyze", &body.path)?;
-    state.charge(&caller, "analyze")?;
+    state
+        .require(&caller, Right::Use, "analyze", &body.path)
+        .await?;
+    state.charge(&caller, "analyze").await?;
     let path = state.repo_path(&body.path)?;
     let profile =
         crate::cli::analyze::analyze(&state.admin, &state.namespace, &path, None, caller.0.tier)
@@ -79,8 +81,10 @@ pub(crate) async fn search(
     caller: Caller,
     Body(body): Body<SearchBody>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
-    state.require(&caller, Right::Use, "search", &body.path)?;
-    state.charge(&caller, "search")?;
+    state
+        .require(&caller, Right::Use, "search", &body.path)
+        .await?;
+    state.charge(&caller, "search").await?;
     let root = state.repo_path(&body.path)?;
     let k = body.k.unwrap_or(5);
     if !(1..=50).contains(&k) {
