@@ -385,6 +385,21 @@ impl UserBook {
     /// [`UserError::Forbidden`], [`UserError::NotFound`].
     pub fn issue_token(&self, actor: &Principal, name: &str) -> Result<IssuedToken, UserError> {
         self.may_manage(actor, "users.token", name)?;
+        self.mint(actor, name, "users.token")
+    }
+
+    /// A user's own new token, for its name and password: how a user of any tier gets a
+    /// token without an admin.
+    ///
+    /// # Errors
+    /// [`UserError::Unauthorized`] for a wrong name or password or a disabled user (one
+    /// answer for all three).
+    pub fn login(&self, name: &str, password: &str) -> Result<IssuedToken, UserError> {
+        let me = self.authenticate_password(name, password)?;
+        self.mint(&me, name, "users.login")
+    }
+
+    fn mint(&self, actor: &Principal, name: &str, action: &str) -> Result<IssuedToken, UserError> {
         if self.get(name)?.is_none() {
             return Err(UserError::NotFound(name.to_string()));
         }
@@ -404,7 +419,7 @@ impl UserBook {
             )
             .map_err(store_err)?;
         self.store.flush_blocking().map_err(store_err)?;
-        self.audit(actor, "users.token", name, &format!("ok: token {id}"));
+        self.audit(actor, action, name, &format!("ok: token {id}"));
         Ok(IssuedToken { id, token })
     }
 

@@ -562,8 +562,68 @@ async fn tokens_revoke_users_disable_and_passwords_stay_hashed() {
             );
         }
     }
-    // A password that is wrong is refused, by the same book.
-    assert!(server.book.authenticate_password("carol", "wrong").is_err());
+    // A password buys a token of one's own; a wrong one gets the one answer, and a name
+    // has 10 attempts an hour.
+    let anonymous = server.anonymous();
+    let login = |password: &str| format!(r#"{{"name":"carol","password":"{password}"}}"#);
+    let own = send(
+        &anonymous,
+        &Method::POST,
+        "/v1/login",
+        Some(&login(password)),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CREATED);
+    let own: serde_json::Value = own.json().unwrap();
+    let carol = ApiClient::new(&server.url, Some(own["token"].as_str().unwrap().into())).unwrap();
+    let me: serde_json::Value = carol.get("/v1/me").await.unwrap();
+    assert_eq!(me["name"], "carol");
+    let wrong = send(
+        &anonymous,
+        &Method::POST,
+        "/v1/login",
+        Some(&login("wrong one")),
+    )
+    .await;
+    expect(
+        &wrong,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a wrong password",
+    );
+    assert_eq!(wrong.body, bodies[0], "the same answer as a wrong token");
+    let nobody = send(
+        &anonymous,
+        &Method::POST,
+        "/v1/login",
+        Some(r#"{"name":"nobody","password":"whatever it is"}"#),
+    )
+    .await;
+    assert_eq!(nobody.body, bodies[0]);
+    for _ in 2..10 {
+        let a = send(
+            &anonymous,
+            &Method::POST,
+            "/v1/login",
+            Some(&login("wrong")),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let over = send(
+        &anonymous,
+        &Method::POST,
+        "/v1/login",
+        Some(&login(password)),
+    )
+    .await;
+    expect(
+        &over,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "the 11th attempt",
+    );
+    assert!(over.headers.contains_key("retry-after"));
     server.stop().await;
 }
 
@@ -901,6 +961,7 @@ async fn the_openapi_document_describes_every_endpoint_the_server_routes() {
         "GET /v1/runs/{id}/events",
         "POST /v1/analyze",
         "POST /v1/search",
+        "POST /v1/login",
         "GET /v1/me",
         "GET /v1/users",
         "POST /v1/users",

@@ -923,3 +923,110 @@ fn a_model_runs_on_the_gpu_worker_through_an_inference_agent_and_falls_back_with
     let why = v["passed_over"].to_string();
     assert!(why.contains("gpu1") || why.contains("has a GPU"), "{v:#}");
 }
+
+#[test]
+fn the_head_serves_the_api_and_lists_the_workers_that_joined() {
+    let data = std::env::temp_dir().join(format!("rr-cluster-api-head-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let reporunner = || Command::new(env!("CARGO_BIN_EXE_reporunner"));
+    let add = reporunner()
+        .args([
+            "users",
+            "add",
+            "ops",
+            "--tier",
+            "admin",
+            "--password",
+            "a long password",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let out = reporunner()
+        .args(["users", "token", "ops", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (port, api_port) = (free_port(), free_port());
+    let head = NodeProcess {
+        child: reporunner()
+            .args([
+                "node", "start", "--name", "head", "--head", "--cookie", "s3cret",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--api-port",
+                &api_port.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("REPORUNNER_COOKIE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        data: data.clone(),
+    };
+    wait_listening(port);
+    let _worker = start(
+        "worker-1",
+        &[
+            "--join",
+            &format!("127.0.0.1:{port}"),
+            "--port",
+            &free_port().to_string(),
+            "--cookie",
+            "s3cret",
+        ],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = format!("http://127.0.0.1:{api_port}");
+        let api = reporunner::api::client::ApiClient::new(&url, Some(token)).unwrap();
+        let started = Instant::now();
+        let nodes = loop {
+            if let Ok(nodes) = api.get::<Vec<serde_json::Value>>("/v1/cluster/nodes").await
+                && nodes.len() == 2
+                && nodes.iter().all(|n| n["state"] == "up")
+            {
+                break nodes;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the head's API never listed the worker"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        let names: Vec<&str> = nodes
+            .iter()
+            .map(|n| n["info"]["node"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"head") && names.contains(&"worker-1"),
+            "{names:?}"
+        );
+        let tree: serde_json::Value = api.get("/v1/admin/tree").await.unwrap();
+        assert!(tree["name"].as_str().unwrap().ends_with("admin"), "{tree}");
+        // The admin tier sees the tree; the Admin agent itself is the developer's.
+        let refused = api
+            .post::<_, serde_json::Value>("/v1/admin/checkpoint", &serde_json::json!(null))
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("forbidden"), "{refused}");
+        let metrics = api.raw(hyper::Method::GET, "/metrics", None).await.unwrap();
+        let text = String::from_utf8_lossy(&metrics.body);
+        assert!(
+            text.contains(r#"reporunner_nodes{status="up"} 2"#),
+            "{text}"
+        );
+    });
+    drop(head);
+}

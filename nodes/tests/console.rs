@@ -162,6 +162,7 @@ impl Tmux {
     fn alive(&self, session: &str) -> bool {
         self.cmd()
             .args(["has-session", "-t", session])
+            .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     }
@@ -169,7 +170,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
+        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
     }
 }
 

@@ -37,14 +37,14 @@ pub struct UserManagerArguments {
 pub enum UserManagerMessage {
     /// Who an API token belongs to.
     Authenticate(String, RpcReplyPort<Result<Principal, UserError>>),
-    /// Who a name and password belong to.
+    /// A new token of the user a name and password belong to.
     Login {
         /// The user.
         name: String,
         /// The password.
         password: String,
-        /// The answer.
-        reply: RpcReplyPort<Result<Principal, UserError>>,
+        /// The answer: the token, shown this once.
+        reply: RpcReplyPort<Result<IssuedToken, UserError>>,
     },
     /// Adds a user, as `actor`.
     Add {
@@ -171,7 +171,7 @@ impl Actor for UserManager {
                 password,
                 reply,
             } => {
-                let answer = blocking(move || book.authenticate_password(&name, &password)).await;
+                let answer = blocking(move || book.login(&name, &password)).await;
                 let _ = reply.send(answer);
             }
             UserManagerMessage::Add {
@@ -228,8 +228,11 @@ impl Actor for UserManager {
 
 fn reply_no_store(message: UserManagerMessage) {
     match message {
-        UserManagerMessage::Authenticate(_, r) | UserManagerMessage::Login { reply: r, .. } => {
+        UserManagerMessage::Authenticate(_, r) => {
             let _ = r.send(Err(no_store()));
+        }
+        UserManagerMessage::Login { reply, .. } => {
+            let _ = reply.send(Err(no_store()));
         }
         UserManagerMessage::Add { reply, .. }
         | UserManagerMessage::SetTier { reply, .. }
@@ -291,11 +294,11 @@ impl UsersClient {
             .await
     }
 
-    /// Who `name` with `password` is.
+    /// A new token of the user `name`, for its `password`.
     ///
     /// # Errors
     /// [`UserError::Unauthorized`] for a wrong name or password, or a disabled user.
-    pub async fn login(&self, name: &str, password: &str) -> Result<Principal, UserError> {
+    pub async fn login(&self, name: &str, password: &str) -> Result<IssuedToken, UserError> {
         let (name, password) = (name.to_string(), password.to_string());
         self.ask(|reply| UserManagerMessage::Login {
             name,

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         super::metrics::scrape,
         r::runs::start, r::runs::list, r::runs::show, r::runs::stop, r::runs::events,
         r::work::analyze, r::work::search,
-        r::users::me, r::users::list, r::users::add, r::users::update, r::users::token,
+        r::users::login, r::users::me, r::users::list, r::users::add, r::users::update, r::users::token,
         r::users::revoke, r::users::audit,
         r::admin::tree, r::admin::kinds, r::admin::spawn, r::admin::stop, r::admin::restart,
         r::admin::checkpoint, r::admin::nodes,

@@ -26,6 +26,7 @@ pub(crate) fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/runs/{id}/events", get(runs::events))
         .route("/v1/analyze", post(work::analyze))
         .route("/v1/search", post(work::search))
+        .route("/v1/login", post(users::login))
         .route("/v1/me", get(users::me))
         .route("/v1/users", get(users::list).post(users::add))
         .route("/v1/users/{name}", patch(users::update))

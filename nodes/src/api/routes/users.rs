@@ -7,7 +7,9 @@ use crate::api::{ApiState, Caller, Right};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use reporunner_actors::users::{AuditEntry, IssuedToken, UserStatus, UserView};
+use reporunner_actors::users::{
+    AuditEntry, IssuedToken, Principal, UserError, UserStatus, UserView,
+};
 use reporunner_protocols::access::Tier;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -64,6 +66,61 @@ pub(crate) struct UserUpdate {
 pub(crate) struct AuditQuery {
     /// The last `n` entries (default 100, at most 10000).
     n: Option<usize>,
+}
+
+/// `POST /v1/login`: a user's name and password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    /// The user.
+    name: String,
+    /// Its password.
+    password: String,
+}
+
+/// A new API token for a user's own name and password: how a user of any tier gets a
+/// token without an admin. Wrong names, wrong passwords and disabled users get one
+/// answer; each name has 10 attempts an hour (the free tier's allowance).
+#[utoipa::path(post, path = "/v1/login", tag = "users", request_body = LoginBody,
+    responses((status = 201, description = "IssuedToken {id, token}", body = Object),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub(crate) async fn login(
+    State(state): State<Arc<ApiState>>,
+    Body(body): Body<LoginBody>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    let plausible = !body.name.is_empty()
+        && body.name.len() <= 64
+        && body
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !plausible {
+        state.metrics.unauthorized();
+        return Err(ApiError::unauthorized());
+    }
+    let who = Principal {
+        name: body.name.clone(),
+        tier: Tier::Free,
+    };
+    if let Err(over) = state
+        .limits
+        .check(&format!("login:{}", body.name), Tier::Free)
+    {
+        state
+            .users
+            .audit(&who, "users.login", &body.name, &format!("refused: {over}"))
+            .await;
+        return Err(over.into());
+    }
+    match state.users.login(&body.name, &body.password).await {
+        Ok(token) => Ok((StatusCode::CREATED, Json(token))),
+        Err(UserError::Unauthorized) => {
+            state.metrics.unauthorized();
+            Err(ApiError::unauthorized())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The caller and the rights of its tier.
