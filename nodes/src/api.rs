@@ -35,7 +35,7 @@ use axum::response::IntoResponse;
 use error::ApiError;
 use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::ratelimit::{Limit, RateLimits};
-use reporunner_actors::users::Principal;
+use reporunner_actors::users::{Principal, UserError};
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
@@ -45,6 +45,9 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// How long requests in flight may take to finish once the API is asked to stop.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The largest request body the API reads: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -217,10 +220,14 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .ok_or_else(ApiError::unauthorized)?;
         match state.users.authenticate(token.trim()).await {
             Ok(principal) => Ok(Caller(principal)),
-            Err(_) => {
+            Err(UserError::Unauthorized) => {
                 state.metrics.unauthorized();
                 Err(ApiError::unauthorized())
             }
+            // The user manager restarting, or the store failing: not the caller's fault.
+            Err(e) => Err(ApiError::unavailable(format!(
+                "users cannot be checked now: {e}"
+            ))),
         }
     }
 }
@@ -302,7 +309,9 @@ impl Api {
             })
     }
 
-    /// Serves the API on `listener` until `shutdown` completes; requests in flight finish.
+    /// Serves the API on `listener` until `shutdown` completes. Then it takes no new
+    /// connection, and requests in flight have [`SHUTDOWN_GRACE`] to finish; event streams
+    /// of runs still going are closed after it.
     ///
     /// # Errors
     /// If the listener fails.
@@ -311,9 +320,23 @@ impl Api {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (signalled, grace) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        });
+        let server = std::future::IntoFuture::into_future(server);
+        tokio::pin!(server);
+        tokio::select! {
+            served = &mut server => served,
+            _ = async {
+                if grace.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => Ok(()),
+        }
     }
 }
 

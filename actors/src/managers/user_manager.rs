@@ -4,8 +4,9 @@
 //! The HTTP API asks it for every request; embedders can too, through [`UsersClient`].
 //!
 //! Its messages are local: an authenticated [`Principal`] is a fact of this node. Argon2id
-//! takes tens of milliseconds, so password work runs on the blocking pool while the
-//! mailbox waits; token checks (a SHA-256 and a constant-time comparison) run inline.
+//! takes tens of milliseconds, so password work runs on the blocking pool and answers from
+//! there, while the mailbox goes on; token checks (a SHA-256 and a constant-time
+//! comparison) run inline.
 
 use crate::users::{AuditEntry, IssuedToken, Principal, UserBook, UserError, UserStatus, UserView};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -171,8 +172,11 @@ impl Actor for UserManager {
                 password,
                 reply,
             } => {
-                let answer = blocking(move || book.login(&name, &password)).await;
-                let _ = reply.send(answer);
+                // Argon2id off the mailbox: token checks go on meanwhile.
+                tokio::spawn(async move {
+                    let answer = blocking(move || book.login(&name, &password)).await;
+                    let _ = reply.send(answer);
+                });
             }
             UserManagerMessage::Add {
                 actor,
@@ -181,6 +185,8 @@ impl Actor for UserManager {
                 password,
                 reply,
             } => {
+                // Awaited here: adds stay one at a time, so two adds of one name cannot
+                // both find it free.
                 let answer = blocking(move || book.add(&actor, &name, tier, &password)).await;
                 let _ = reply.send(answer);
             }
