@@ -143,11 +143,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("repos");
     let site = root.join("site");
-    std::fs::create_dir_all(&site).unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run/static");
-    for entry in std::fs::read_dir(&fixture).unwrap().flatten() {
-        std::fs::copy(entry.path(), site.join(entry.file_name())).unwrap();
-    }
+    reporunner_runtime::workspace::copy_repository(&fixture, &site).unwrap();
 
     // The servers: the node's API, and bare axum.
     let server = runtime();

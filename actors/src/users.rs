@@ -183,6 +183,15 @@ fn random_hex(n: usize) -> String {
 }
 
 /// The id and the secret of a token `rr_<id>_<secret>`.
+/// Whether `name` has the form of a user name: 1 to 64 of a-z, 0-9, `.`, `_`, `-`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
 fn parse_token(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = token.strip_prefix("rr_")?.split_once('_')?;
     (id.len() == 12 && secret.len() == 64).then_some((id, secret))
@@ -262,12 +271,7 @@ impl UserBook {
         password: &str,
     ) -> Result<UserView, UserError> {
         self.may_manage(actor, "users.add", name)?;
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        if !valid || name == "local" {
+        if !valid_name(name) || name == "local" {
             return Err(UserError::Invalid(format!(
                 "{name:?} is not a user name: 1 to 64 of a-z, 0-9, '.', '_', '-' (and not \"local\")"
             )));

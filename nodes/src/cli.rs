@@ -77,3 +77,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Console(args) => console::run(args).await,
     }
 }
+
+/// Spawns, through `admin`, an agent of each kind in `kinds` under the kind's name, unless
+/// one runs already (the CLI and the HTTP API share the agents of a node).
+pub(crate) async fn ensure_agents(
+    admin: &reporunner_protocols::admin::AdminClient,
+    kinds: &[&str],
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use reporunner_protocols::admin::AdminError;
+    use reporunner_protocols::ids::AgentId;
+    for kind in kinds {
+        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
+            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
+        }
+    }
+    Ok(())
+}

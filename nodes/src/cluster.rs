@@ -291,18 +291,7 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         heartbeat_ms: None,
         down_after_ms: config.down_after_ms,
     };
-    // A restarted node's Admin restores the host of its last run from the checkpoint,
-    // with the settings of then: this run's replace it.
-    let admin = node.admin();
-    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
-    admin
-        .spawn_agent(
-            node_host::KIND,
-            AgentId::new(node_host::KIND),
-            &serde_json::to_string(&host_config)?,
-        )
-        .await
-        .context("starting the node host")?;
+    spawn_host(node, &host_config).await?;
     let mut handle = ClusterHandle {
         server,
         task,
@@ -589,9 +578,6 @@ pub async fn place(client: &ClientConfig, request: PlaceRequest) -> anyhow::Resu
 /// # Errors
 /// If the Admin cannot spawn it.
 pub async fn host_alone(node: &Node, address: &str) -> anyhow::Result<()> {
-    let admin = node.admin();
-    // A restarted node restores the host of its last run from the checkpoint.
-    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
     let config = NodeHostConfig {
         head: true,
         address: address.to_string(),
@@ -600,11 +586,19 @@ pub async fn host_alone(node: &Node, address: &str) -> anyhow::Result<()> {
         heartbeat_ms: None,
         down_after_ms: None,
     };
+    spawn_host(node, &config).await
+}
+
+/// Spawns the node's host agent with `config`. A restarted node's Admin restores the host
+/// of its last run from the checkpoint, with the settings of then: this run's replace it.
+async fn spawn_host(node: &Node, config: &NodeHostConfig) -> anyhow::Result<()> {
+    let admin = node.admin();
+    let _ = admin.stop_agent(AgentId::new(node_host::KIND)).await;
     admin
         .spawn_agent(
             node_host::KIND,
             AgentId::new(node_host::KIND),
-            &serde_json::to_string(&config)?,
+            &serde_json::to_string(config)?,
         )
         .await
         .context("starting the node host")?;

@@ -492,6 +492,25 @@ fn refusal(f: &mut Frame<'_>, area: Rect, block: Block<'_>, why: &str) {
     );
 }
 
+/// A list whose `selected` item is marked (`▶`, reversed), scrolled to keep it in view.
+fn selectable(
+    f: &mut Frame<'_>,
+    area: Rect,
+    block: Block<'_>,
+    items: Vec<ListItem<'_>>,
+    selected: usize,
+) {
+    let mut state = ListState::default().with_selected(Some(selected));
+    f.render_stateful_widget(
+        List::new(items)
+            .block(block)
+            .highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+            .highlight_symbol("▶ "),
+        area,
+        &mut state,
+    );
+}
+
 fn draw_nodes(f: &mut Frame<'_>, area: Rect, m: &Model) {
     let block = titled("Nodes", false);
     match &m.nodes {
@@ -545,15 +564,7 @@ fn draw_tree(f: &mut Frame<'_>, area: Rect, m: &Model) {
                     .style(Style::default().fg(colour))
                 })
                 .collect();
-            let mut state = ListState::default().with_selected(Some(m.tree_selected));
-            f.render_stateful_widget(
-                List::new(items)
-                    .block(block)
-                    .highlight_style(Style::default().add_modifier(Modifier::REVERSED))
-                    .highlight_symbol("▶ "),
-                area,
-                &mut state,
-            );
+            selectable(f, area, block, items, m.tree_selected);
         }
         Some(Err(why)) => refusal(f, area, block, why),
         None => refusal(f, area, block, "reading…"),
@@ -583,15 +594,7 @@ fn draw_runs(f: &mut Frame<'_>, area: Rect, m: &Model) {
                         .style(Style::default().fg(colour))
                 })
                 .collect();
-            let mut state = ListState::default().with_selected(Some(m.runs_selected));
-            f.render_stateful_widget(
-                List::new(items)
-                    .block(block)
-                    .highlight_style(Style::default().add_modifier(Modifier::REVERSED))
-                    .highlight_symbol("▶ "),
-                area,
-                &mut state,
-            );
+            selectable(f, area, block, items, m.runs_selected);
         }
         Some(Err(why)) => refusal(f, area, block, why),
         None => refusal(f, area, block, "reading…"),

@@ -812,10 +812,7 @@ async fn a_real_runs_events_arrive_live_in_phase_order() {
     let server = Server::start("events", false).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run/static");
     let site = server.root.join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    for entry in std::fs::read_dir(&fixture).unwrap().flatten() {
-        std::fs::copy(entry.path(), site.join(entry.file_name())).unwrap();
-    }
+    reporunner_runtime::workspace::copy_repository(&fixture, &site).unwrap();
     let advanced = server.client(Tier::Advanced);
     let started: serde_json::Value = advanced
         .post(

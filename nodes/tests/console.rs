@@ -194,11 +194,8 @@ async fn the_console_shows_the_node_and_offers_admin_actions_only_to_the_develop
     let data = dir.join("data");
     let root = dir.join("repos");
     let site = root.join("site");
-    std::fs::create_dir_all(&site).unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run/static");
-    for entry in std::fs::read_dir(&fixture).unwrap().flatten() {
-        std::fs::copy(entry.path(), site.join(entry.file_name())).unwrap();
-    }
+    reporunner_runtime::workspace::copy_repository(&fixture, &site).unwrap();
     let developer = user(&data, "dev", "developer");
     let free = user(&data, "fred", "free");
     let (mut server, url) = serve(&data, &root);

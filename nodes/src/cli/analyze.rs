@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use reporunner_protocols::Wire;
 use reporunner_protocols::access::Tier;
-use reporunner_protocols::admin::{AdminClient, AdminError};
+use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::AgentId;
 use reporunner_protocols::profile::{AnalyzeRequest, DetectionMessage, Fact, ProjectProfile};
 use reporunner_runtime::naming::Namespace;
@@ -66,12 +66,7 @@ pub(crate) async fn analyze(
     model: Option<String>,
     tier: Tier,
 ) -> anyhow::Result<ProjectProfile> {
-    for kind in AGENTS {
-        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
-            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
-            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
-        }
-    }
+    super::ensure_agents(admin, AGENTS).await?;
     let detection = lookup::<DetectionMessage>(&namespace.agent(&AgentId::new("detection")))
         .context("the detection agent is not registered")?;
     let request = AnalyzeRequest {

@@ -12,7 +12,7 @@ use reporunner_actors::agents::context_indexer::{
     ContextIndexerMessage, IndexRequest, SearchAnswer, SearchRequest,
 };
 use reporunner_protocols::access::Tier;
-use reporunner_protocols::admin::{AdminClient, AdminError};
+use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::AgentId;
 use reporunner_runtime::index::{Filter, IndexKind, Query};
 use reporunner_runtime::naming::Namespace;
@@ -103,12 +103,7 @@ pub(crate) async fn search_with(
     namespace: &Namespace,
     request: SearchRequest,
 ) -> anyhow::Result<SearchAnswer> {
-    for kind in AGENTS {
-        match admin.spawn_agent(kind, AgentId::new(*kind), "").await {
-            Ok(_) | Err(AdminError::NameTaken { .. }) => {}
-            Err(e) => return Err(e).with_context(|| format!("spawning the {kind} agent")),
-        }
-    }
+    super::ensure_agents(admin, AGENTS).await?;
     let indexer =
         lookup::<ContextIndexerMessage>(&namespace.agent(&AgentId::new("context-indexer")))
             .context("the context indexer is not registered")?;

@@ -89,13 +89,7 @@ pub(crate) async fn login(
     State(state): State<Arc<ApiState>>,
     Body(body): Body<LoginBody>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let plausible = !body.name.is_empty()
-        && body.name.len() <= 64
-        && body
-            .name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if !plausible {
+    if !reporunner_actors::users::valid_name(&body.name) {
         state.metrics.unauthorized();
         return Err(ApiError::unauthorized());
     }
