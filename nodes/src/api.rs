@@ -191,12 +191,7 @@ async fn refuse_announced_bodies(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than the API takes ({BODY_LIMIT} bytes at most)"),
-        )
-        .into_response();
+        return ApiError::payload_too_large().into_response();
     }
     next.run(request).await
 }

@@ -140,36 +140,25 @@ fn err_text(e: &ClientError) -> String {
     }
 }
 
+/// `GET path`, or why not, in words.
+async fn read<T: serde::de::DeserializeOwned>(client: &ApiClient, path: &str) -> Result<T, String> {
+    client.get::<T>(path).await.map_err(|e| err_text(&e))
+}
+
 async fn refresh(client: &ApiClient, model: &Mutex<Model>) {
     let manages = lock(model).me.manages_users;
-    let runs = client
-        .get::<Vec<RunRecord>>("/v1/runs")
-        .await
-        .map_err(|e| err_text(&e));
-    let (nodes, tree, audit) = if manages {
-        (
-            Some(
-                client
-                    .get::<Vec<Member>>("/v1/cluster/nodes")
-                    .await
-                    .map_err(|e| err_text(&e)),
-            ),
-            Some(
-                client
-                    .get::<ActorTree>("/v1/admin/tree")
-                    .await
-                    .map_err(|e| err_text(&e)),
-            ),
-            Some(
-                client
-                    .get::<Vec<AuditEntry>>("/v1/audit?n=50")
-                    .await
-                    .map_err(|e| err_text(&e)),
-            ),
-        )
+    let (runs, nodes, tree, audit) = if manages {
+        let (runs, nodes, tree, audit) = tokio::join!(
+            read::<Vec<RunRecord>>(client, "/v1/runs"),
+            read::<Vec<Member>>(client, "/v1/cluster/nodes"),
+            read::<ActorTree>(client, "/v1/admin/tree"),
+            read::<Vec<AuditEntry>>(client, "/v1/audit?n=50"),
+        );
+        (runs, Some(nodes), Some(tree), Some(audit))
     } else {
         let no = |what: &str| format!("the {what} is for the admin and developer tiers");
         (
+            read::<Vec<RunRecord>>(client, "/v1/runs").await,
             Some(Err(no("node list"))),
             Some(Err(no("actor tree"))),
             Some(Err(no("audit log"))),

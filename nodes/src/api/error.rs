@@ -79,6 +79,18 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// 413: a body over [`super::BODY_LIMIT`], announced or read.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body is larger than the API takes ({} bytes at most)",
+                super::BODY_LIMIT
+            ),
+        )
+    }
+
     /// 503: a part of the node is not running.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -136,14 +148,7 @@ impl From<JsonRejection> for ApiError {
                 "the body must be JSON, with Content-Type: application/json",
             ),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!(
-                        "the body is larger than the API takes ({} bytes at most)",
-                        super::BODY_LIMIT
-                    ),
-                )
+                Self::payload_too_large()
             }
             other => Self::new(other.status(), "invalid_request", other.body_text()),
         }

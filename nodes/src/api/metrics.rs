@@ -113,19 +113,16 @@ impl Metrics {
         self.unauthorized.inc();
     }
 
-    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn observe(&self, route: String, method: String, status: u16, seconds: f64) {
+        let route = RouteLabels { route };
+        self.latency.get_or_create(&route).observe(seconds);
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_string(),
-                method: method.to_string(),
+                route: route.route,
+                method,
                 status,
             })
             .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .observe(seconds);
     }
 }
 
@@ -145,8 +142,8 @@ pub(crate) async fn track(
     let method = request.method().as_str().to_string();
     let response = next.run(request).await;
     state.metrics.observe(
-        &route,
-        &method,
+        route,
+        method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

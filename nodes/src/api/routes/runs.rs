@@ -126,7 +126,6 @@ pub(crate) async fn start(
         return Err(ApiError::invalid("http_timeout_secs must be 1 to 600"));
     }
     let input = RepoRunInput {
-        path: path.display().to_string(),
         run_tests: body.run_tests.unwrap_or(true),
         http_timeout_secs: timeout,
         model: body.model,
