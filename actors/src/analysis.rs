@@ -8,6 +8,7 @@ pub mod snapshot;
 
 mod intent;
 mod node;
+mod operate;
 mod other;
 mod python;
 mod rust;
@@ -117,6 +118,7 @@ impl Concerns {
             c.reads_port_env = None;
             c.bind_host = None;
             c.test_command = None;
+            c.routes.clear();
         }
         if !self.config {
             c.env_vars.clear();
@@ -125,6 +127,8 @@ impl Concerns {
         if !self.database {
             c.databases.clear();
             c.migrations.clear();
+            c.init_commands.clear();
+            c.services.clear();
         }
         c.conflicts.retain(|k| match k.topic.as_str() {
             "package_manager" | "python_version" | "node_version" => self.requirements,
@@ -152,6 +156,7 @@ fn overlay(into: &mut Component, part: Component, want: Concerns) {
         into.reads_port_env = part.reads_port_env;
         into.bind_host = part.bind_host;
         into.test_command = part.test_command;
+        into.routes = part.routes;
         into.name = part.name;
     }
     if want.config {
@@ -161,6 +166,8 @@ fn overlay(into: &mut Component, part: Component, want: Concerns) {
     if want.database {
         into.databases = part.databases;
         into.migrations = part.migrations;
+        into.init_commands = part.init_commands;
+        into.services = part.services;
     }
     into.conflicts.extend(part.conflicts);
 }
@@ -228,6 +235,7 @@ pub fn run_pass(snap: &RepoSnapshot, dirs: &[String], want: Concerns) -> PassOut
                 continue;
             }
             intent::analyze(&mut a, dir, &mut part, want);
+            operate::analyze(&mut a, dir, &mut part, want);
             want.mask(&mut part);
             parts.push(Part {
                 dir: dir.clone(),
@@ -493,9 +501,25 @@ fn compose(mut parts: Vec<Component>) -> Option<Component> {
                 main.env_files.push(f);
             }
         }
+        for (mine, theirs) in [
+            (&mut main.routes, other.routes),
+            (&mut main.init_commands, other.init_commands),
+            (&mut main.services, other.services),
+        ] {
+            for f in theirs {
+                if !mine.iter().any(|m| m.value == f.value) {
+                    mine.push(f);
+                }
+            }
+        }
         main.system_packages.extend(other.system_packages);
         main.conflicts.extend(other.conflicts);
-        if let (Some(m), Some(o)) = (&mut main.install_command, other.install_command) {
+        // Another ecosystem's install matters when it builds or runs something: a
+        // package.json kept only for linters and formatters is not the app's.
+        let serves_the_app = other.build_command.is_some() || other.start_command.is_some();
+        if serves_the_app
+            && let (Some(m), Some(o)) = (&mut main.install_command, other.install_command)
+        {
             m.value = format!("{} && {}", m.value, o.value);
             m.evidence.extend(o.evidence);
         }

@@ -577,6 +577,7 @@ mod tests {
             at_ms: 0,
             model: Some("m".into()),
             command: None,
+            outcome: None,
         };
         assert!(ran_before(
             std::slice::from_ref(&record),

@@ -114,6 +114,103 @@ static ENV_MISSING: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PORT_IN_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?::|port )(\d{4,5})\b").unwrap());
+/// A required variable named in the message of a program that stopped for it: a Rust
+/// `expect("DATABASE_URL must be set")`, a thrown `Error('API_KEY is required')`.
+static ENV_REQUIRED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}) (?:env(?:ironment)? var(?:iable)? )?(?:must be set|must be defined|must be provided|is required|is not set|is missing|is not defined|not set|not found in (?:the )?env)"#).unwrap()
+});
+/// A Rust panic's place: `panicked at src/main.rs:12:5`.
+static PANIC_AT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"panicked at ([\w./-]+\.rs):(\d+):\d+").unwrap());
+/// `env::var("NAME")` and its kin, in Rust, JavaScript, Python and Go.
+static READS_ENV: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:env::var(?:_os)?|std::env::var|dotenv::var|dotenvy::var|process\.env\[|os\.environ\[|os\.getenv|os\.environ\.get|os\.Getenv|System\.getenv)\(?\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#).unwrap()
+});
+/// A Python version the code asks for at run time.
+static PY_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:requires?|needs?) (?:at least )?python (\d+\.\d+)(?:\.\d+)?(?:\+| or (?:higher|later|newer|above|greater))|python (\d+\.\d+)(?:\.\d+)?(?:\+| or (?:higher|later|newer|above|greater)) is required").unwrap()
+});
+/// A Node option this Node does not know.
+static NODE_BAD_OPTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"node: bad option: (--[\w-]+)").unwrap());
+/// A host name that does not resolve, as each client says it.
+static UNRESOLVED_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:could not translate host name "([\w.-]+)" to address|Error -?\d+ connecting to ([\w.-]+):(\d+)\. (?:Name or service not known|Temporary failure in name resolution|nodename nor servname)|getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([\w.-]+)|Unknown (?:MySQL server )?host '([\w.-]+)'|dial tcp: lookup ([\w.-]+)|UnknownHostException: ([\w.-]+)|failed to lookup address information[^\n]*?host[= ]'?([\w.-]+))"#).unwrap()
+});
+/// A config schema refusing a value: Ajv (`env/PORT must be number`), envalid, pydantic.
+static SCHEMA_REJECTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:\benv/([A-Za-z_][A-Za-z0-9_]*) must be (number|integer|boolean|string|equal to one of the allowed values)|Invalid env var ([A-Z_][A-Z0-9_]*)|input should be a valid (integer|number|boolean)[^\n]*input_value='([^']*)')"#).unwrap()
+});
+/// A pytest fixture a plugin provides.
+static FIXTURE_MISSING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"fixture '(\w+)' not found").unwrap());
+/// A name a dependency no longer exports, or an attribute it lost.
+static DRIFT_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:cannot import name '(\w+)' from '([\w.]+)'|AttributeError: module '([\w.]+)' has no attribute '(\w+)')"#).unwrap()
+});
+
+/// Pytest fixtures and the plugins that provide them.
+const FIXTURE_PLUGINS: &[(&str, &str)] = &[
+    ("mocker", "pytest-mock"),
+    ("benchmark", "pytest-benchmark"),
+    ("freezer", "pytest-freezer"),
+    ("httpx_mock", "pytest-httpx"),
+    ("httpserver", "pytest-httpserver"),
+    ("requests_mock", "requests-mock"),
+    ("respx_mock", "respx"),
+    ("aiohttp_client", "pytest-aiohttp"),
+    ("event_loop", "pytest-asyncio"),
+    ("anyio_backend", "anyio"),
+    ("snapshot", "syrupy"),
+    ("time_machine", "time-machine"),
+    ("faker", "Faker"),
+    ("xprocess", "pytest-xprocess"),
+    ("client", "pytest-flask"),
+    ("db", "pytest-django"),
+    ("rf", "pytest-django"),
+    ("admin_client", "pytest-django"),
+    ("django_user_model", "pytest-django"),
+    ("settings", "pytest-django"),
+    ("loop", "pytest-aiohttp"),
+    ("celery_app", "celery[pytest]"),
+    ("redis", "pytest-redis"),
+    ("subtests", "pytest-subtests"),
+    ("capture_logs", "structlog"),
+];
+
+/// Node options and the first Node that knows them.
+const NODE_OPTIONS: &[(&str, &str)] = &[
+    ("--experimental-strip-types", ">=22.6"),
+    ("--experimental-transform-types", ">=22.7"),
+    ("--experimental-require-module", ">=22.0"),
+    ("--experimental-detect-module", ">=22.0"),
+    ("--experimental-sqlite", ">=22.5"),
+    ("--experimental-test-coverage", ">=20.0"),
+    ("--experimental-test-module-mocks", ">=22.3"),
+    ("--experimental-websocket", ">=22.0"),
+    ("--env-file-if-exists", ">=22.9"),
+    ("--watch-preserve-output", ">=20.0"),
+];
+
+/// Standard modules that are not dependencies, for the drift signature.
+const STDLIB_TOPS: &[&str] = &[
+    "collections",
+    "typing",
+    "os",
+    "sys",
+    "asyncio",
+    "json",
+    "re",
+    "abc",
+    "functools",
+    "itertools",
+    "importlib",
+    "inspect",
+    "dataclasses",
+    "enum",
+    "datetime",
+    "pathlib",
+];
 
 /// What [`diagnose`] knows of the project, to tell its own modules from dependencies.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +219,14 @@ pub struct DiagnoseContext {
     pub own_modules: Vec<String>,
     /// The Python (major, minor) that failed, when a Python install failed.
     pub python: Option<(u32, u32)>,
+    /// When the component last changed in its history (RFC 3339): the date its
+    /// dependencies are resolved as of when newer releases broke it.
+    pub commit_date: Option<String>,
+    /// The compose file's services Repo Runner can start: (host name, kind).
+    pub compose_services: Vec<(String, String)>,
+    /// The component's folder, to read the code a failure points at (the line a panic
+    /// names, the schema that declares a variable).
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Names every known failure in `lines`, in the order first seen, each class once.
@@ -142,8 +247,21 @@ pub fn diagnose<'a>(
             });
         }
     };
-    for line in lines {
+    let lines: Vec<&str> = lines.into_iter().collect();
+    // Whether the innermost frame seen so far is a dependency's, for the drift rule.
+    let mut in_dependency = false;
+    for (i, &line) in lines.iter().enumerate() {
         let lower = line.to_ascii_lowercase();
+        let frame = line.trim_start();
+        if frame.starts_with("File \"") {
+            in_dependency = frame.contains("/site-packages/") || frame.contains("/dist-packages/");
+        }
+        if let Some(found) = special(&lines, i, line, in_dependency, ctx) {
+            for (class, fix) in found {
+                push(class, fix, line);
+            }
+            continue;
+        }
         if let Some(m) = NO_MODULE.captures(line) {
             let module = &m[1];
             let top = module.split('.').next().unwrap_or(module);
@@ -188,7 +306,9 @@ pub fn diagnose<'a>(
         if let Some((major, minor)) = ctx.python
             && (line.contains("Failed building wheel for")
                 || line.contains("Failed to build installable wheels")
-                || line.contains("error: Failed to build `"))
+                || line.contains("error: Failed to build `")
+                || line.contains("PEP517 build of a dependency failed")
+                || line.contains("You can verify this by running pip wheel"))
         {
             // A pinned package whose C code predates this Python's API: an older Python,
             // one minor version at a time.
@@ -311,7 +431,11 @@ pub fn diagnose<'a>(
                 .find_map(|i| m.get(i))
                 .map(|g| g.as_str().to_string())
                 .unwrap_or_default();
-            push(FailureClass::MissingEnv, Fix::SetEnv { name }, line);
+            push(
+                FailureClass::MissingEnv,
+                Fix::SetEnv { name, value: None },
+                line,
+            );
             continue;
         }
         if lower.contains("[y/n]")
@@ -336,6 +460,244 @@ pub fn diagnose<'a>(
         }
     }
     out
+}
+
+/// The signatures of run-time failures that need more than the line: what the code at a
+/// panic reads, the date dependencies are resolved as of, the compose file's services.
+fn special(
+    lines: &[&str],
+    i: usize,
+    line: &str,
+    in_dependency: bool,
+    ctx: &DiagnoseContext,
+) -> Option<Vec<(FailureClass, Fix)>> {
+    let one = |class, fix| Some(vec![(class, fix)]);
+    if line.contains("Missing staticfiles manifest entry") {
+        return one(FailureClass::BuildStep, Fix::CollectStatic);
+    }
+    if let Some(m) = UNRESOLVED_HOST.captures(line) {
+        let host = (1..m.len())
+            .filter(|g| *g != 3)
+            .find_map(|g| m.get(g))
+            .map(|g| g.as_str().to_string())?;
+        let port = m.get(3).map(|p| p.as_str());
+        let kind = ctx
+            .compose_services
+            .iter()
+            .find(|(name, _)| *name == host)
+            .map(|(_, k)| k.clone())
+            .or_else(|| match (port, host.as_str()) {
+                (Some("6379"), _) | (_, "redis" | "cache") => Some("redis".into()),
+                (Some("5432"), _) | (_, "postgres" | "postgresql" | "pg") => {
+                    Some("postgresql".into())
+                }
+                _ => None,
+            })?;
+        if host.contains('.') || host == "localhost" {
+            return None;
+        }
+        return one(FailureClass::HostName, Fix::ServiceHost { host, kind });
+    }
+    if let Some(m) = FIXTURE_MISSING.captures(line)
+        && let Some((_, plugin)) = FIXTURE_PLUGINS.iter().find(|(f, _)| *f == &m[1])
+    {
+        return one(
+            FailureClass::TestTooling,
+            Fix::InstallTestTool {
+                tool: (*plugin).to_string(),
+            },
+        );
+    }
+    if line.contains("unrecognized arguments: --cov")
+        || line.contains("unrecognized arguments: --cov-")
+    {
+        return one(
+            FailureClass::TestTooling,
+            Fix::InstallTestTool {
+                tool: "pytest-cov".into(),
+            },
+        );
+    }
+    if let Some(m) = PY_AT_LEAST.captures(line) {
+        let v = m.get(1).or(m.get(2))?.as_str();
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "python".into(),
+                constraint: format!(">={v}"),
+            },
+        );
+    }
+    if let Some(m) = NODE_BAD_OPTION.captures(line) {
+        let constraint = NODE_OPTIONS
+            .iter()
+            .find(|(o, _)| *o == &m[1])
+            .map(|(_, c)| c.to_string())
+            .unwrap_or_else(|| ">=22".into());
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "node".into(),
+                constraint,
+            },
+        );
+    }
+    if line.contains("ERR_UNKNOWN_FILE_EXTENSION") && line.contains(".ts") {
+        // Node runs TypeScript itself from 23.6 on.
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "node".into(),
+                constraint: ">=23.6".into(),
+            },
+        );
+    }
+    if let Some(m) = SCHEMA_REJECTS.captures(line) {
+        let (name, kind) = if let Some(n) = m.get(1) {
+            (
+                n.as_str().to_string(),
+                m.get(2).map_or("", |k| k.as_str()).to_string(),
+            )
+        } else if let Some(n) = m.get(3) {
+            (n.as_str().to_string(), String::new())
+        } else {
+            // pydantic names the field on the line before its error.
+            let field = lines[..i].iter().rev().map(|l| l.trim()).find(|l| {
+                !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })?;
+            (
+                field.to_ascii_uppercase(),
+                m.get(4).map_or("", |k| k.as_str()).to_string(),
+            )
+        };
+        let value = schema_value(ctx.dir.as_deref(), &name, &kind);
+        return one(
+            FailureClass::MissingEnv,
+            Fix::SetEnv {
+                name,
+                value: Some(value),
+            },
+        );
+    }
+    if line.contains("NotPresent")
+        && let Some(name) = env_at_panic(lines, i, ctx)
+    {
+        return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
+    }
+    if let Some(m) = ENV_REQUIRED.captures(line)
+        && !line.contains("ModuleNotFoundError")
+    {
+        let name = m[1].to_string();
+        if !["PATH", "HOME", "NODE"].contains(&name.as_str()) {
+            return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
+        }
+    }
+    // Drift: code written against older releases meets newer ones.
+    let date = ctx.commit_date.clone();
+    let drift = |date: Option<String>| {
+        date.map(|date| vec![(FailureClass::DependencyDrift, Fix::ResolveAsOf { date })])
+    };
+    if let Some(m) = DRIFT_IMPORT.captures(line) {
+        let module = m.get(2).or(m.get(3)).map_or("", |g| g.as_str());
+        let top = module.split('.').next().unwrap_or(module);
+        let own = ctx.own_modules.iter().any(|o| o == top);
+        if !own
+            && !STDLIB_TOPS.contains(&top)
+            && !line.contains("partially initialized")
+            && !module.is_empty()
+        {
+            return drift(date);
+        }
+    }
+    let exception = !line.starts_with(' ')
+        && (line.starts_with("TypeError: ") || line.starts_with("AttributeError: "));
+    if exception && in_dependency {
+        return drift(date);
+    }
+    if line.contains("ERR_REQUIRE_ESM") && line.contains("node_modules") {
+        return drift(date);
+    }
+    None
+}
+
+/// The variable a Rust program panicked for: named in the panic's message, else read on
+/// the line the panic points at.
+fn env_at_panic(lines: &[&str], i: usize, ctx: &DiagnoseContext) -> Option<String> {
+    // The message is on the panic line or the one after it.
+    let window: Vec<&str> = lines[i.saturating_sub(2)..(i + 1).min(lines.len())].to_vec();
+    for l in window.iter().rev() {
+        if let Some(m) = Regex::new(r"\b([A-Z][A-Z0-9_]{2,})\b")
+            .ok()?
+            .captures_iter(l)
+            .map(|m| m[1].to_string())
+            .find(|n| n != "NOT" && n != "ENV" && !n.starts_with("RUST"))
+        {
+            return Some(m);
+        }
+    }
+    let at = window.iter().rev().find_map(|l| PANIC_AT.captures(l))?;
+    let text = std::fs::read_to_string(ctx.dir.as_ref()?.join(&at[1])).ok()?;
+    let n: usize = at[2].parse().ok()?;
+    let line = text.lines().nth(n.checked_sub(1)?)?;
+    READS_ENV.captures(line).map(|m| m[1].to_string())
+}
+
+/// A value of the type a config schema declares for `name`: the schema's default when it
+/// gives one, else a plain value of the type.
+fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String {
+    let by_type = |t: &str| match t {
+        "number" | "integer" | "int" | "float" => "0".to_string(),
+        "boolean" | "bool" => "false".to_string(),
+        _ => crate::envfile::PLACEHOLDER.to_string(),
+    };
+    let Some(dir) = dir else {
+        return by_type(kind);
+    };
+    let decl = Regex::new(&format!(
+        r#"(?s)\b{name}['"]?\s*:\s*\{{([^}}]{{0,400}})\}}|(?im)^\s*{name}\s*:\s*(\w+)\s*=\s*([^\n#]+)"#,
+        name = regex::escape(name)
+    ));
+    let Ok(decl) = decl else {
+        return by_type(kind);
+    };
+    let walker = reporunner_runtime::index::files::walker(dir, true).build();
+    for entry in walker.flatten().take(2000) {
+        let path = entry.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["js", "mjs", "cjs", "ts", "mts", "py", "json"].contains(&ext) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let Some(m) = decl.captures(&text) else {
+            continue;
+        };
+        if let Some(body) = m.get(1) {
+            let body = body.as_str();
+            let default = Regex::new(r#"default\s*:\s*['"]?([^,'"\n}]+)"#)
+                .ok()
+                .and_then(|r| r.captures(body).map(|c| c[1].trim().to_string()));
+            let ty = Regex::new(r#"type\s*:\s*['"](\w+)['"]"#)
+                .ok()
+                .and_then(|r| r.captures(body).map(|c| c[1].to_string()))
+                .unwrap_or_else(|| kind.to_string());
+            return default.unwrap_or_else(|| by_type(&ty));
+        }
+        if let (Some(ty), Some(default)) = (m.get(2), m.get(3)) {
+            let d = default
+                .as_str()
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'');
+            return match d {
+                "True" => "true".into(),
+                "False" => "false".into(),
+                d if !d.contains('(') => d.to_string(),
+                _ => by_type(ty.as_str()),
+            };
+        }
+    }
+    by_type(kind)
 }
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::env::EnvDetectorMessage;
 use reporunner_protocols::ids::{AgentId, RunId};
 use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage, ProjectProfile};
-use reporunner_protocols::repair::{CommandResult, FailureClass, Fix, RepairRecord};
+use reporunner_protocols::repair::{CommandResult, FailureClass, Fix, RepairOutcome, RepairRecord};
 use reporunner_protocols::run::{PhaseStatus, RunRecord};
 use reporunner_protocols::stage::{
-    AnalysisOutput, DependencyReport, HealthReport, IndexReport, Plan, PlanKind, REPO_WORKFLOW,
-    RepoRunInput, RunReport, Rung, ServiceReport, SetupReport, StepReport, TestReport,
+    AnalysisOutput, DependencyReport, HealthReport, IndexReport, Plan, PlanKind, Probe,
+    REPO_WORKFLOW, RepoRunInput, RunReport, Rung, ServiceReport, SetupReport, StepReport,
+    TestReport,
 };
 use reporunner_runtime::index::{Hit, Query};
 use reporunner_runtime::naming::{Namespace, lookup};
@@ -209,8 +210,26 @@ impl Phase for RepoPhase {
                 }
                 "analysis" => {
                     ensure_agents(&s.namespace).await?;
-                    let workspace = workspace_for(&s.work, Path::new(&input.path));
-                    let (src, dst) = (PathBuf::from(&input.path), workspace.clone());
+                    let source = PathBuf::from(&input.path);
+                    let (copy_from, member) = {
+                        let source = source.clone();
+                        tokio::task::spawn_blocking(move || copy_root(&source))
+                            .await
+                            .map_err(|e| PhaseError::new(e.to_string()))?
+                    };
+                    let root = workspace_for(&s.work, &source).with_file_name(
+                        copy_from
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "repo".into()),
+                    );
+                    let root = if member.as_os_str().is_empty() {
+                        workspace_for(&s.work, &source)
+                    } else {
+                        root
+                    };
+                    let workspace = root.join(&member);
+                    let (src, dst) = (copy_from.clone(), root.clone());
                     tokio::task::spawn_blocking(move || {
                         reporunner_runtime::workspace::copy_repository(&src, &dst)
                     })
@@ -231,9 +250,14 @@ impl Phase for RepoPhase {
                     .open()
                     .map_err(|e| PhaseError::new(e.to_string()))?
                     .map_err(|e| PhaseError::new(e.to_string()))?;
-                    let plan = plan(&profile, &workspace).map_err(PhaseError::new)?;
+                    let mut plan = plan(&profile, &workspace).map_err(PhaseError::new)?;
+                    plan.commit_date = tokio::task::spawn_blocking(move || commit_date(&source))
+                        .await
+                        .ok()
+                        .flatten();
                     to_json(&AnalysisOutput {
                         workspace: workspace.display().to_string(),
+                        root: (!member.as_os_str().is_empty()).then(|| root.display().to_string()),
                         profile,
                         plan,
                     })
@@ -254,6 +278,7 @@ impl Phase for RepoPhase {
                         cache: s.work.join("cache"),
                         logs: s.logs(&ctx.run),
                         install_system_deps: input.install_system_deps,
+                        root: a.root.as_ref().map(PathBuf::from),
                     };
                     let report = ask(
                         &s.agent(crate::agents::dependency::KIND),
@@ -317,13 +342,16 @@ impl Phase for RepoPhase {
                         Duration::from_secs(10),
                     )
                     .await?;
+                    let analysis: AnalysisOutput = output(ctx, "analysis")?;
+                    let paths = analysis.plan.probe_paths.clone();
                     if held.is_none() {
-                        service = start(s, ctx, &input, output(ctx, "analysis")?).await?;
+                        service = start(s, ctx, &input, analysis).await?;
                     }
                     let req = HealthRequest {
                         run: ctx.run.clone(),
                         service,
                         timeout: Duration::from_secs(input.http_timeout_secs),
+                        paths,
                     };
                     let report = ask(
                         &s.agent(crate::agents::health::KIND),
@@ -344,6 +372,7 @@ impl Phase for RepoPhase {
                         env: run_env(ctx)?,
                         plan: a.plan,
                         logs: s.logs(&ctx.run),
+                        hosts_file: hosts_file(ctx),
                     };
                     let report = ask(
                         &s.agent(crate::agents::test_runner::KIND),
@@ -467,6 +496,7 @@ async fn start(
         host: input.host.clone(),
         repairs: ctx.repairs.clone(),
         logs: s.logs(&ctx.run),
+        hosts_file: hosts_file(ctx),
     };
     ask(
         &s.agent(crate::agents::runner::KIND),
@@ -475,6 +505,14 @@ async fn start(
     )
     .await?
     .map_err(PhaseError::from)
+}
+
+/// The hosts file the setup wrote for the service and its tests, when it wrote one.
+fn hosts_file(ctx: &PhaseContext) -> Option<PathBuf> {
+    output::<SetupReport>(ctx, "setup")
+        .ok()?
+        .hosts_file
+        .map(PathBuf::from)
 }
 
 /// The environment of the service and its tests: the dependencies' and the setup's.
@@ -521,6 +559,10 @@ impl Repairer for RepoRepairer {
                     .as_ref()
                     .and_then(|d| d.get("toolchain")?.as_str())
                     .and_then(python_of),
+                dir: analysis
+                    .as_ref()
+                    .map(|a| Path::new(&a.workspace).join(&a.plan.component)),
+                plan: analysis.as_ref().map(|a| a.plan.clone()),
             };
             let known = ask(
                 &self.shared.agent(crate::agents::fixer::KIND),
@@ -670,6 +712,7 @@ impl ModelFix<'_> {
             at_ms: now_ms(),
             model: Some(self.model.to_string()),
             command: Some(result),
+            outcome: None,
         };
         Repair {
             record: Some(record),
@@ -694,6 +737,7 @@ impl ModelFix<'_> {
             idle_timeout: Some(assist::COMMAND_IDLE),
             log: Some(log.clone()),
             limits: Limits::default(),
+            hosts_file: None,
         };
         match process::run(&spec).await {
             Ok(o) => CommandResult {
@@ -800,10 +844,13 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         ));
     }
     let kind_name = value(&component.kind).unwrap_or_default();
-    let start = value(&component.start_command);
+    let start = value(&component.start_command).map(|s| in_the_environment(&s));
     let kind = match kind_name.as_str() {
         "static_site" => PlanKind::Static,
         "service" if start.is_some() => PlanKind::Service,
+        // A package whose tests are its point (a middleware, a library with a server
+        // dependency, a collection of examples with one root test script): a test suite.
+        "service" if component.test_command.is_some() => PlanKind::Library,
         "service" => {
             return Err(format!(
                 "component {} is a service, but no start command was found",
@@ -861,6 +908,7 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
     let dir = workspace.join(&component.path);
     let own_modules = own_python_modules(&dir);
     let entry_module = start.as_deref().and_then(entry_module);
+    let init_commands = init_commands(component, start.as_deref());
     Ok(Plan {
         component: component.path.clone(),
         kind,
@@ -873,7 +921,7 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         start,
         port_hint: value(&component.port),
         reads_port: value(&component.reads_port_env).unwrap_or(false),
-        test: value(&component.test_command),
+        test: value(&component.test_command).map(|t| in_the_environment(&t)),
         databases: component
             .databases
             .iter()
@@ -888,7 +936,190 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         manifests: component.manifests.clone(),
         own_modules,
         entry_module,
+        probe_paths: probe_paths(component),
+        commit_date: None,
+        init_commands,
+        compose_services: component
+            .services
+            .iter()
+            .filter_map(|f| {
+                let (name, kind) = f.value.split_once(' ')?;
+                Some((name.to_string(), kind.to_string()))
+            })
+            .collect(),
     })
+}
+
+/// A command as it runs in the run's environment, which is the project's own: `poetry run
+/// pytest -q` is `pytest -q` there, `cd svc && uv run --frozen pytest` is `cd svc &&
+/// pytest`. The environment tools are not on the run's `PATH`, and need not be.
+fn in_the_environment(cmd: &str) -> String {
+    let wrappers: &[&[&str]] = &[
+        &["poetry", "run"],
+        &["uv", "run"],
+        &["pipenv", "run"],
+        &["pdm", "run"],
+        &["hatch", "run"],
+        &["rye", "run"],
+    ];
+    cmd.split(" && ")
+        .map(|part| {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            for w in wrappers {
+                if words.len() > w.len() && words[..w.len()] == **w {
+                    let rest: Vec<&str> = words[w.len()..]
+                        .iter()
+                        .copied()
+                        .skip_while(|x| x.starts_with('-'))
+                        .collect();
+                    if !rest.is_empty() {
+                        return rest.join(" ");
+                    }
+                }
+            }
+            part.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// The pages the health check asks for after `/`: the framework's usual ones, then the
+/// README's URLs and the route table's paths, as analysis found them.
+fn probe_paths(component: &Component) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &component.frameworks {
+        let usual: &[&str] = match f.value.as_str() {
+            "fastapi" => &["/docs"],
+            "django" => &["/admin/"],
+            "spring-boot" => &["/actuator/health"],
+            _ => &[],
+        };
+        out.extend(usual.iter().map(|s| s.to_string()));
+    }
+    for r in &component.routes {
+        if !out.contains(&r.value) {
+            out.push(r.value.clone());
+        }
+    }
+    out
+}
+
+/// The component's table-creating commands, as the run types them: a Flask command gets
+/// the app the start command names (`FLASK_APP=wsgi:app flask init-db`), so it works on
+/// the same configuration, and so the same database, as the service.
+fn init_commands(component: &Component, start: Option<&str>) -> Vec<String> {
+    let app = start.and_then(flask_app_of);
+    component
+        .init_commands
+        .iter()
+        .map(|f| match (&app, f.value.strip_prefix("flask ")) {
+            (Some(app), Some(rest)) => format!("FLASK_APP={app} flask {rest}"),
+            _ => f.value.clone(),
+        })
+        .collect()
+}
+
+/// The Flask app a start command runs: `FLASK_APP=x flask run` → `x`, `flask --app x run`
+/// → `x`, `gunicorn wsgi:app` → `wsgi:app`.
+fn flask_app_of(start: &str) -> Option<String> {
+    let words: Vec<&str> = start.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if let Some(app) = w.strip_prefix("FLASK_APP=") {
+            return Some(app.to_string());
+        }
+        if *w == "--app" {
+            return words.get(i + 1).map(|s| s.to_string());
+        }
+    }
+    if words
+        .first()
+        .is_some_and(|w| *w == "gunicorn" || w.ends_with("/gunicorn"))
+    {
+        return words
+            .iter()
+            .skip(1)
+            .find(|w| !w.starts_with('-') && w.contains(':') && !w.contains('$'))
+            .map(|s| s.to_string());
+    }
+    None
+}
+
+/// What a run copies for `source`, and where `source` is inside it: `source` alone,
+/// unless it is a member of an enclosing workspace (a Cargo `[workspace]`, npm or pnpm
+/// workspaces, `go.work`, a Maven parent, Gradle settings) or reaches above itself (a
+/// path dependency into `..`, a field inherited from the workspace). Then the enclosing
+/// root: the git checkout's top, or else the highest folder that encloses it as a
+/// workspace.
+pub fn copy_root(source: &Path) -> (PathBuf, PathBuf) {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let cargo = read(&source.join("Cargo.toml"));
+    let pkg = read(&source.join("package.json"));
+    let gomod = read(&source.join("go.mod"));
+    let pom = read(&source.join("pom.xml"));
+    let reaches_up = cargo.contains(".workspace = true")
+        || cargo.contains("workspace = true")
+        || cargo.contains("path = \"..")
+        || pkg.contains("\"file:..")
+        || pkg.contains("\"workspace:")
+        || gomod
+            .lines()
+            .any(|l| l.contains("=> ../") || l.contains("=> ./.."))
+        || (pom.contains("<parent>") && !pom.contains("<relativePath/>"));
+    let mut enclosing: Option<PathBuf> = None;
+    for (depth, dir) in source.ancestors().skip(1).take(5).enumerate() {
+        let _ = depth;
+        let workspace = read(&dir.join("Cargo.toml")).contains("[workspace]")
+            || serde_json::from_str::<serde_json::Value>(&read(&dir.join("package.json")))
+                .ok()
+                .is_some_and(|v| v.get("workspaces").is_some())
+            || dir.join("pnpm-workspace.yaml").is_file()
+            || dir.join("go.work").is_file()
+            || read(&dir.join("pom.xml")).contains("<modules>")
+            || dir.join("settings.gradle").is_file()
+            || dir.join("settings.gradle.kts").is_file();
+        if workspace {
+            enclosing = Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    if !reaches_up && enclosing.is_none() {
+        return (source.to_path_buf(), PathBuf::new());
+    }
+    let top = std::process::Command::new("git")
+        .args(["-c", "safe.directory=*", "-C"])
+        .arg(source)
+        .args(["rev-parse", "--show-toplevel"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|t| source.starts_with(t) && t != source);
+    let root = top.or(enclosing);
+    match root.and_then(|r| Some((source.strip_prefix(&r).ok()?.to_path_buf(), r))) {
+        Some((member, root)) => (root, member),
+        None => (source.to_path_buf(), PathBuf::new()),
+    }
+}
+
+/// When the repository at `source` last changed that folder (its last commit's date,
+/// RFC 3339), from git; none without a git history.
+pub fn commit_date(source: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["-c", "safe.directory=*", "-C"])
+        .arg(source)
+        .args(["log", "-1", "--format=%cI", "--", "."])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let date = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && date.len() >= 10 && date.as_bytes()[4] == b'-').then_some(date)
 }
 
 /// The folder of a committed, built static site: `dist/`, `build/`, `_site/`, `out/` or
@@ -1030,6 +1261,30 @@ pub fn report(record: &RunRecord) -> RunReport {
         rung = Rung::TestsPass;
     }
     let target = target(plan, input.as_ref());
+    let repairs = repair_outcomes(record);
+    let probes = health
+        .as_ref()
+        .map(|h| h.probes.clone())
+        .unwrap_or_default();
+    let http = health.as_ref().and_then(|h| {
+        let (path, status) = h.http.clone()?;
+        probes
+            .iter()
+            .find(|p| p.path == path && p.status == status)
+            .cloned()
+            .or(Some(Probe {
+                path,
+                status,
+                ok: h.rung >= Rung::HttpAnswers,
+                problem: None,
+                body: Vec::new(),
+            }))
+    });
+    let traceback = health
+        .as_ref()
+        .filter(|h| h.rung < Rung::HttpAnswers)
+        .map(|h| h.traceback.clone())
+        .unwrap_or_default();
     let stopped_because = if rung >= target {
         None
     } else if let Some(t) = tests.as_ref().filter(|t| !t.passed && t.command.is_some()) {
@@ -1049,6 +1304,19 @@ pub fn report(record: &RunRecord) -> RunReport {
             .and_then(|p| p.error.clone())
             .or_else(|| record.error.clone())
     };
+    // A fix that was tried and did not help is part of why.
+    let stopped_because = stopped_because.map(|why| {
+        let tried: Vec<String> = repairs
+            .iter()
+            .filter(|r| r.outcome == Some(RepairOutcome::DidNotHelp))
+            .map(|r| format!("{} {}", r.class.code(), r.fix))
+            .collect();
+        if tried.is_empty() {
+            why
+        } else {
+            format!("{why} (tried, did not help: {})", tried.join("; "))
+        }
+    });
     let mut logs: Vec<String> = Vec::new();
     let mut steps = Vec::new();
     if let Some(d) = &deps {
@@ -1107,7 +1375,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         stopped_because,
         workspace: analysis.as_ref().map(|a| a.workspace.clone()),
         installs_cached: deps.as_ref().is_some_and(|d| d.cache_hit),
-        repairs: record.repairs.clone(),
+        repairs,
         phases: record
             .phases
             .iter()
@@ -1141,7 +1409,50 @@ pub fn report(record: &RunRecord) -> RunReport {
         model: input_model,
         consultations,
         index,
+        http,
+        probes,
+        traceback,
     }
+}
+
+/// What each repair did for the run: it helped when its phase got past its failure, did
+/// not help when the same failure came back, and is untested when its phase never ran
+/// again.
+fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
+    let mut out = record.repairs.clone();
+    for i in 0..out.len() {
+        let r = &record.repairs[i];
+        let evidence = r.evidence.trim();
+        let later = &record.repairs[i + 1..];
+        let came_back = later
+            .iter()
+            .any(|l| l.phase == r.phase && l.evidence.trim() == evidence);
+        let outcome = if came_back {
+            RepairOutcome::DidNotHelp
+        } else if later.iter().any(|l| l.phase == r.phase) {
+            // Its phase failed again, but for another reason: past this one.
+            RepairOutcome::Helped
+        } else {
+            match record.phase(&r.phase) {
+                Some(p) if p.status == PhaseStatus::Succeeded => RepairOutcome::Helped,
+                Some(p) if p.status == PhaseStatus::Failed => {
+                    let again = !evidence.is_empty()
+                        && (p.error.as_deref().is_some_and(|e| e.contains(evidence))
+                            || p.output_json
+                                .as_deref()
+                                .is_some_and(|o| o.contains(evidence)));
+                    if again {
+                        RepairOutcome::DidNotHelp
+                    } else {
+                        RepairOutcome::Helped
+                    }
+                }
+                _ => RepairOutcome::Untested,
+            }
+        };
+        out[i].outcome = Some(outcome);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1199,6 +1510,27 @@ mod tests {
         let django = plan_of("run/django-sqlite").unwrap();
         assert_eq!(django.migrations, vec!["django".to_string()]);
         assert!(plan_of("repos/readme-only").is_err());
+    }
+
+    #[test]
+    fn environment_tools_are_dropped_from_commands() {
+        assert_eq!(
+            in_the_environment("poetry run pytest -q tests"),
+            "pytest -q tests"
+        );
+        assert_eq!(
+            in_the_environment("cd svc && uv run --frozen pytest -vv && cd .."),
+            "cd svc && pytest -vv && cd .."
+        );
+        assert_eq!(in_the_environment("npm test"), "npm test");
+        assert_eq!(
+            flask_app_of("gunicorn wsgi:app --log-file -").as_deref(),
+            Some("wsgi:app")
+        );
+        assert_eq!(
+            flask_app_of("FLASK_APP=bluelog flask run --port $PORT").as_deref(),
+            Some("bluelog")
+        );
     }
 
     #[test]

@@ -169,6 +169,18 @@ pub struct Component {
     pub unsupported: Option<String>,
     /// Where candidates disagreed.
     pub conflicts: Vec<Conflict>,
+    /// The pages it serves that a user would open: static `GET` paths of its route
+    /// table and the URLs its README gives.
+    #[serde(default)]
+    pub routes: Vec<Fact<String>>,
+    /// Its own commands that create its database's tables (`flask init-db`, a
+    /// `create_db.py`, a `db:migrate` script), as its code or README names them.
+    #[serde(default)]
+    pub init_commands: Vec<Fact<String>>,
+    /// The services of its compose file Repo Runner can start, as `NAME KIND`
+    /// (`redis redis`, `db postgresql`): the code may reach them by that host name.
+    #[serde(default)]
+    pub services: Vec<Fact<String>>,
 }
 
 /// Everything analysis found out about a repository.

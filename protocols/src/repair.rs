@@ -26,8 +26,16 @@ pub enum FailureClass {
     MissingEnv,
     /// F14: a command waits for a person or watches forever.
     Interactive,
-    /// F17: the lockfile does not match the manifest.
+    /// F17: the lockfile does not match the manifest, or its package manager cannot
+    /// install it.
     LockfileMismatch,
+    /// F20: dependencies resolved today break code written against older releases.
+    DependencyDrift,
+    /// F23: a build step the app needs before it serves was not run (static files
+    /// collected into a manifest).
+    BuildStep,
+    /// F24: a host name the code uses does not resolve (a compose service's name).
+    HostName,
     /// Not in the catalogue: a failure only a model proposed a fix for.
     Unclassified,
 }
@@ -46,6 +54,9 @@ impl FailureClass {
             FailureClass::MissingEnv => "F13",
             FailureClass::Interactive => "F14",
             FailureClass::LockfileMismatch => "F17",
+            FailureClass::DependencyDrift => "F20",
+            FailureClass::BuildStep => "F23",
+            FailureClass::HostName => "F24",
             FailureClass::Unclassified => "F0",
         }
     }
@@ -88,10 +99,44 @@ pub enum Fix {
     },
     /// Apply the migrations.
     RunMigrations,
-    /// Set an environment variable (a generated secret or a safe placeholder).
+    /// Run the project's own command that creates its database's tables (a `flask
+    /// init-db` command, a `create_db.py` script), then start again.
+    InitDatabase {
+        /// The command, as the project names it.
+        command: String,
+    },
+    /// Collect the static files into the manifest the app serves them from (Django's
+    /// `collectstatic`), then start again; the tests get them too.
+    CollectStatic,
+    /// Set an environment variable: a given value, or else a generated secret or a safe
+    /// placeholder.
     SetEnv {
         /// Its name.
         name: String,
+        /// The value, when the failure calls for a particular one (a config schema's
+        /// default or a value of its type).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
+    /// Resolve the dependencies again with releases no newer than a date (the
+    /// repository's last commit), for code that newer releases broke.
+    ResolveAsOf {
+        /// The date, RFC 3339.
+        date: String,
+    },
+    /// Start a service locally and make the host name the code uses resolve to it, for
+    /// the app's processes only.
+    ServiceHost {
+        /// The host name, as the code or its compose file names the service.
+        host: String,
+        /// What runs there: `redis`, `postgresql`.
+        kind: String,
+    },
+    /// Export the lockfile of a package manager that cannot install it (Pipenv, Poetry)
+    /// to a requirements file, and install that with pip at the locked versions.
+    ExportLock {
+        /// `pipenv` or `poetry`.
+        manager: String,
     },
     /// Run non-interactively: `CI=true`, no watch mode, no browser.
     NonInteractive,
@@ -120,7 +165,27 @@ impl std::fmt::Display for Fix {
             Fix::NewPort => f.write_str("lease another port and start again"),
             Fix::StartDatabase { kind } => write!(f, "start {kind}"),
             Fix::RunMigrations => f.write_str("apply the migrations"),
-            Fix::SetEnv { name } => write!(f, "set {name}"),
+            Fix::InitDatabase { command } => {
+                write!(f, "create the database's tables with `{command}`")
+            }
+            Fix::CollectStatic => f.write_str("collect the static files"),
+            Fix::SetEnv { name, value: None } => write!(f, "set {name}"),
+            Fix::SetEnv {
+                name,
+                value: Some(v),
+            } => write!(f, "set {name}={v}"),
+            Fix::ResolveAsOf { date } => write!(
+                f,
+                "resolve the dependencies again with releases no newer than {date} (the last commit)"
+            ),
+            Fix::ServiceHost { host, kind } => write!(
+                f,
+                "start {kind} locally and make the host name {host} resolve to it for the app"
+            ),
+            Fix::ExportLock { manager } => write!(
+                f,
+                "export the {manager} lock to requirements and install them with pip"
+            ),
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),
             Fix::RunCommand { command } => write!(f, "run `{}`", command.join(" ")),
@@ -149,6 +214,31 @@ pub struct RepairRecord {
     /// How the command ran, for a [`Fix::RunCommand`].
     #[serde(default)]
     pub command: Option<CommandResult>,
+    /// What the fix did for the run, as the report reads it from the phases after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RepairOutcome>,
+}
+
+/// What a fix did for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairOutcome {
+    /// The phase it was for got past the failure.
+    Helped,
+    /// The same failure came back: it was tried and did not help.
+    DidNotHelp,
+    /// The run ended before the phase ran again.
+    Untested,
+}
+
+impl std::fmt::Display for RepairOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RepairOutcome::Helped => "helped",
+            RepairOutcome::DidNotHelp => "tried, did not help",
+            RepairOutcome::Untested => "not tested: the run ended first",
+        })
+    }
 }
 
 /// How a command that a repair ran ended.

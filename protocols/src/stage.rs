@@ -174,6 +174,22 @@ pub struct Plan {
     pub own_modules: Vec<String>,
     /// The Python module the entry point is, when known (`app`, `app.main`).
     pub entry_module: Option<String>,
+    /// The pages a user would open, after `/`, for the health check: the framework's
+    /// usual routes, the paths of the code's route table, the README's URLs.
+    #[serde(default)]
+    pub probe_paths: Vec<String>,
+    /// When the component last changed in its repository's history (RFC 3339), for
+    /// resolving dependencies as they were then.
+    #[serde(default)]
+    pub commit_date: Option<String>,
+    /// The project's own commands that create its database's tables, as its README or
+    /// code names them (`flask init-db`, `python create_db.py`).
+    #[serde(default)]
+    pub init_commands: Vec<String>,
+    /// The services of the repository's compose file that Repo Runner can start, by
+    /// the host name the code reaches them at: (name, `redis` or `postgresql`).
+    #[serde(default)]
+    pub compose_services: Vec<(String, String)>,
 }
 
 /// What indexing a repository did: the indexer chosen and why, and what changed.
@@ -210,6 +226,11 @@ pub struct IndexReport {
 pub struct AnalysisOutput {
     /// The workspace the run works in: a copy of the repository.
     pub workspace: String,
+    /// The copy of the enclosing repository, when the folder run is a member of a
+    /// workspace or reaches above itself (Cargo's `workspace = true`, a path dependency
+    /// into `../..`): the workspace is then that copy's member folder.
+    #[serde(default)]
+    pub root: Option<String>,
     /// The repository's profile, with evidence.
     pub profile: ProjectProfile,
     /// What the run will do.
@@ -279,6 +300,13 @@ pub struct SetupReport {
     pub databases: Vec<DatabaseReport>,
     /// The migration commands run.
     pub steps: Vec<StepReport>,
+    /// The hosts file the service and its tests see as `/etc/hosts`, when the run maps
+    /// host names the code hard-codes (compose services) to the services it started.
+    #[serde(default)]
+    pub hosts_file: Option<String>,
+    /// Those names, and the address each resolves to.
+    #[serde(default)]
+    pub hosts: Vec<(String, String)>,
 }
 
 /// The start phase's result.
@@ -309,6 +337,23 @@ pub struct RungCheck {
     pub detail: String,
 }
 
+/// One page the health check asked for, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The path asked.
+    pub path: String,
+    /// The status it answered.
+    pub status: u16,
+    /// Whether the answer counts as healthy: below 500 and not a misconfiguration.
+    pub ok: bool,
+    /// Why it does not, when it does not (`server error`, `Django refused the host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The first lines of its body, as text, for a page that is not healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body: Vec<String>,
+}
+
 /// The health phase's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
@@ -326,6 +371,13 @@ pub struct HealthReport {
     pub startup_ms: Option<u64>,
     /// The service's first lines, last lines and error lines.
     pub output: ServiceOutput,
+    /// Every page asked for in the last round, in order.
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+    /// The traceback (or panic, or error stack) the service logged for a page that
+    /// failed.
+    #[serde(default)]
+    pub traceback: Vec<String>,
 }
 
 /// The service listened elsewhere than on the port it was given.
@@ -429,6 +481,15 @@ pub struct RunReport {
     /// The context index the run built or brought up to date.
     #[serde(default)]
     pub index: Option<IndexReport>,
+    /// The page the health verdict rests on: its path and status.
+    #[serde(default)]
+    pub http: Option<Probe>,
+    /// Every page the health check asked for in its last round.
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+    /// The traceback the service logged for a page that failed.
+    #[serde(default)]
+    pub traceback: Vec<String>,
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ pub struct HttpAnswer {
     pub body_prefix: String,
 }
 
-/// How much of a body a probe keeps.
-pub const BODY_PREFIX_BYTES: usize = 1024;
+/// How much of a body a probe keeps: enough to reach the summary of a framework's debug
+/// page past its inline styles.
+pub const BODY_PREFIX_BYTES: usize = 32 * 1024;
 
 /// Why a probe got no answer.
 #[derive(Debug, thiserror::Error)]

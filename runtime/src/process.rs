@@ -92,6 +92,55 @@ pub struct CommandSpec {
     pub log: Option<PathBuf>,
     /// Its resource limits.
     pub limits: Limits,
+    /// A hosts file it sees as `/etc/hosts`, and nothing else does: it runs in a private
+    /// mount namespace where the file is bind-mounted over `/etc/hosts` (see
+    /// [`private_hosts`]), so a host name its code hard-codes (a compose service's)
+    /// resolves for it alone.
+    pub hosts_file: Option<PathBuf>,
+}
+
+/// Whether this host can give a command its own `/etc/hosts`: `unshare` from util-linux,
+/// and root (a mount namespace) or unprivileged user namespaces (a user and mount
+/// namespace, where the command runs as root of its namespace). Checked once.
+///
+/// # Errors
+/// Why not, and what is needed, in words.
+pub fn private_hosts() -> Result<(), String> {
+    static CHECK: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    CHECK
+        .get_or_init(|| {
+            let args = hosts_namespace_args();
+            let out = std::process::Command::new("unshare")
+                .args(&args)
+                .args(["/bin/sh", "-c", "mount --bind /etc/hosts /etc/hosts"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            match out {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(format!(
+                    "a private /etc/hosts needs root or unprivileged user namespaces: `unshare {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Err(e) => Err(format!(
+                    "a private /etc/hosts needs util-linux's unshare: {e}"
+                )),
+            }
+        })
+        .clone()
+}
+
+/// The namespaces `unshare` makes for a private hosts file: a mount namespace as root, a
+/// user namespace around it otherwise.
+fn hosts_namespace_args() -> Vec<&'static str> {
+    let mut args = Vec::new();
+    if !rustix::process::geteuid().is_root() {
+        args.extend(["--user", "--map-root-user"]);
+    }
+    args.extend(["--mount", "--propagation", "private"]);
+    args
 }
 
 impl CommandSpec {
@@ -106,6 +155,7 @@ impl CommandSpec {
             idle_timeout: None,
             log: None,
             limits: Limits::default(),
+            hosts_file: None,
         }
     }
 
@@ -119,10 +169,14 @@ impl CommandSpec {
 
     fn command(&self) -> Command {
         let has_limits = self.limits != Limits::default();
-        let mut cmd = if has_limits {
-            // `ulimit` then `exec`: the limits bind the program, not just a wrapper, and
-            // no unsafe pre-exec hook is needed.
+        let mut cmd = if has_limits || self.hosts_file.is_some() {
+            // A prelude then `exec`: the limits bind the program, not just a wrapper, the
+            // hosts file is mounted before it starts, and no unsafe pre-exec hook is
+            // needed.
             let mut script = String::new();
+            if self.hosts_file.is_some() {
+                script.push_str("h=$1; shift; mount --bind \"$h\" /etc/hosts || exit 97; ");
+            }
             if let Some(t) = self.limits.cpu_secs {
                 script.push_str(&format!("ulimit -t {t}; "));
             }
@@ -133,8 +187,19 @@ impl CommandSpec {
                 script.push_str(&format!("ulimit -n {n}; "));
             }
             script.push_str("exec \"$0\" \"$@\"");
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(script).arg(&self.program).args(&self.args);
+            let mut c = match &self.hosts_file {
+                Some(_) => {
+                    let mut c = Command::new("unshare");
+                    c.args(hosts_namespace_args()).arg("/bin/sh");
+                    c
+                }
+                None => Command::new("/bin/sh"),
+            };
+            c.arg("-c").arg(script).arg(&self.program);
+            if let Some(h) = &self.hosts_file {
+                c.arg(h);
+            }
+            c.args(&self.args);
             c
         } else {
             let mut c = Command::new(&self.program);

@@ -10,6 +10,7 @@
 
 use crate::agents::stage::{StageFailure, merge_env, must, on_path, path_with, shell};
 use crate::toolchains::install_key;
+use crate::toolchains::node;
 use crate::toolchains::python::{self, Interpreter};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
@@ -41,6 +42,8 @@ pub struct InstallRequest {
     pub logs: PathBuf,
     /// Whether Debian packages may be installed (as root only).
     pub install_system_deps: bool,
+    /// The copy of the enclosing repository, when the workspace is one of its members.
+    pub root: Option<PathBuf>,
 }
 
 /// The Dependency agent's messages.
@@ -109,8 +112,15 @@ struct Extras {
     packages: Vec<String>,
     editable: bool,
     unfrozen: bool,
+    /// The Python constraint a fix asked for.
     runtime: Option<String>,
+    /// The Node constraint a fix asked for.
+    node: Option<String>,
     system: Vec<String>,
+    /// Resolve with releases no newer than this date.
+    as_of: Option<String>,
+    /// Install the lock of this package manager, exported, with pip.
+    export_lock: Option<String>,
 }
 
 impl Extras {
@@ -125,7 +135,13 @@ impl Extras {
                 }
                 Fix::InstallProject => x.editable = true,
                 Fix::UnfrozenInstall => x.unfrozen = true,
+                Fix::UseRuntime {
+                    runtime,
+                    constraint,
+                } if runtime == "node" => x.node = Some(constraint.clone()),
                 Fix::UseRuntime { constraint, .. } => x.runtime = Some(constraint.clone()),
+                Fix::ResolveAsOf { date } => x.as_of = Some(date.clone()),
+                Fix::ExportLock { manager } => x.export_lock = Some(manager.clone()),
                 Fix::InstallSystemPackage { package } => x.system.push(package.clone()),
                 _ => {}
             }
@@ -134,12 +150,19 @@ impl Extras {
     }
 
     fn describe(&self) -> String {
-        format!(
+        let mut s = format!(
             "extras={} editable={} unfrozen={}",
             self.packages.join(","),
             self.editable,
             self.unfrozen
-        )
+        );
+        if let Some(d) = &self.as_of {
+            s.push_str(&format!(" as-of={d}"));
+        }
+        if let Some(m) = &self.export_lock {
+            s.push_str(&format!(" export-lock={m}"));
+        }
+        s
     }
 }
 
@@ -238,7 +261,13 @@ impl DependencyState {
             None => closest(constraint.as_deref(), default, &found)
                 .map_err(|e| StageFailure::new(e.to_string()))?,
         };
-        let pm = plan.package_manager.clone().unwrap_or_else(|| "pip".into());
+        let declared = plan.package_manager.clone().unwrap_or_else(|| "pip".into());
+        // A lock its own tool cannot install is exported and installed with pip.
+        let pm = if extras.export_lock.is_some() {
+            "pip".to_string()
+        } else {
+            declared.clone()
+        };
         let toolchain = format!(
             "python {} {pm} {} workspace={}",
             interpreter.version_string(),
@@ -255,6 +284,11 @@ impl DependencyState {
         env.insert("PYTHONUNBUFFERED".into(), "1".into());
         env.insert("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into());
         env.insert("PIP_NO_INPUT".into(), "1".into());
+        if let Some(date) = &extras.as_of {
+            // pip (25.3 on) and uv read these for every resolution, builds' included.
+            env.insert("PIP_UPLOADED_PRIOR_TO".into(), date.clone());
+            env.insert("UV_EXCLUDE_NEWER".into(), date.clone());
+        }
         report.cache_key = Some(key.clone());
         if venv.join(COMPLETE).is_file() {
             report.cache_hit = true;
@@ -274,7 +308,32 @@ impl DependencyState {
             )
             .await?;
             let mut tool_env = env.clone();
+            if extras.as_of.is_some() {
+                // An old pip ignores the date: the newest pip first, itself undated.
+                let mut plain = env.clone();
+                plain.remove("PIP_UPLOADED_PRIOR_TO");
+                must(
+                    "upgrade pip",
+                    &shell(
+                        "python -m pip install --upgrade pip",
+                        &dir,
+                        &plain,
+                        &req.logs,
+                        "upgrade-pip",
+                    ),
+                    &mut report.steps,
+                )
+                .await?;
+            }
+            if let Some(manager) = &extras.export_lock {
+                let text = export_lock(&dir, manager).map_err(StageFailure::new)?;
+                std::fs::write(dir.join(EXPORTED_LOCK), text)
+                    .map_err(|e| StageFailure::new(format!("{EXPORTED_LOCK}: {e}")))?;
+            }
             let script = match pm.as_str() {
+                _ if extras.export_lock.is_some() => {
+                    format!("pip install --no-deps -r {EXPORTED_LOCK}")
+                }
                 "poetry" => {
                     let poetry = tool(req, "poetry", &interpreter, &mut report.steps).await?;
                     tool_env.insert("POETRY_VIRTUALENVS_CREATE".into(), "false".into());
@@ -367,6 +426,97 @@ impl DependencyState {
         report.env = env.clone();
         check_python_imports(req, &bin, &env, report).await
     }
+}
+
+/// The requirements file a lock is exported to, in the workspace.
+const EXPORTED_LOCK: &str = ".reporunner-lock.txt";
+
+/// The packages of a Pipenv or Poetry lock as pinned requirements (`name==version`, with
+/// the lock's environment markers), development packages included: the lock's versions,
+/// without its tool.
+///
+/// # Errors
+/// Why the lock cannot be read.
+fn export_lock(dir: &Path, manager: &str) -> Result<String, String> {
+    let mut out = String::from("# exported by reporunner from the lock\n");
+    let windows_only = [
+        "pywin32",
+        "pywin32-ctypes",
+        "pywinpty",
+        "wmi",
+        "winkerberos",
+    ];
+    let line = |name: &str, version: &str, markers: Option<&str>| {
+        let marker = markers
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| format!(" ; {m}"))
+            .or_else(|| {
+                windows_only
+                    .contains(&name.to_ascii_lowercase().as_str())
+                    .then(|| " ; sys_platform == \"win32\"".to_string())
+            })
+            .unwrap_or_default();
+        format!("{name}=={}{marker}\n", version.trim_start_matches("=="))
+    };
+    match manager {
+        "pipenv" => {
+            let text = std::fs::read_to_string(dir.join("Pipfile.lock"))
+                .map_err(|e| format!("Pipfile.lock: {e}"))?;
+            let lock: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("Pipfile.lock: {e}"))?;
+            for section in ["default", "develop"] {
+                let Some(pkgs) = lock.get(section).and_then(|s| s.as_object()) else {
+                    continue;
+                };
+                for (name, p) in pkgs {
+                    // Git and path dependencies have no version to pin.
+                    let Some(version) = p.get("version").and_then(|v| v.as_str()) else {
+                        continue;
+                    };
+                    out.push_str(&line(
+                        name,
+                        version,
+                        p.get("markers").and_then(|m| m.as_str()),
+                    ));
+                }
+            }
+        }
+        "poetry" => {
+            let text = std::fs::read_to_string(dir.join("poetry.lock"))
+                .map_err(|e| format!("poetry.lock: {e}"))?;
+            let lock: toml::Table = text.parse().map_err(|e| format!("poetry.lock: {e}"))?;
+            for p in lock
+                .get("package")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let (Some(name), Some(version)) = (
+                    p.get("name").and_then(|v| v.as_str()),
+                    p.get("version").and_then(|v| v.as_str()),
+                ) else {
+                    continue;
+                };
+                let source = p
+                    .get("source")
+                    .and_then(|s| s.get("type"))
+                    .and_then(|t| t.as_str());
+                if matches!(source, Some("git" | "directory" | "file" | "url")) {
+                    continue;
+                }
+                let markers = match p.get("markers") {
+                    Some(toml::Value::String(m)) => Some(m.clone()),
+                    Some(toml::Value::Table(t)) => {
+                        t.get("main").and_then(|m| m.as_str()).map(str::to_string)
+                    }
+                    _ => None,
+                };
+                out.push_str(&line(name, version, markers.as_deref()));
+            }
+        }
+        other => return Err(format!("no lock export for {other}")),
+    }
+    Ok(out)
 }
 
 /// The interpreter that satisfies `constraint` (any, without one) closest to the host's
@@ -644,14 +794,51 @@ async fn node_install(
     let plan = &req.plan;
     let dir = req.workspace.join(&plan.component);
     let pm = plan.package_manager.clone().unwrap_or_else(|| "npm".into());
-    let node_version = version_of("node").await;
+    let mut node_version = version_of("node").await;
+    // Another Node when a fix asks for one, or the project's `engines` rules the host's
+    // out.
+    let wanted = extras.node.clone().or_else(|| {
+        plan.runtime_constraint
+            .clone()
+            .filter(|_| matches!(plan.language.as_deref(), Some("javascript" | "typescript")))
+    });
+    let mut node_bin: Option<PathBuf> = None;
+    if let Some(range) =
+        wanted.filter(|r| node::parse(&node_version).is_none_or(|v| !node::satisfies(v, r)))
+    {
+        let began = std::time::Instant::now();
+        let (v, bin) = node::install(&range, &req.cache, &req.logs)
+            .await
+            .map_err(|e| StageFailure::new(e.to_string()))?;
+        report.steps.push(reporunner_protocols::stage::StepReport {
+            purpose: "node".into(),
+            command: format!(
+                "node {}.{}.{} for {range} (the host has {node_version})",
+                v.0, v.1, v.2
+            ),
+            code: Some(0),
+            ok: true,
+            duration_ms: began.elapsed().as_millis() as u64,
+            log: None,
+            tail: Vec::new(),
+        });
+        node_version = format!("{}.{}.{}", v.0, v.1, v.2);
+        node_bin = Some(bin);
+    }
     report.toolchain = format!("node {node_version} {pm}");
     let mut env = BTreeMap::new();
     env.insert("COREPACK_ENABLE_DOWNLOAD_PROMPT".into(), "0".into());
     env.insert("COREPACK_USE_LATEST".into(), "0".into());
     let mut bins = vec![dir.join("node_modules/.bin")];
+    if let Some(bin) = node_bin {
+        bins.push(bin);
+    }
     if let Some(shims) = package_manager_shim(req, &pm, &dir, &env, &mut report.steps).await? {
         bins.push(shims);
+    }
+    if let Some(date) = &extras.as_of {
+        // npm resolves what the lockfile does not pin as of the date.
+        env.insert("npm_config_before".into(), date.clone());
     }
     env.insert("PATH".to_string(), path_with(&bins));
     env.insert("npm_config_yes".into(), "true".into());
@@ -839,6 +1026,16 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
     std::fs::create_dir_all(&target)
         .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
     link(&target, &dir.join("target"))?;
+    // A member of a Cargo workspace builds into the workspace's `target`: the same cache.
+    for dir in dir.ancestors().skip(1) {
+        if req.root.as_ref().is_none_or(|r| !dir.starts_with(r)) {
+            break;
+        }
+        if std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+        {
+            link(&target, &dir.join("target"))?;
+        }
+    }
     let env = BTreeMap::new();
     let build = plan
         .build

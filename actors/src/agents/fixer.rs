@@ -8,7 +8,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_protocols::repair::RepairRecord;
+use reporunner_protocols::stage::Plan;
 use reporunner_runtime::kinds::AgentKind;
+use std::path::PathBuf;
 
 /// The kind name the Fixer agent is registered under.
 pub const KIND: &str = "fixer";
@@ -28,6 +30,12 @@ pub struct FixRequest {
     pub install_system_deps: bool,
     /// The Python (major, minor) the failed phase used, when it used one.
     pub python: Option<(u32, u32)>,
+    /// The run's plan, when analysis made one: its migrations, its table-creating
+    /// commands, its compose services, its package manager and its last commit's date.
+    pub plan: Option<Plan>,
+    /// The component's folder in the workspace, for rules that read the code a failure
+    /// points at.
+    pub dir: Option<PathBuf>,
 }
 
 /// The Fixer agent's messages.
@@ -76,6 +84,9 @@ pub fn budget(class: FailureClass) -> usize {
         FailureClass::Database => 3,
         // One older Python at a time.
         FailureClass::RuntimeVersion => 3,
+        // A fixture's plugin, then another's.
+        FailureClass::TestTooling => 4,
+        FailureClass::HostName => 3,
         _ => 1,
     }
 }
@@ -88,8 +99,15 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::InstallProject
         | Fix::InstallSystemPackage { .. }
         | Fix::InstallTestTool { .. }
-        | Fix::UnfrozenInstall => "dependencies",
-        Fix::StartDatabase { .. } | Fix::RunMigrations | Fix::SetEnv { .. } => "setup",
+        | Fix::UnfrozenInstall
+        | Fix::ResolveAsOf { .. }
+        | Fix::ExportLock { .. } => "dependencies",
+        Fix::StartDatabase { .. }
+        | Fix::RunMigrations
+        | Fix::InitDatabase { .. }
+        | Fix::CollectStatic
+        | Fix::ServiceHost { .. }
+        | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive => "start",
         // A model's command: the run's repairer sends the run back to the failed phase.
         Fix::RunCommand { .. } => "start",
@@ -97,18 +115,88 @@ pub fn redo_from(fix: &Fix) -> &'static str {
 }
 
 /// Chooses the first diagnosis that is in budget, not a repeat, and applicable here.
+/// A missing table when the migrations already ran calls for the project's own
+/// table-creating commands, one at a time; a Pipenv or Poetry install that fails calls for
+/// its lock, exported and installed with pip.
 pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
+    let plan = req.plan.as_ref();
     let ctx = DiagnoseContext {
         own_modules: req.own_modules.clone(),
         python: req.python,
+        commit_date: plan.and_then(|p| p.commit_date.clone()),
+        compose_services: plan.map(|p| p.compose_services.clone()).unwrap_or_default(),
+        dir: req.dir.clone(),
     };
-    let found = diagnose(req.lines.iter().map(String::as_str), &ctx);
+    let mut found = diagnose(req.lines.iter().map(String::as_str), &ctx);
+    for d in &mut found {
+        if d.fix == Fix::RunMigrations {
+            let migrated = plan.is_some_and(|p| !p.migrations.is_empty())
+                || req.history.iter().any(|r| r.fix == Fix::RunMigrations);
+            let next = plan.and_then(|p| {
+                p.init_commands.iter().find(|c| {
+                    !req.history
+                        .iter()
+                        .any(|r| matches!(&r.fix, Fix::InitDatabase { command } if command == *c))
+                })
+            });
+            if let (true, Some(command)) = (migrated, next) {
+                d.fix = Fix::InitDatabase {
+                    command: command.clone(),
+                };
+            }
+        }
+    }
+    if req.phase == "dependencies"
+        && let Some(manager) = plan
+            .and_then(|p| p.package_manager.clone())
+            .filter(|m| m == "pipenv" || m == "poetry")
+        && let Some(dir) = &req.dir
+        && dir
+            .join(if manager == "pipenv" {
+                "Pipfile.lock"
+            } else {
+                "poetry.lock"
+            })
+            .is_file()
+    {
+        // After what the catalogue found: the package manager itself failed.
+        let evidence = req
+            .lines
+            .iter()
+            .rev()
+            .find(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("error") || l.contains("failed") || l.contains("exception")
+            })
+            .or(req.lines.last())
+            .cloned()
+            .unwrap_or_default();
+        found.push(Diagnosis {
+            class: FailureClass::LockfileMismatch,
+            fix: Fix::ExportLock { manager },
+            evidence,
+        });
+    }
+    let runtime = plan.and_then(|p| p.language.clone()).unwrap_or_default();
     let chosen = found.into_iter().find(|d: &Diagnosis| {
         let used = req.history.iter().filter(|r| r.class == d.class).count();
         let repeat = req.history.iter().any(|r| r.fix == d.fix);
         let applicable = match &d.fix {
             Fix::InstallSystemPackage { .. } => req.install_system_deps,
-            Fix::SetEnv { name } => !name.is_empty(),
+            Fix::SetEnv { name, .. } => !name.is_empty(),
+            // Again after an export would be the same install.
+            Fix::UnfrozenInstall => !req
+                .history
+                .iter()
+                .any(|r| matches!(r.fix, Fix::ExportLock { .. })),
+            Fix::ResolveAsOf { .. } => {
+                matches!(runtime.as_str(), "python" | "javascript" | "typescript")
+            }
+            Fix::ServiceHost { kind, .. } => kind == "redis" || kind == "postgresql",
+            Fix::RunMigrations => !req
+                .history
+                .iter()
+                .any(|r| matches!(r.fix, Fix::InitDatabase { .. })),
             _ => true,
         };
         used < budget(d.class) && !repeat && applicable
@@ -122,6 +210,7 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
         at_ms: crate::runs::now_ms(),
         model: None,
         command: None,
+        outcome: None,
     })
 }
 
@@ -150,6 +239,8 @@ mod tests {
             own_modules: vec!["myapp".into()],
             install_system_deps: false,
             python: None,
+            plan: None,
+            dir: None,
         }
     }
 
@@ -197,12 +288,14 @@ mod tests {
                 class: FailureClass::PortInUse,
                 fix: Fix::SetEnv {
                     name: format!("X{i}"),
+                    value: None,
                 },
                 evidence: String::new(),
                 redo_from: "start".into(),
                 at_ms: 0,
                 model: None,
                 command: None,
+                outcome: None,
             });
         }
         assert_eq!(

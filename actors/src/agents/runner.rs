@@ -46,6 +46,8 @@ pub struct StartRequest {
     pub repairs: Vec<RepairRecord>,
     /// Where the log goes.
     pub logs: PathBuf,
+    /// The hosts file the service sees as `/etc/hosts`, when the setup made one.
+    pub hosts_file: Option<PathBuf>,
 }
 
 /// What the Runner sees of a run's service now.
@@ -202,6 +204,7 @@ impl RunnerState {
             let mut spec = CommandSpec::new("/bin/sh", &["-c", &exec_script(start)], &dir);
             spec.env = env;
             spec.log = Some(log.clone());
+            spec.hosts_file = req.hosts_file.clone();
             let service = process::spawn(&spec)
                 .await
                 .map_err(|e| StageFailure::new(format!("`{start}` did not start: {e}")))?;

@@ -73,7 +73,20 @@ pub struct Setup;
 #[derive(Debug)]
 struct Running {
     service: Service,
-    lease: u64,
+    /// The port lease, for an instance on loopback's own address (one on an address of
+    /// its own listens on the service's usual port, which no one else has there).
+    lease: Option<u64>,
+}
+
+/// Where a database instance listens: on `127.0.0.1` at a leased port, or, for a host
+/// name the code hard-codes, on an address of its own at the service's usual port.
+#[derive(Debug, Clone)]
+enum Bind {
+    Leased,
+    Named {
+        host: String,
+        addr: std::net::Ipv4Addr,
+    },
 }
 
 /// The Setup agent's state.
@@ -141,7 +154,9 @@ impl SetupState {
         let n = dbs.len();
         for db in dbs {
             db.service.stop(Duration::from_secs(10)).await;
-            release_port(&self.namespace, db.lease).await;
+            if let Some(lease) = db.lease {
+                release_port(&self.namespace, lease).await;
+            }
         }
         n
     }
@@ -156,26 +171,76 @@ impl SetupState {
         let mut wanted: Vec<String> = req.plan.databases.clone();
         let mut migrate = !req.plan.migrations.is_empty();
         let mut set_env: Vec<String> = Vec::new();
+        let mut fixed_env: BTreeMap<String, String> = BTreeMap::new();
+        let mut init: Vec<String> = Vec::new();
+        let mut collect_static = false;
+        let mut named: Vec<(String, String)> = Vec::new();
         for r in &req.repairs {
             match &r.fix {
+                Fix::InitDatabase { command } if !init.contains(command) => {
+                    init.push(command.clone());
+                }
+                Fix::CollectStatic => collect_static = true,
+                Fix::ServiceHost { host, kind } if !named.iter().any(|(h, _)| h == host) => {
+                    named.push((host.clone(), kind.clone()));
+                }
                 Fix::StartDatabase { kind } if !wanted.contains(kind) => wanted.push(kind.clone()),
                 Fix::RunMigrations => migrate = true,
-                Fix::SetEnv { name } => set_env.push(name.clone()),
+                Fix::SetEnv { name, value: None } => set_env.push(name.clone()),
+                Fix::SetEnv {
+                    name,
+                    value: Some(v),
+                } => {
+                    fixed_env.insert(name.clone(), v.clone());
+                }
                 _ => {}
             }
         }
         let template = template_values(&dir, &req.component);
-        let mut run_values: BTreeMap<String, String> = BTreeMap::new();
+        let mut run_values: BTreeMap<String, String> = fixed_env;
         run_values.insert("HOST".into(), req.host.clone());
         let mut started: Vec<Running> = Vec::new();
-        for kind in &wanted {
+        // A kind the code reaches by a hard-coded name starts there instead.
+        let mut jobs: Vec<(String, Bind)> = wanted
+            .iter()
+            .filter(|k| !named.iter().any(|(_, nk)| nk == *k))
+            .map(|k| (k.clone(), Bind::Leased))
+            .collect();
+        let mut hosts: Vec<(String, String)> = Vec::new();
+        for (i, (host, kind)) in named.iter().enumerate() {
+            let port = if kind == "redis" { 6379 } else { 5432 };
+            match named_address(port, i) {
+                Some(addr) => {
+                    hosts.push((host.clone(), addr.to_string()));
+                    jobs.push((
+                        kind.clone(),
+                        Bind::Named {
+                            host: host.clone(),
+                            addr,
+                        },
+                    ));
+                }
+                None => report.databases.push(DatabaseReport {
+                    kind: kind.clone(),
+                    state: format!(
+                        "not started for {host}: no loopback address has port {port} free"
+                    ),
+                    url: None,
+                    port: None,
+                }),
+            }
+        }
+        for (kind, bind) in &jobs {
             let began = Instant::now();
             let db = match kind.as_str() {
                 "postgresql" => {
-                    self.postgres(req, &template, holder, &mut started, &mut run_values)
+                    self.postgres(req, &template, holder, bind, &mut started, &mut run_values)
                         .await
                 }
-                "redis" => self.redis(req, holder, &mut started, &mut run_values).await,
+                "redis" => {
+                    self.redis(req, holder, bind, &mut started, &mut run_values)
+                        .await
+                }
                 "sqlite" => DatabaseReport {
                     kind: kind.clone(),
                     state: "file: created by the app or its migrations".into(),
@@ -205,6 +270,41 @@ impl SetupState {
                 });
             }
             report.databases.push(db);
+        }
+        if !hosts.is_empty() {
+            match process::private_hosts() {
+                Ok(()) => {
+                    let file = req.run_dir.join("hosts");
+                    let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                    if !text.ends_with('\n') && !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str("# added by reporunner for this run's service\n");
+                    for (h, a) in &hosts {
+                        text.push_str(&format!("{a} {h}\n"));
+                    }
+                    std::fs::create_dir_all(&req.run_dir)
+                        .and_then(|_| std::fs::write(&file, text))
+                        .map_err(|e| StageFailure::new(format!("{}: {e}", file.display())))?;
+                    report.hosts_file = Some(file.display().to_string());
+                }
+                Err(why) => {
+                    for d in report.databases.iter_mut().filter(|d| d.port.is_some()) {
+                        if let Some((h, a)) = hosts.iter().find(|(_, a)| {
+                            d.url
+                                .as_deref()
+                                .is_some_and(|u| u.contains(&format!("{a}:")))
+                                || d.state.contains(a.as_str())
+                        }) {
+                            d.state = format!(
+                                "{}; but {h} does not resolve for the app: {why} (or add `{a} {h}` to /etc/hosts)",
+                                d.state
+                            );
+                        }
+                    }
+                }
+            }
+            report.hosts = hosts;
         }
         if !started.is_empty() {
             self.databases.insert(req.run.clone(), started);
@@ -243,17 +343,47 @@ impl SetupState {
         report.env = read_env_file(&dir.join(".env"));
         let mut env = req.env.clone();
         merge_env(&mut env, &report.env);
+        let hosts_file = report.hosts_file.as_ref().map(PathBuf::from);
+        let step = |script: &str, purpose: &str| {
+            let mut spec = shell(script, &dir, &env, &req.logs, purpose);
+            spec.hosts_file = hosts_file.clone();
+            spec
+        };
         if migrate {
             for tool in &req.plan.migrations {
                 if let Some(script) = migration_script(&dir, tool) {
                     must(
                         &format!("migrate ({tool})"),
-                        &shell(&script, &dir, &env, &req.logs, "migrate"),
+                        &step(&script, "migrate"),
                         &mut report.steps,
                     )
                     .await?;
                 }
             }
+        }
+        // The project's own table-creating commands the Fixer chose, in order.
+        for command in &init {
+            must(
+                "init database",
+                &step(command, "init-db"),
+                &mut report.steps,
+            )
+            .await?;
+        }
+        if collect_static {
+            let manage = ["manage.py", "src/manage.py"]
+                .into_iter()
+                .find(|m| dir.join(m).is_file())
+                .ok_or_else(|| StageFailure::new("collecting static files needs manage.py"))?;
+            must(
+                "collect static files",
+                &step(
+                    &format!("python {manage} collectstatic --noinput"),
+                    "collectstatic",
+                ),
+                &mut report.steps,
+            )
+            .await?;
         }
         Ok(report)
     }
@@ -266,6 +396,7 @@ impl SetupState {
         req: &SetupRequest,
         template: &BTreeMap<String, String>,
         holder: u64,
+        bind: &Bind,
         started: &mut Vec<Running>,
         run_values: &mut BTreeMap<String, String>,
     ) -> DatabaseReport {
@@ -279,15 +410,18 @@ impl SetupState {
             report.state = "missing: install the Debian package postgresql (or run with --install-system-deps as root)".into();
             return report;
         };
-        let (lease, port) = match lease_port(&self.namespace, "postgresql", None, holder).await {
-            Ok(l) => l,
-            Err(e) => {
-                report.state = format!("not started: {e}");
-                return report;
-            }
+        let (lease, port, addr, name) = match bind {
+            Bind::Leased => match lease_port(&self.namespace, "postgresql", None, holder).await {
+                Ok((l, p)) => (Some(l), p, "127.0.0.1".to_string(), "127.0.0.1".to_string()),
+                Err(e) => {
+                    report.state = format!("not started: {e}");
+                    return report;
+                }
+            },
+            Bind::Named { host, addr } => (None, 5432, addr.to_string(), host.clone()),
         };
         report.port = Some(port);
-        match start_postgres(req, &bin, port).await {
+        match start_postgres(req, &bin, &addr, port).await {
             Ok(service) => {
                 started.push(Running { service, lease });
             }
@@ -326,7 +460,7 @@ impl SetupState {
             p = password.replace('\'', "")
         );
         let create = format!(
-            "'{psql}' -h 127.0.0.1 -p {port} -U postgres -v ON_ERROR_STOP=1 -c \"$SQL\" && ( '{psql}' -h 127.0.0.1 -p {port} -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname = '{db}'\" | grep -q 1 || '{createdb}' -h 127.0.0.1 -p {port} -U postgres -O '{user}' '{db}' )",
+            "'{psql}' -h {addr} -p {port} -U postgres -v ON_ERROR_STOP=1 -c \"$SQL\" && ( '{psql}' -h {addr} -p {port} -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname = '{db}'\" | grep -q 1 || '{createdb}' -h {addr} -p {port} -U postgres -O '{user}' '{db}' )",
             psql = psql.display(),
             createdb = bin.join("createdb").display(),
         );
@@ -344,10 +478,10 @@ impl SetupState {
             );
             return report;
         }
-        let url = format!("postgresql://{user}:{password}@127.0.0.1:{port}/{db}");
+        let url = format!("postgresql://{user}:{password}@{name}:{port}/{db}");
         for (k, v) in [
             ("DATABASE_URL", url.clone()),
-            ("PGHOST", "127.0.0.1".into()),
+            ("PGHOST", name.clone()),
             ("PGPORT", port.to_string()),
             ("PGUSER", user.clone()),
             ("PGPASSWORD", password.clone()),
@@ -355,7 +489,12 @@ impl SetupState {
         ] {
             run_values.insert(k.to_string(), v);
         }
-        report.state = format!("started: private instance, user {user}, database {db}");
+        report.state = match bind {
+            Bind::Leased => format!("started: private instance, user {user}, database {db}"),
+            Bind::Named { host, addr } => format!(
+                "started: private instance at {addr}:{port} for the host name {host}, user {user}, database {db}"
+            ),
+        };
         report.url = Some(url);
         report
     }
@@ -365,6 +504,7 @@ impl SetupState {
         &self,
         req: &SetupRequest,
         holder: u64,
+        bind: &Bind,
         started: &mut Vec<Running>,
         run_values: &mut BTreeMap<String, String>,
     ) -> DatabaseReport {
@@ -380,18 +520,21 @@ impl SetupState {
             report.state = "missing: install the Debian package redis-server (or run with --install-system-deps as root)".into();
             return report;
         };
-        let (lease, port) = match lease_port(&self.namespace, "redis", None, holder).await {
-            Ok(l) => l,
-            Err(e) => {
-                report.state = format!("not started: {e}");
-                return report;
-            }
+        let (lease, port, addr, name) = match bind {
+            Bind::Leased => match lease_port(&self.namespace, "redis", None, holder).await {
+                Ok((l, p)) => (Some(l), p, "127.0.0.1".to_string(), "127.0.0.1".to_string()),
+                Err(e) => {
+                    report.state = format!("not started: {e}");
+                    return report;
+                }
+            },
+            Bind::Named { host, addr } => (None, 6379, addr.to_string(), host.clone()),
         };
-        let dir = req.run_dir.join("redis");
+        let dir = req.run_dir.join(format!("redis-{port}-{addr}"));
         let _ = std::fs::create_dir_all(&dir);
         let mut spec = CommandSpec::new(
             server.display().to_string(),
-            &["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            &["--bind", &addr, "--save", "", "--appendonly", "no"],
             &dir,
         );
         spec.args.extend(["--port".to_string(), port.to_string()]);
@@ -405,29 +548,43 @@ impl SetupState {
                 return report;
             }
         };
-        let ready = wait_port(port).await;
+        let ready = wait_port(&addr, port).await;
         started.push(Running { service, lease });
         if !ready {
             report.state = "started, but it did not accept connections".into();
             return report;
         }
-        let url = format!("redis://127.0.0.1:{port}/0");
+        let url = format!("redis://{name}:{port}/0");
         run_values.insert("REDIS_URL".into(), url.clone());
-        run_values.insert("REDIS_HOST".into(), "127.0.0.1".into());
+        run_values.insert("REDIS_HOST".into(), name.clone());
         run_values.insert("REDIS_PORT".into(), port.to_string());
-        report.state = "started: private instance".into();
+        report.state = match bind {
+            Bind::Leased => "started: private instance".into(),
+            Bind::Named { host, addr } => {
+                format!("started: private instance at {addr}:{port} for the host name {host}")
+            }
+        };
         report.port = Some(port);
         report.url = Some(url);
         report
     }
 }
 
-/// Waits until something accepts connections on the loopback port.
-async fn wait_port(port: u16) -> bool {
+/// An address of loopback's own (`127.77.0.N`) where `port` is free, for the `n`th host
+/// name of a run: a database there listens on its usual port without taking it from
+/// anything on `127.0.0.1`.
+fn named_address(port: u16, n: usize) -> Option<std::net::Ipv4Addr> {
+    (2u8..250)
+        .skip(n)
+        .map(|last| std::net::Ipv4Addr::new(127, 77, 0, last))
+        .find(|a| std::net::TcpListener::bind((*a, port)).is_ok())
+}
+
+/// Waits until something accepts connections on `addr:port`.
+async fn wait_port(addr: &str, port: u16) -> bool {
     let started = Instant::now();
     while started.elapsed() < DATABASE_READY {
-        if reporunner_runtime::probe::tcp_open("127.0.0.1", port, Duration::from_millis(500)).await
-        {
+        if reporunner_runtime::probe::tcp_open(addr, port, Duration::from_millis(500)).await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -463,14 +620,19 @@ fn postgres_bin() -> Option<PathBuf> {
 /// authentication (nothing outside this host can reach it). PostgreSQL refuses to run as
 /// root, so as root it runs as the `postgres` user, in a folder under the temporary
 /// directory that user can reach.
-async fn start_postgres(req: &SetupRequest, bin: &Path, port: u16) -> Result<Service, String> {
+async fn start_postgres(
+    req: &SetupRequest,
+    bin: &Path,
+    addr: &str,
+    port: u16,
+) -> Result<Service, String> {
     let root = crate::agents::dependency::is_root();
     let data = if root {
         std::env::temp_dir()
             .join("reporunner-postgres")
-            .join(req.run.as_str())
+            .join(format!("{}-{addr}-{port}", req.run.as_str()))
     } else {
-        req.run_dir.join("postgres")
+        req.run_dir.join(format!("postgres-{addr}-{port}"))
     };
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
@@ -515,7 +677,7 @@ async fn start_postgres(req: &SetupRequest, bin: &Path, port: u16) -> Result<Ser
         return Err(format!("initdb failed: {}", outcome.error_lines.join(" ")));
     }
     let serve = format!(
-        "exec {prefix}'{}' -D '{d}' -p {port} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=off",
+        "exec {prefix}'{}' -D '{d}' -p {port} -k '{d}' -c listen_addresses={addr} -c fsync=off",
         bin.join("postgres").display(),
         d = data.display()
     );
@@ -534,7 +696,7 @@ async fn start_postgres(req: &SetupRequest, bin: &Path, port: u16) -> Result<Ser
     while started.elapsed() < DATABASE_READY {
         let check = CommandSpec::new(
             ready.display().to_string(),
-            &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"],
+            &["-h", addr, "-p", &port.to_string(), "-U", "postgres"],
             &req.workspace,
         );
         if process::run(&check).await.is_ok_and(|o| o.success()) {

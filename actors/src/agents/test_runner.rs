@@ -32,6 +32,8 @@ pub struct TestRequest {
     pub env: BTreeMap<String, String>,
     /// Where logs and reports go.
     pub logs: PathBuf,
+    /// The hosts file the tests see as `/etc/hosts`, when the setup made one.
+    pub hosts_file: Option<PathBuf>,
 }
 
 /// The Tests agent's messages.
@@ -84,7 +86,18 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
         return ("tox -e py".into(), false);
     }
     if command.contains("pytest") {
-        return (format!("{command} --junitxml='{junit}'"), true);
+        // The flag goes to the pytest of a chain (`cd svc && pytest -vv`).
+        let parts: Vec<String> = command
+            .split(" && ")
+            .map(|p| {
+                if p.contains("pytest") {
+                    format!("{p} --junitxml='{junit}'")
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect();
+        return (parts.join(" && "), true);
     }
     // unittest and Django name each test when verbose; the lines are parsed afterwards.
     if command.contains("manage.py test") && !command.contains(" -v") {
@@ -149,31 +162,11 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     let junit = req.logs.join("junit.xml");
     let _ = std::fs::remove_file(&junit);
     let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
-    let (step, outcome) =
-        run_step("tests", &shell(&script, &dir, &req.env, &req.logs, "tests")).await;
+    let mut spec = shell(&script, &dir, &req.env, &req.logs, "tests");
+    spec.hosts_file = req.hosts_file.clone();
+    let (step, outcome) = run_step("tests", &spec).await;
     let mut lines = outcome.error_lines.clone();
     lines.extend(outcome.tail.iter().cloned());
-    // A suite that could not run, or not all of it: its tool or a module it imports is
-    // missing (pytest still writes its report when collection fails).
-    if !step.ok {
-        let found = diagnose(
-            lines.iter().map(String::as_str),
-            &DiagnoseContext {
-                own_modules: req.plan.own_modules.clone(),
-                python: None,
-            },
-        );
-        if found.iter().any(|d| {
-            matches!(
-                d.class,
-                FailureClass::TestTooling
-                    | FailureClass::UndeclaredDependency
-                    | FailureClass::ProjectNotInstalled
-            )
-        }) {
-            return Err(StageFailure::of_step(&step, &outcome));
-        }
-    }
     let text = std::fs::read_to_string(step.log.as_deref().unwrap_or_default())
         .unwrap_or_else(|_| outcome.tail.join("\n"));
     let (summary, parsed_from) = if wants_junit && junit.is_file() {
@@ -223,14 +216,50 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
             status: format!("{:?}", c.status).to_lowercase(),
         })
         .collect();
-    Ok(TestReport {
+    let report = TestReport {
         command: Some(command),
         passed: step.ok && failing == 0,
         parsed_from: parsed_from.into(),
         counts,
         tests,
-        step: Some(step),
-    })
+        step: Some(step.clone()),
+    };
+    // A suite that could not run, or not all of it, for a reason the Fixer knows (its
+    // tool, a plugin's fixture or a module missing, static files not collected, a
+    // variable unset, another interpreter wanted): the phase fails, for the Fixer, with
+    // the results so far.
+    if !step.ok {
+        let found = diagnose(
+            lines.iter().map(String::as_str),
+            &DiagnoseContext {
+                own_modules: req.plan.own_modules.clone(),
+                commit_date: req.plan.commit_date.clone(),
+                compose_services: req.plan.compose_services.clone(),
+                dir: Some(dir.clone()),
+                ..DiagnoseContext::default()
+            },
+        );
+        if found.iter().any(|d| {
+            matches!(
+                d.class,
+                FailureClass::TestTooling
+                    | FailureClass::UndeclaredDependency
+                    | FailureClass::ProjectNotInstalled
+                    | FailureClass::BuildStep
+                    | FailureClass::MissingEnv
+                    | FailureClass::RuntimeVersion
+                    | FailureClass::HostName
+                    | FailureClass::DependencyDrift
+                    | FailureClass::Database
+            )
+        }) {
+            let mut f = StageFailure::of_step(&step, &outcome);
+            f.lines = lines;
+            f.detail = serde_json::to_value(&report).ok();
+            return Err(f);
+        }
+    }
+    Ok(report)
 }
 
 /// The Tests agent's kind, for the kind registry.

@@ -24,6 +24,11 @@ static TEST_IN_CI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^\s*(?:-\s*)?run:\s*((?:(?:poetry|uv|pipenv|pdm) run )?(?:pytest|python3? -m pytest|python3? manage\.py test|tox|nox|npm (?:run )?test|pnpm (?:run )?test|yarn test|cargo test|cargo nextest run|go test|make test)\b.*)$").unwrap()
 });
 
+/// A Makefile recipe line that is one test runner, maybe in a folder of its own.
+static TEST_IN_RECIPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:cd [\w./-]+ && )?(?:(?:poetry|uv|pipenv|pdm) run )?(?:pytest|python3? -m pytest|python3? -m unittest|python3? manage\.py test|npm test|npm run test|cargo test|go test)\b[^;|&]*(?: && cd \.\.)?$").unwrap()
+});
+
 /// Words that mark a CI step as a linter rather than the tests.
 const LINTERS: &[&str] = &[
     "flake8",
@@ -573,23 +578,52 @@ fn ci_workflows(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
 }
 
 fn makefile(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
-    let path = join(dir, "Makefile");
-    if !a.snap.exists(&path) {
+    let Some(path) = ["Makefile", "makefile", "GNUmakefile"]
+        .iter()
+        .map(|n| join(dir, n))
+        .find(|p| a.snap.exists(p))
+    else {
         return;
-    }
+    };
     let Some(text) = a.read(&path) else { return };
-    for (i, line) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         let Some(target) = line
             .split(':')
             .next()
-            .filter(|_| line.contains(':') && !line.starts_with('\t'))
+            .filter(|_| line.contains(':') && !line.starts_with('\t') && !line.contains(":="))
         else {
             continue;
         };
         let ev = Evidence::line(&path, i as u32 + 1, "makefile.target");
         match target.trim() {
-            "test" if c.test_command.is_none() => {
-                c.test_command = Some(Fact::new("make test".into(), 0.6, ev))
+            "test" => {
+                // The recipe's own test command, when it is one runner (in a folder of
+                // its own, maybe): what the author runs beats what a rule infers.
+                let recipe = lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.starts_with('\t'))
+                    .map(|l| l.trim().trim_start_matches(['@', '-']).trim())
+                    .enumerate()
+                    .find(|(_, l)| TEST_IN_RECIPE.is_match(l));
+                match recipe {
+                    Some((n, cmd)) => {
+                        let cmd = cmd.trim_end_matches(" && cd ..").to_string();
+                        let confidence = if cmd.starts_with("cd ") { 0.95 } else { 0.6 };
+                        let ev = Evidence::line(&path, (i + n) as u32 + 2, "makefile.test-recipe");
+                        offer(
+                            &mut c.test_command,
+                            &mut c.conflicts,
+                            "test_command",
+                            Fact::new(cmd, confidence, ev),
+                            "the Makefile's test recipe runs the tests where they are",
+                        );
+                    }
+                    None if c.test_command.is_none() => {
+                        c.test_command = Some(Fact::new("make test".into(), 0.6, ev))
+                    }
+                    None => {}
+                }
             }
             "run" | "serve" if c.start_command.is_none() => {
                 c.start_command = Some(Fact::new(format!("make {}", target.trim()), 0.5, ev))

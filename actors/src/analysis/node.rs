@@ -252,8 +252,24 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             ));
         }
     }
+    // A file is a program to start only when it serves: a library's `main` is what it
+    // exports (`module.exports = require('./lib')`).
+    let serves = |a: &mut Analysis<'_>, file: &str| {
+        a.read(&join(dir, file)).is_some_and(|t| {
+            [
+                ".listen(",
+                "createServer(",
+                "Bun.serve(",
+                "serve({",
+                "serve(app",
+            ]
+            .iter()
+            .any(|n| t.contains(n))
+        })
+    };
     if let Some(main) = pkg.get("main").and_then(Value::as_str)
         && has(main)
+        && serves(a, main)
     {
         starts.push(Fact::new(
             format!("node {main}"),
@@ -262,7 +278,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         ));
     }
     for index in ["server.js", "index.js", "app.js"] {
-        if has(index) {
+        if has(index) && serves(a, index) {
             starts.push(Fact::new(
                 format!("node {index}"),
                 0.4,

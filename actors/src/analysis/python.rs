@@ -323,15 +323,23 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         let mut versions: Vec<Fact<String>> = Vec::new();
         if has(".python-version") {
             let p = file(".python-version");
-            if let Some(v) = a
-                .read(&p)
-                .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
-                .filter(|v| !v.is_empty())
-            {
+            // Its first version line: pyenv allows comments and several versions.
+            if let Some((at, v)) = a.read(&p).and_then(|t| {
+                t.lines().enumerate().find_map(|(i, l)| {
+                    let v = l.split('#').next().unwrap_or("").trim();
+                    let v = v.split_whitespace().next().unwrap_or("");
+                    let v = v
+                        .strip_prefix("python")
+                        .or(v.strip_prefix("cpython-"))
+                        .unwrap_or(v);
+                    v.starts_with(|c: char| c.is_ascii_digit())
+                        .then(|| (i as u32 + 1, v.to_string()))
+                })
+            }) {
                 versions.push(Fact::new(
                     format!("python {v}"),
                     1.0,
-                    Evidence::line(&p, 1, "python.python-version"),
+                    Evidence::line(&p, at, "python.python-version"),
                 ));
             }
         }

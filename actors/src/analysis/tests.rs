@@ -329,9 +329,10 @@ fn python_and_node_in_one_folder_compose() {
         v(&c.start_command).as_deref(),
         Some("FLASK_APP=app:app flask run --host $HOST --port $PORT")
     );
+    // Its package.json only lints: the app does not need it installed.
     assert_eq!(
         v(&c.install_command).as_deref(),
-        Some("pip install -r requirements.txt && npm install")
+        Some("pip install -r requirements.txt")
     );
     assert!(c.conflicts.iter().any(|k| k.topic == "package_manager"
         && k.chosen.as_deref() == Some("pip")

@@ -103,6 +103,7 @@ fn each_class_is_recognised_from_real_output() {
             FailureClass::MissingEnv,
             Fix::SetEnv {
                 name: "SECRET_KEY".into(),
+                value: None,
             },
         ),
         (
@@ -110,6 +111,7 @@ fn each_class_is_recognised_from_real_output() {
             FailureClass::MissingEnv,
             Fix::SetEnv {
                 name: "DATABASE_URL".into(),
+                value: None,
             },
         ),
         (
@@ -117,6 +119,7 @@ fn each_class_is_recognised_from_real_output() {
             FailureClass::MissingEnv,
             Fix::SetEnv {
                 name: "STRIPE_KEY".into(),
+                value: None,
             },
         ),
         (
@@ -134,6 +137,73 @@ fn each_class_is_recognised_from_real_output() {
             FailureClass::LockfileMismatch,
             Fix::UnfrozenInstall,
         ),
+        (
+            "ValueError: Missing staticfiles manifest entry for 'css/styles.css'",
+            FailureClass::BuildStep,
+            Fix::CollectStatic,
+        ),
+        (
+            "E       fixture 'mocker' not found",
+            FailureClass::TestTooling,
+            Fix::InstallTestTool {
+                tool: "pytest-mock".into(),
+            },
+        ),
+        (
+            "pytest: error: unrecognized arguments: --cov=src --cov-report=term",
+            FailureClass::TestTooling,
+            Fix::InstallTestTool {
+                tool: "pytest-cov".into(),
+            },
+        ),
+        (
+            "RuntimeError: This project requires Python 3.12 or higher",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "python".into(),
+                constraint: ">=3.12".into(),
+            },
+        ),
+        (
+            "node: bad option: --experimental-strip-types",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "node".into(),
+                constraint: ">=22.6".into(),
+            },
+        ),
+        (
+            "redis.exceptions.ConnectionError: Error -2 connecting to redis:6379. Name or service not known.",
+            FailureClass::HostName,
+            Fix::ServiceHost {
+                host: "redis".into(),
+                kind: "redis".into(),
+            },
+        ),
+        (
+            "psycopg2.OperationalError: could not translate host name \"postgres\" to address: Name or service not known",
+            FailureClass::HostName,
+            Fix::ServiceHost {
+                host: "postgres".into(),
+                kind: "postgresql".into(),
+            },
+        ),
+        (
+            "Error: DATABASE_URL must be set",
+            FailureClass::MissingEnv,
+            Fix::SetEnv {
+                name: "DATABASE_URL".into(),
+                value: None,
+            },
+        ),
+        (
+            "Error: env/RATE_LIMIT_MAX must be number",
+            FailureClass::MissingEnv,
+            Fix::SetEnv {
+                name: "RATE_LIMIT_MAX".into(),
+                value: Some("0".into()),
+            },
+        ),
     ];
     for (text, class, fix) in cases {
         let d = one(text);
@@ -147,6 +217,7 @@ fn the_projects_own_module_is_not_a_dependency() {
     let ctx = DiagnoseContext {
         own_modules: vec!["shop".into()],
         python: None,
+        ..DiagnoseContext::default()
     };
     let d = one_with("ModuleNotFoundError: No module named 'shop'", &ctx);
     assert_eq!(
@@ -236,4 +307,91 @@ fn collections_aliases_ask_for_a_python_before_3_10() {
             constraint: "<3.10".into()
         }
     );
+}
+
+#[test]
+fn drift_needs_a_date_and_a_dependency() {
+    let dated = DiagnoseContext {
+        commit_date: Some("2022-11-10T10:40:46+00:00".into()),
+        own_modules: vec!["app".into()],
+        ..DiagnoseContext::default()
+    };
+    let fix = Fix::ResolveAsOf {
+        date: "2022-11-10T10:40:46+00:00".into(),
+    };
+    let d = one_with(
+        "ImportError: cannot import name 'escape' from 'jinja2' (/v/lib/python3.11/site-packages/jinja2/__init__.py)",
+        &dated,
+    );
+    assert_eq!(
+        (d.class, d.fix),
+        (FailureClass::DependencyDrift, fix.clone())
+    );
+    // Raised inside a dependency, called from the project: drift.
+    let trace = "Traceback (most recent call last):\n  File \"/w/app.py\", line 16, in homepage\n    return templates.TemplateResponse(template, context)\n  File \"/v/lib/python3.11/site-packages/jinja2/utils.py\", line 515, in __getitem__\n    rv = self._mapping[key]\nTypeError: unhashable type: 'dict'";
+    assert_eq!(one_with(trace, &dated).fix, fix);
+    // Raised in the project's own code: its bug.
+    let own = "Traceback (most recent call last):\n  File \"/v/lib/python3.11/site-packages/flask/app.py\", line 1, in dispatch\n    return view()\n  File \"/w/app.py\", line 3, in index\n    return 1 + 'a'\nTypeError: unsupported operand type(s) for +: 'int' and 'str'";
+    assert!(diagnose(own.lines(), &dated).is_empty());
+    // The project's own module, or no date: nothing.
+    assert!(
+        diagnose(
+            ["ImportError: cannot import name 'x' from 'app.models'"],
+            &dated
+        )
+        .is_empty()
+    );
+    assert!(diagnose(trace.lines(), &DiagnoseContext::default()).is_empty());
+}
+
+#[test]
+fn a_panic_names_the_variable_it_wanted() {
+    let dir = std::env::temp_dir().join(format!("rr-panic-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() {\n    let url = std::env::var(\"APP_DATABASE\").unwrap();\n}\n",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let lines = [
+        "thread 'main' panicked at src/main.rs:2:50:",
+        "called `Result::unwrap()` on an `Err` value: NotPresent",
+    ];
+    let d = diagnose(lines, &ctx);
+    assert_eq!(
+        d.first().map(|d| d.fix.clone()),
+        Some(Fix::SetEnv {
+            name: "APP_DATABASE".into(),
+            value: None
+        })
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_schema_gives_the_value_it_wants() {
+    let dir = std::env::temp_dir().join(format!("rr-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("env.ts"),
+        "const schema = { properties: { RATE_LIMIT_MAX: { type: 'number', default: 100 }, LOG_LEVEL: { type: 'string' } } }",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with("Error: env/RATE_LIMIT_MAX must be number", &ctx);
+    assert_eq!(
+        d.fix,
+        Fix::SetEnv {
+            name: "RATE_LIMIT_MAX".into(),
+            value: Some("100".into())
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

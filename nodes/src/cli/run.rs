@@ -309,6 +309,43 @@ pub(crate) fn render(r: &RunReport) -> String {
     if let Some(url) = &r.url {
         let _ = writeln!(out, "url: {url}");
     }
+    if let Some(p) = &r.http {
+        let _ = writeln!(
+            out,
+            "http: GET {} answered {}{}",
+            p.path,
+            p.status,
+            p.problem
+                .as_deref()
+                .map(|w| format!(" ({w}): not healthy"))
+                .unwrap_or_default()
+        );
+        for line in p.body.iter().take(5) {
+            let _ = writeln!(out, "  > {line}");
+        }
+    }
+    for p in r
+        .probes
+        .iter()
+        .filter(|p| Some(&p.path) != r.http.as_ref().map(|h| &h.path))
+    {
+        let _ = writeln!(
+            out,
+            "  also GET {} answered {}{}",
+            p.path,
+            p.status,
+            p.problem
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default()
+        );
+    }
+    if !r.traceback.is_empty() {
+        let _ = writeln!(out, "the service logged:");
+        for l in r.traceback.iter().rev().take(15).rev() {
+            let _ = writeln!(out, "  | {l}");
+        }
+    }
     if let Some(m) = &r.port_mismatch {
         let _ = writeln!(
             out,
@@ -333,9 +370,10 @@ pub(crate) fn render(r: &RunReport) -> String {
                 .as_deref()
                 .map(|m| format!(", proposed by {m}"))
                 .unwrap_or_default();
+            let outcome = f.outcome.map(|o| format!(" — {o}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {} in {}: {} (seen: {}{by})",
+                "  {} in {}: {} (seen: {}{by}){outcome}",
                 f.class.code(),
                 f.phase,
                 f.fix,
@@ -481,6 +519,9 @@ mod tests {
             model_took_part: false,
             consultations: vec![],
             index: None,
+            http: None,
+            probes: vec![],
+            traceback: vec![],
         };
         assert_eq!(check_status(&r), 0);
         r.target = Rung::TestsPass;

@@ -176,3 +176,27 @@ fn proc_addresses_decode() {
         "::1"
     );
 }
+
+#[tokio::test]
+async fn a_private_hosts_file_resolves_for_the_command_alone() {
+    if let Err(why) = private_hosts() {
+        // A host without root or user namespaces says so; the run reports it the same way.
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("reporunner-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n127.77.0.9 cachebox\n").unwrap();
+    let mut spec = sh("getent hosts cachebox; cat /etc/hosts | wc -l");
+    spec.hosts_file = Some(hosts.clone());
+    spec.limits.open_files = Some(256);
+    let out = run(&spec).await.unwrap();
+    assert!(out.success(), "{out:?}");
+    assert!(out.head[0].starts_with("127.77.0.9"), "{:?}", out.head);
+    assert_eq!(out.head[1].trim(), "2");
+    // Nothing outside the command sees it.
+    let host = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(!host.contains("cachebox"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
