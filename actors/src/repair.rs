@@ -120,6 +120,15 @@ static ENV_REQUIRED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}) (?:env(?:ironment)? var(?:iable)? )?(?:must be set|must be defined|must be provided|is required|is not set|is missing|is not defined|not set|not found in (?:the )?env)"#).unwrap()
 });
 /// A Rust panic's place: `panicked at src/main.rs:12:5`.
+/// An upper-case name, as a variable is named in a panic's message.
+static UPPER_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9_]{2,})\b").unwrap());
+/// A schema entry's `default:` value.
+static SCHEMA_DEFAULT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"default\s*:\s*['"]?([^,'"\n}]+)"#).unwrap());
+/// A schema entry's `type:` name.
+static SCHEMA_TYPE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"type\s*:\s*['"](\w+)['"]"#).unwrap());
 static PANIC_AT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"panicked at ([\w./-]+\.rs):(\d+):\d+").unwrap());
 /// `env::var("NAME")` and its kin, in Rust, JavaScript, Python and Go.
@@ -626,8 +635,7 @@ fn env_at_panic(lines: &[&str], i: usize, ctx: &DiagnoseContext) -> Option<Strin
     // The message is on the panic line or the one after it.
     let window: Vec<&str> = lines[i.saturating_sub(2)..(i + 1).min(lines.len())].to_vec();
     for l in window.iter().rev() {
-        if let Some(m) = Regex::new(r"\b([A-Z][A-Z0-9_]{2,})\b")
-            .ok()?
+        if let Some(m) = UPPER_NAME
             .captures_iter(l)
             .map(|m| m[1].to_string())
             .find(|n| n != "NOT" && n != "ENV" && !n.starts_with("RUST"))
@@ -675,12 +683,12 @@ fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String
         };
         if let Some(body) = m.get(1) {
             let body = body.as_str();
-            let default = Regex::new(r#"default\s*:\s*['"]?([^,'"\n}]+)"#)
-                .ok()
-                .and_then(|r| r.captures(body).map(|c| c[1].trim().to_string()));
-            let ty = Regex::new(r#"type\s*:\s*['"](\w+)['"]"#)
-                .ok()
-                .and_then(|r| r.captures(body).map(|c| c[1].to_string()))
+            let default = SCHEMA_DEFAULT
+                .captures(body)
+                .map(|c| c[1].trim().to_string());
+            let ty = SCHEMA_TYPE
+                .captures(body)
+                .map(|c| c[1].to_string())
                 .unwrap_or_else(|| kind.to_string());
             return default.unwrap_or_else(|| by_type(&ty));
         }

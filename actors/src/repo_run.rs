@@ -1420,7 +1420,7 @@ pub fn report(record: &RunRecord) -> RunReport {
 /// again.
 fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
     let mut out = record.repairs.clone();
-    for i in 0..out.len() {
+    for (i, slot) in out.iter_mut().enumerate() {
         let r = &record.repairs[i];
         let evidence = r.evidence.trim();
         let later = &record.repairs[i + 1..];
@@ -1450,7 +1450,7 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
                 _ => RepairOutcome::Untested,
             }
         };
-        out[i].outcome = Some(outcome);
+        slot.outcome = Some(outcome);
     }
     out
 }

@@ -230,6 +230,214 @@ pub fn parse_tap(output: &str) -> TestSummary {
     TestSummary { cases }
 }
 
+/// What a runner's closing summary says when it lists no test one by one: the count per
+/// status, the failing tests it names, and the runner that printed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Tests per status: `passed`, `failed`, `skipped`.
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// The tests it names as failing.
+    pub failing: Vec<String>,
+    /// The runner: `mocha`, `jest`, `vitest`, `ava`, `lab`, `pytest`.
+    pub runner: &'static str,
+}
+
+fn number_before(line: &str, word: &str) -> Option<usize> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).find_map(|w| {
+        (w[1].trim_matches(|c: char| !c.is_alphanumeric()) == word)
+            .then(|| {
+                w[0].trim_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .ok()
+            })
+            .flatten()
+    })
+}
+
+/// Reads the closing summary of mocha (`12 passing`, `1 failing`, `2 pending` and the
+/// numbered failures), Jest and Vitest (`Tests: 1 failed, 30 passed, 31 total`), AVA
+/// (`3 tests passed`, `1 test failed`, `✘ [fail]: name`), lab (`3 tests complete`,
+/// `1 of 3 tests failed`) and pytest (`=== 1 failed, 10 passed in 0.3s ===`). The last
+/// summary printed wins: a script that chains lint before its tests prints only one.
+pub fn parse_counts(output: &str) -> Option<Counts> {
+    let owned: Vec<String> = output.lines().map(strip_ansi).collect();
+    let lines: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let mut found: Option<Counts> = None;
+    let set = |runner: &'static str, pairs: Vec<(&str, usize)>, found: &mut Option<Counts>| {
+        let mut c = Counts {
+            runner,
+            ..Counts::default()
+        };
+        for (k, v) in pairs {
+            if v > 0 {
+                *c.counts.entry(k.to_string()).or_default() += v;
+            }
+        }
+        *found = Some(c);
+    };
+    for (i, raw) in lines.iter().enumerate() {
+        let l = raw.trim();
+        // Jest and Vitest.
+        if let Some(rest) = l
+            .strip_prefix("Tests:")
+            .or_else(|| l.strip_prefix("Tests "))
+        {
+            let n = |w| number_before(rest, w).unwrap_or(0);
+            if rest.contains("passed") || rest.contains("failed") {
+                let runner = if l.starts_with("Tests:") {
+                    "jest"
+                } else {
+                    "vitest"
+                };
+                set(
+                    runner,
+                    vec![
+                        ("passed", n("passed")),
+                        ("failed", n("failed")),
+                        ("skipped", n("skipped") + n("todo")),
+                    ],
+                    &mut found,
+                );
+            }
+            continue;
+        }
+        // mocha: `12 passing (30ms)`, then `1 failing`, `2 pending`.
+        if let Some(p) = number_before(&format!("{l} "), "passing")
+            .filter(|_| l.ends_with(')') || l.ends_with("passing"))
+        {
+            let mut failed = 0;
+            let mut pending = 0;
+            for next in lines[i + 1..].iter().take(4) {
+                failed = failed.max(number_before(next, "failing").unwrap_or(0));
+                pending = pending.max(number_before(next, "pending").unwrap_or(0));
+            }
+            set(
+                "mocha",
+                vec![("passed", p), ("failed", failed), ("skipped", pending)],
+                &mut found,
+            );
+            continue;
+        }
+        // AVA.
+        if l.ends_with("passed") && (l.contains(" tests passed") || l.contains(" test passed")) {
+            let passed = number_before(l, "tests")
+                .or(number_before(l, "test"))
+                .unwrap_or(0);
+            let mut failed = 0;
+            let mut skipped = 0;
+            for next in lines[i + 1..].iter().take(5) {
+                if next.contains(" failed") {
+                    failed += number_before(next, "tests")
+                        .or(number_before(next, "test"))
+                        .unwrap_or(0);
+                }
+                if next.contains(" skipped") || next.contains(" todo") {
+                    skipped += number_before(next, "tests")
+                        .or(number_before(next, "test"))
+                        .unwrap_or(0);
+                }
+            }
+            set(
+                "ava",
+                vec![("passed", passed), ("failed", failed), ("skipped", skipped)],
+                &mut found,
+            );
+            continue;
+        }
+        // lab.
+        if let Some(total) = number_before(l, "tests")
+            .filter(|_| l.ends_with("tests complete") || l.ends_with("test complete"))
+        {
+            let failed = lines[i.saturating_sub(3)..(i + 4).min(lines.len())]
+                .iter()
+                .find_map(|x| {
+                    x.trim()
+                        .split_once(" of ")
+                        .filter(|(_, r)| r.contains("failed"))
+                        .and_then(|(a, _)| a.trim().parse::<usize>().ok())
+                })
+                .unwrap_or(0);
+            set(
+                "lab",
+                vec![("passed", total.saturating_sub(failed)), ("failed", failed)],
+                &mut found,
+            );
+            continue;
+        }
+        // pytest's last line.
+        if l.starts_with('=')
+            && l.ends_with('=')
+            && (l.contains(" passed") || l.contains(" failed") || l.contains(" error"))
+            && l.contains(" in ")
+        {
+            let n = |w| number_before(l, w).unwrap_or(0);
+            set(
+                "pytest",
+                vec![
+                    ("passed", n("passed")),
+                    ("failed", n("failed") + n("error") + n("errors")),
+                    ("skipped", n("skipped") + n("xfailed")),
+                ],
+                &mut found,
+            );
+        }
+    }
+    let mut found = found?;
+    // The failing tests, as each runner names them.
+    for raw in &lines {
+        let l = raw.trim_start();
+        let name = match found.runner {
+            "jest" => l
+                .strip_prefix("● ")
+                .filter(|n| !n.starts_with("Console") && n.contains(" › ")),
+            "ava" => l
+                .strip_prefix("✘ [fail]: ")
+                .or_else(|| l.strip_prefix("✖ ")),
+            "mocha" => l
+                .split_once(") ")
+                .filter(|(n, rest)| {
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty()
+                })
+                .map(|(_, rest)| rest),
+            "pytest" => l
+                .strip_prefix("FAILED ")
+                .or_else(|| l.strip_prefix("ERROR ")),
+            "vitest" => l.strip_prefix("FAIL ").or_else(|| l.strip_prefix("× ")),
+            _ => None,
+        };
+        if let Some(n) = name {
+            let n = n.split(" - ").next().unwrap_or(n).trim().to_string();
+            if !n.is_empty() && !found.failing.contains(&n) && found.failing.len() < 100 {
+                found.failing.push(n);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// A line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ ... final byte in @..~
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if ('@'..='~').contains(&n) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -303,5 +511,48 @@ FAILED (failures=1, skipped=1)\n";
             (1, 1, 1)
         );
         assert_eq!(s.cases[1].name, "subtracts");
+    }
+
+    #[test]
+    fn closing_summaries_are_counted() {
+        let mocha = "  express\n    ✔ works\n  1) fails here\n\n\n  12 passing (30ms)\n  1 failing\n  2 pending\n\n  1) express\n       fails here:\n     Error: boom\n";
+        let c = parse_counts(mocha).unwrap();
+        assert_eq!(c.runner, "mocha");
+        assert_eq!(
+            (c.counts["passed"], c.counts["failed"], c.counts["skipped"]),
+            (12, 1, 2)
+        );
+        assert!(
+            c.failing.contains(&"fails here".to_string()),
+            "{:?}",
+            c.failing
+        );
+        let jest = "FAIL src/a.test.js\n  ● math › adds\n\nTests:       1 failed, 2 skipped, 30 passed, 33 total\n";
+        let c = parse_counts(jest).unwrap();
+        assert_eq!(c.runner, "jest");
+        assert_eq!(
+            (c.counts["passed"], c.counts["failed"], c.counts["skipped"]),
+            (30, 1, 2)
+        );
+        assert_eq!(c.failing, vec!["math › adds"]);
+        let ava = "\u{1b}[32m  ✔ slugifies\u{1b}[39m\n  ✘ [fail]: handles emoji\n  ─\n\n  10 tests passed\n  1 test failed\n";
+        let c = parse_counts(ava).unwrap();
+        assert_eq!(
+            (c.runner, c.counts["passed"], c.counts["failed"]),
+            ("ava", 10, 1)
+        );
+        assert_eq!(c.failing, vec!["handles emoji"]);
+        let lab = "  ..........\n\n  10 tests complete\n  Test duration: 300 ms\n";
+        assert_eq!(parse_counts(lab).unwrap().counts["passed"], 10);
+        let pytest = "FAILED tests/test_a.py::test_x - assert 1 == 2\n========= 1 failed, 10 passed, 2 skipped in 0.31s =========\n";
+        let c = parse_counts(pytest).unwrap();
+        assert_eq!(
+            (c.counts["passed"], c.counts["failed"], c.counts["skipped"]),
+            (10, 1, 2)
+        );
+        assert_eq!(c.failing, vec!["tests/test_a.py::test_x"]);
+        let vitest = " Test Files  1 passed (1)\n      Tests  3 passed (3)\n";
+        assert_eq!(parse_counts(vitest).unwrap().counts["passed"], 3);
+        assert_eq!(parse_counts("eslint found 3 problems"), None);
     }
 }
