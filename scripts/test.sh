@@ -2,8 +2,8 @@
 # Runs every test of Repo Runner, on a fresh machine as on a developer's.
 #
 # It needs the Rust toolchain, Python 3 with venv and Node.js with npm (the end-to-end
-# runs install real packages from PyPI, npm and crates.io). PostgreSQL's server programs
-# and tmux (the console runs in it under test) come from Debian's packages, installed
+# runs install real packages from PyPI, npm and crates.io). PostgreSQL's server programs,
+# redis-server and tmux (the console runs in it under test) come from Debian's packages, installed
 # here when missing (as root); Repo Runner starts its own private PostgreSQL instances
 # and stops them when each run ends. A cluster the package's installation starts is
 # stopped again on exit.
@@ -23,6 +23,10 @@ have_initdb || missing+=(postgresql)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# A compose service name the app reaches (redis) is served by Debian's redis-server.
+command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+# The drift test dates a repository's last commit: git.
+command -v git >/dev/null 2>&1 || missing+=(git)
 # The console is tested in a real terminal: tmux.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if ((${#missing[@]})); then

@@ -1066,17 +1066,13 @@ pub fn copy_root(source: &Path) -> (PathBuf, PathBuf) {
             .any(|l| l.contains("=> ../") || l.contains("=> ./.."))
         || (pom.contains("<parent>") && !pom.contains("<relativePath/>"));
     let mut enclosing: Option<PathBuf> = None;
-    for (depth, dir) in source.ancestors().skip(1).take(5).enumerate() {
-        let _ = depth;
-        let workspace = read(&dir.join("Cargo.toml")).contains("[workspace]")
-            || serde_json::from_str::<serde_json::Value>(&read(&dir.join("package.json")))
-                .ok()
-                .is_some_and(|v| v.get("workspaces").is_some())
-            || dir.join("pnpm-workspace.yaml").is_file()
-            || dir.join("go.work").is_file()
-            || read(&dir.join("pom.xml")).contains("<modules>")
-            || dir.join("settings.gradle").is_file()
-            || dir.join("settings.gradle.kts").is_file();
+    for dir in source.ancestors().skip(1).take(5) {
+        // A workspace of the folder's own kind that lists the folder among its members: a
+        // Rust workspace above a Python app, or above a crate it does not list, does not
+        // make that folder its member.
+        let workspace = source
+            .strip_prefix(dir)
+            .is_ok_and(|rel| workspace_lists(dir, source, rel));
         if workspace {
             enclosing = Some(dir.to_path_buf());
         }
@@ -1103,6 +1099,136 @@ pub fn copy_root(source: &Path) -> (PathBuf, PathBuf) {
         Some((member, root)) => (root, member),
         None => (source.to_path_buf(), PathBuf::new()),
     }
+}
+
+/// Whether the workspace at `dir` (Cargo, npm/pnpm, go.work, Maven modules or a Gradle
+/// settings file) names `rel`, the path of the folder `source` below it, as a member, by
+/// the manifest of the folder's own kind.
+fn workspace_lists(dir: &Path, source: &Path, rel: &Path) -> bool {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let has = |f: &str| source.join(f).is_file();
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    let listed = |patterns: &[String], excluded: &[String]| {
+        patterns.iter().any(|p| glob_matches(p, &rel))
+            && !excluded.iter().any(|p| {
+                glob_matches(p, &rel) || rel.starts_with(&format!("{}/", p.trim_end_matches('/')))
+            })
+    };
+    let strings = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if has("Cargo.toml") {
+        if let Ok(root) = read(&dir.join("Cargo.toml")).parse::<toml::Table>() {
+            if let Some(ws) = root.get("workspace") {
+                return listed(&strings(ws.get("members")), &strings(ws.get("exclude")));
+            }
+        }
+    }
+    if has("package.json") {
+        let manifest = serde_json::from_str::<serde_json::Value>(&read(&dir.join("package.json")))
+            .unwrap_or_default();
+        let globs = |v: Option<&serde_json::Value>| -> Vec<String> {
+            v.and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ws = manifest.get("workspaces");
+        let mut patterns = globs(ws);
+        patterns.extend(globs(ws.and_then(|w| w.get("packages"))));
+        if let Ok(docs) =
+            yaml_rust2::YamlLoader::load_from_str(&read(&dir.join("pnpm-workspace.yaml")))
+        {
+            for doc in docs {
+                if let Some(list) = doc["packages"].as_vec() {
+                    patterns.extend(list.iter().filter_map(|x| x.as_str().map(str::to_string)));
+                }
+            }
+        }
+        let (excluded, included): (Vec<String>, Vec<String>) =
+            patterns.into_iter().partition(|p| p.starts_with('!'));
+        let excluded: Vec<String> = excluded.iter().map(|p| p[1..].to_string()).collect();
+        return listed(&included, &excluded);
+    }
+    if has("go.mod") {
+        let work = read(&dir.join("go.work"));
+        let uses: Vec<String> = work
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or("").trim())
+            .map(|l| l.strip_prefix("use").map_or(l, str::trim))
+            .filter(|l| l.starts_with("./") || l.starts_with('"'))
+            .map(|l| l.trim_matches('"').trim_start_matches("./").to_string())
+            .collect();
+        return listed(&uses, &[]);
+    }
+    if has("pom.xml") {
+        let pom = read(&dir.join("pom.xml"));
+        let modules: Vec<String> = pom
+            .split("<module>")
+            .skip(1)
+            .filter_map(|m| m.split("</module>").next())
+            .map(|m| m.trim().trim_start_matches("./").to_string())
+            .collect();
+        return listed(&modules, &[]);
+    }
+    if has("build.gradle") || has("build.gradle.kts") {
+        let settings = read(&dir.join("settings.gradle")) + &read(&dir.join("settings.gradle.kts"));
+        let projects: Vec<String> = settings
+            .lines()
+            .filter(|l| l.trim_start().starts_with("include"))
+            .flat_map(|l| {
+                l.split(['"', '\''])
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .map(|p| p.trim_start_matches(':').replace(':', "/"))
+            .collect();
+        return listed(&projects, &[]);
+    }
+    false
+}
+
+/// A workspace glob (`crates/*`, `packages/**`, `apps/web`) against a slash-separated
+/// relative path: `*` is any run within one segment, `**` any number of segments.
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    fn segment(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => segment(&p[1..], s) || (!s.is_empty() && segment(p, &s[1..])),
+            (Some(a), Some(b)) if a == b || *a == b'?' => segment(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    fn parts(p: &[&str], s: &[&str]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(&"**"), _) => parts(&p[1..], s) || (!s.is_empty() && parts(p, &s[1..])),
+            (Some(a), Some(b)) => segment(a.as_bytes(), b.as_bytes()) && parts(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    let clean = |x: &str| -> Vec<String> {
+        x.trim_start_matches("./")
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let (p, s) = (clean(pattern), clean(path));
+    let p: Vec<&str> = p.iter().map(String::as_str).collect();
+    let s: Vec<&str> = s.iter().map(String::as_str).collect();
+    parts(&p, &s)
 }
 
 /// When the repository at `source` last changed that folder (its last commit's date,
@@ -1553,5 +1679,53 @@ mod tests {
         );
         assert!(a.starts_with("/data/workspaces"));
         assert_eq!(a.file_name().unwrap(), "my_app");
+    }
+
+    #[test]
+    fn only_a_member_of_its_own_kind_of_workspace_copies_the_enclosing_root() {
+        let top = std::env::temp_dir().join(format!("rr-copy-root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        std::fs::create_dir_all(top.join("crates/app")).unwrap();
+        std::fs::create_dir_all(top.join("examples/site")).unwrap();
+        std::fs::write(
+            top.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/*\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            top.join("crates/app/Cargo.toml"),
+            "[package]\nname = \"app\"\nversion.workspace = true\n",
+        )
+        .unwrap();
+        std::fs::write(top.join("examples/site/app.py"), "print('hi')\n").unwrap();
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(&top)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let top = top.canonicalize().unwrap();
+        let member = top.join("crates/app");
+        assert_eq!(
+            copy_root(&member),
+            (top.clone(), PathBuf::from("crates/app"))
+        );
+        // A Python example inside a Rust workspace is copied alone, and so is a crate the
+        // workspace does not list (it carries its own `[workspace]` or builds alone).
+        let site = top.join("examples/site");
+        assert_eq!(copy_root(&site), (site.clone(), PathBuf::new()));
+        std::fs::create_dir_all(top.join("tests/fixture")).unwrap();
+        std::fs::write(
+            top.join("tests/fixture/Cargo.toml"),
+            "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
+        let fixture = top.join("tests/fixture");
+        assert_eq!(copy_root(&fixture), (fixture.clone(), PathBuf::new()));
+        assert!(glob_matches("packages/**", "packages/a/b"));
+        assert!(glob_matches("./apps/web", "apps/web"));
+        assert!(!glob_matches("crates/*", "crates/a/b"));
+        let _ = std::fs::remove_dir_all(&top);
     }
 }

@@ -258,7 +258,8 @@ fn number_before(line: &str, word: &str) -> Option<usize> {
 /// Reads the closing summary of mocha (`12 passing`, `1 failing`, `2 pending` and the
 /// numbered failures), Jest and Vitest (`Tests: 1 failed, 30 passed, 31 total`), AVA
 /// (`3 tests passed`, `1 test failed`, `✘ [fail]: name`), lab (`3 tests complete`,
-/// `1 of 3 tests failed`) and pytest (`=== 1 failed, 10 passed in 0.3s ===`). The last
+/// `1 of 3 tests failed`), TAP's closing comments (`# pass 5`, `# fail 1`, from
+/// `node --test` and tape), unittest (`Ran 4 tests`, `FAILED (failures=1)`) and pytest (`=== 1 failed, 10 passed in 0.3s ===`). The last
 /// summary printed wins: a script that chains lint before its tests prints only one.
 pub fn parse_counts(output: &str) -> Option<Counts> {
     let owned: Vec<String> = output.lines().map(strip_ansi).collect();
@@ -365,6 +366,61 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
             );
             continue;
         }
+        // TAP's closing comments (node --test, tape): `# pass 5`, `# fail 1`.
+        if let Some(rest) = l.strip_prefix("# pass") {
+            let count = |prefix: &str| {
+                lines[i..(i + 6).min(lines.len())]
+                    .iter()
+                    .find_map(|x| x.trim().strip_prefix(prefix))
+                    .and_then(|r| r.trim().parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            if let Ok(passed) = rest.trim().parse::<usize>() {
+                set(
+                    "tap",
+                    vec![
+                        ("passed", passed),
+                        ("failed", count("# fail")),
+                        ("skipped", count("# skipped") + count("# todo")),
+                    ],
+                    &mut found,
+                );
+            }
+            continue;
+        }
+        // unittest: `Ran 12 tests in 0.01s`, then `OK` or `FAILED (failures=1, errors=2)`.
+        if let Some(total) = l
+            .strip_prefix("Ran ")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|_| l.contains(" test"))
+        {
+            let verdict = lines[i + 1..]
+                .iter()
+                .map(|x| x.trim())
+                .find(|x| x.starts_with("OK") || x.starts_with("FAILED"));
+            if let Some(v) = verdict {
+                let n = |k: &str| {
+                    v.split_once(&format!("{k}="))
+                        .and_then(|(_, r)| {
+                            r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+                        })
+                        .unwrap_or(0usize)
+                };
+                let failed = n("failures") + n("errors");
+                let skipped = n("skipped") + n("expected failures");
+                set(
+                    "unittest",
+                    vec![
+                        ("passed", total.saturating_sub(failed + skipped)),
+                        ("failed", failed),
+                        ("skipped", skipped),
+                    ],
+                    &mut found,
+                );
+            }
+            continue;
+        }
         // pytest's last line.
         if l.starts_with('=')
             && l.ends_with('=')
@@ -404,6 +460,13 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
                 .strip_prefix("FAILED ")
                 .or_else(|| l.strip_prefix("ERROR ")),
             "vitest" => l.strip_prefix("FAIL ").or_else(|| l.strip_prefix("× ")),
+            "tap" => l
+                .strip_prefix("not ok ")
+                .and_then(|r| r.split_once(' '))
+                .map(|(_, n)| n.trim_start_matches("- ")),
+            "unittest" => l
+                .strip_prefix("FAIL: ")
+                .or_else(|| l.strip_prefix("ERROR: ")),
             _ => None,
         };
         if let Some(n) = name {
@@ -554,5 +617,18 @@ FAILED (failures=1, skipped=1)\n";
         let vitest = " Test Files  1 passed (1)\n      Tests  3 passed (3)\n";
         assert_eq!(parse_counts(vitest).unwrap().counts["passed"], 3);
         assert_eq!(parse_counts("eslint found 3 problems"), None);
+        let tap = "not ok 2 - subtracts\n# tests 5\n# suites 0\n# pass 4\n# fail 1\n# cancelled 0\n# skipped 0\n# todo 0\n";
+        let c = parse_counts(tap).unwrap();
+        assert_eq!((c.counts["passed"], c.counts["failed"]), (4, 1));
+        assert_eq!(c.failing, vec!["subtracts"]);
+        let unittest = "FAIL: test_b (tests.test_app.AppTest.test_b)\n----\nRan 6 tests in 0.020s\n\nFAILED (failures=1, errors=1, skipped=1)\n";
+        let c = parse_counts(unittest).unwrap();
+        assert_eq!(
+            (c.counts["passed"], c.counts["failed"], c.counts["skipped"]),
+            (3, 2, 1)
+        );
+        assert_eq!(c.failing, vec!["test_b (tests.test_app.AppTest.test_b)"]);
+        let ok = "Ran 4 tests in 0.1s\n\nOK\n";
+        assert_eq!(parse_counts(ok).unwrap().counts["passed"], 4);
     }
 }

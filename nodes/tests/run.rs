@@ -64,7 +64,13 @@ fn check_in(name: &str, extra: &[&str], data: &Path) -> Outcome {
 
 /// As [`check_in`], with `env` set for the run.
 fn check_env(name: &str, extra: &[&str], data: &Path, env: &[(&str, &str)]) -> Outcome {
-    let src = fixture(name);
+    check_path(&fixture(name), extra, data, env)
+}
+
+/// As [`check_env`], on the repository at `src`.
+fn check_path(src: &Path, extra: &[&str], data: &Path, env: &[(&str, &str)]) -> Outcome {
+    let name = src.display().to_string();
+    let src = src.to_path_buf();
     let before = listing(&src);
     let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
         .env_remove("REPORUNNER_LOG")
@@ -377,4 +383,261 @@ fn a_path_that_does_not_exist_is_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+}
+
+// ---- Truthful health and repair at run time (issue 16) ----
+
+fn fix_of<'a>(o: &'a Outcome, class: &str) -> &'a Value {
+    o.report["repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["class"] == class)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {class} repair: {}\n{}",
+                serde_json::to_string_pretty(&o.report).unwrap(),
+                o.stderr
+            )
+        })
+}
+
+/// A copy of fixture `name` as a git repository whose only commit is dated `date`.
+fn git_copy(name: &str, date: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rr-e2e-git-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Fixture",
+                "-c",
+                "user.email=fixture@example.invalid",
+            ])
+            .args(args)
+            .current_dir(&dir)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "as it was"]);
+    dir
+}
+
+#[test]
+fn a_page_that_answers_500_is_never_reported_healthy() {
+    let o = check("server-error", &[]);
+    // The process started and its port opened, but the page a user opens fails.
+    expect_rung("server-error", &o, "port_open");
+    assert_ne!(o.code, 0, "--check exited 0 on a 500");
+    assert_eq!(o.report["http"]["status"], 500);
+    assert_eq!(o.report["http"]["path"], "/");
+    assert_eq!(o.report["http"]["ok"], false);
+    let traceback = o.report["traceback"].to_string();
+    assert!(traceback.contains("KeyError"), "{traceback}");
+    assert!(
+        o.report["stopped_because"]
+            .as_str()
+            .unwrap()
+            .contains("500"),
+        "{}",
+        o.report["stopped_because"]
+    );
+}
+
+#[test]
+fn no_such_table_runs_the_apps_init_db_command_and_restarts() {
+    let o = check("no-table", &[]);
+    expect_rung("no-table", &o, "http_answers");
+    let r = fix_of(&o, "database");
+    assert_eq!(r["fix"]["action"], "init_database", "{r}");
+    assert!(
+        r["fix"]["command"].as_str().unwrap().contains("init-db"),
+        "{r}"
+    );
+    assert!(
+        r["evidence"].as_str().unwrap().contains("no such table"),
+        "{r}"
+    );
+    assert_eq!(r["outcome"], "helped");
+    assert_eq!(o.report["http"]["status"], 200);
+}
+
+#[test]
+fn a_missing_static_manifest_entry_runs_collectstatic() {
+    let o = check("django-static", &[]);
+    expect_rung("django-static", &o, "http_answers");
+    let r = fix_of(&o, "build_step");
+    assert_eq!(r["fix"]["action"], "collect_static", "{r}");
+    assert!(
+        r["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("Missing staticfiles manifest entry"),
+        "{r}"
+    );
+}
+
+/// The app imports a name Werkzeug 3 (2023) removed; its last commit is from 2022, so
+/// the Fixer resolves the unpinned requirements again as of that day.
+#[test]
+fn dependency_drift_is_resolved_as_of_the_last_commit() {
+    let src = git_copy("drift", "2022-06-01T12:00:00+00:00");
+    let data = data_dir("drift");
+    let o = check_path(&src, &[], &data, &[]);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&src);
+    expect_rung("drift", &o, "http_answers");
+    let r = fix_of(&o, "dependency_drift");
+    assert_eq!(r["fix"]["action"], "resolve_as_of", "{r}");
+    assert!(
+        r["fix"]["date"].as_str().unwrap().starts_with("2022-06-01"),
+        "{r}"
+    );
+    assert!(r["evidence"].as_str().unwrap().contains("url_quote"), "{r}");
+}
+
+/// The app reaches Redis by its compose service name; Redis starts on a private address
+/// that the name resolves to for the app's processes only.
+#[test]
+fn a_compose_host_name_is_started_and_resolved_for_the_app_alone() {
+    let o = check("compose-host", &[]);
+    expect_rung("compose-host", &o, "http_answers");
+    let r = fix_of(&o, "host_name");
+    assert_eq!(r["fix"]["action"], "service_host", "{r}");
+    assert_eq!(r["fix"]["host"], "redis");
+    assert_eq!(r["fix"]["kind"], "redis");
+    // The host itself still does not know the name.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(!hosts.split_whitespace().any(|w| w == "redis"), "{hosts}");
+}
+
+#[test]
+fn a_schema_that_rejects_the_templates_value_gets_its_typed_default() {
+    let o = check("schema-env", &[]);
+    expect_rung("schema-env", &o, "http_answers");
+    let r = fix_of(&o, "missing_env");
+    assert_eq!(r["fix"]["action"], "set_env", "{r}");
+    assert_eq!(r["fix"]["name"], "RATE_LIMIT_MAX");
+    assert_eq!(r["fix"]["value"], "100");
+}
+
+#[test]
+fn a_required_variable_named_only_in_a_thrown_error_gets_a_safe_value() {
+    let o = check("required-env", &[]);
+    expect_rung("required-env", &o, "http_answers");
+    // Written before the start from the README's mention, or by the Fixer from the
+    // thrown error: either way a generated value, and the report says so.
+    let written = o.report["env_written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e[0] == "WEATHER_API_KEY" && e[1] == "generated");
+    let fixed = o.report["repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["class"] == "missing_env" && r["fix"]["name"] == "WEATHER_API_KEY");
+    assert!(written || fixed, "{}", o.report);
+}
+
+/// Node 20 does not know `--experimental-strip-types`; a Node that does comes from the
+/// npm registry's `node` package into the data directory.
+#[test]
+fn a_node_option_this_node_lacks_brings_a_newer_node() {
+    let o = check("node-version", &[]);
+    let node_knows = Command::new("node")
+        .args(["--experimental-strip-types", "-e", "0"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    expect_rung("node-version", &o, "http_answers");
+    if !node_knows {
+        let r = fix_of(&o, "runtime_version");
+        assert_eq!(r["fix"]["runtime"], "node", "{r}");
+        assert!(
+            r["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("--experimental-strip-types")
+        );
+    }
+}
+
+/// The code asks for Python 3.12 at run time; the next interpreter that satisfies it is
+/// used where the host has one (pyenv's), else the report says what is needed.
+#[test]
+fn a_python_version_the_code_asks_for_is_found_or_named() {
+    let o = check("python-version", &[]);
+    let r = fix_of(&o, "runtime_version");
+    assert_eq!(r["fix"]["runtime"], "python", "{r}");
+    assert_eq!(r["fix"]["constraint"], ">=3.12");
+    let newer = ["python3.12", "python3.13", "python3.14"].iter().any(|p| {
+        Command::new(p)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) || std::env::var_os("HOME").is_some_and(|h| {
+        std::fs::read_dir(Path::new(&h).join(".pyenv/versions")).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let mut parts = n.split('.');
+                parts.next() == Some("3")
+                    && parts
+                        .next()
+                        .and_then(|m| m.parse::<u32>().ok())
+                        .is_some_and(|m| m >= 12)
+            })
+        })
+    });
+    if newer {
+        expect_rung("python-version", &o, "http_answers");
+        assert_eq!(r["outcome"], "helped");
+    } else {
+        assert_ne!(rung(&o), "http_answers");
+        assert!(
+            o.report["stopped_because"]
+                .as_str()
+                .unwrap()
+                .contains("3.12")
+        );
+    }
+}
+
+#[test]
+fn a_missing_pytest_fixture_installs_its_plugin() {
+    let o = check("pytest-plugin", &[]);
+    expect_rung("pytest-plugin", &o, "tests_pass");
+    let r = fix_of(&o, "test_tooling");
+    assert_eq!(r["fix"]["tool"], "pytest-mock", "{r}");
+    assert!(
+        r["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("fixture 'mocker' not found")
+    );
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2);
+}
+
+/// A middleware with only a test script is a test suite, not a service without a start
+/// command; mocha's spec summary gives the counts.
+#[test]
+fn a_library_whose_tests_are_its_point_is_a_test_suite_with_counts() {
+    let o = check("mocha-library", &[]);
+    expect_rung("mocha-library", &o, "tests_pass");
+    assert_eq!(o.report["target"], "tests_pass");
+    assert_eq!(o.code, 0);
+    assert_eq!(
+        o.report["tests"]["counts"]["passed"], 3,
+        "{}",
+        o.report["tests"]
+    );
 }

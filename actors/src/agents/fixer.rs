@@ -130,8 +130,10 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
     let mut found = diagnose(req.lines.iter().map(String::as_str), &ctx);
     for d in &mut found {
         if d.fix == Fix::RunMigrations {
-            let migrated = plan.is_some_and(|p| !p.migrations.is_empty())
-                || req.history.iter().any(|r| r.fix == Fix::RunMigrations);
+            // The plan's migrations ran at setup (or it has none), and so did any the
+            // Fixer ran: what is left is the project's own table-creating command.
+            let migrated =
+                plan.is_some() || req.history.iter().any(|r| r.fix == Fix::RunMigrations);
             let next = plan.and_then(|p| {
                 p.init_commands.iter().find(|c| {
                     !req.history

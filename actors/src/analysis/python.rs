@@ -54,6 +54,11 @@ static RUN_PORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\.run\s*\([^)]*?\bport\s*=\s*(\d{2,5})").unwrap());
 static RUN_HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\.run\s*\([^)]*?\bhost\s*=\s*["']([0-9.a-z]+)["']"#).unwrap());
+/// A server from the standard library or a bare event loop: `HTTPServer(...)`,
+/// `.serve_forever()`, `make_server(...)`, `web.run_app(...)`, `asyncio.start_server(...)`.
+static STDLIB_SERVER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:(?:Threading)?(?:HTTP|TCP)Server\s*\(|serve_forever\s*\(|make_server\s*\(|web\.run_app\s*\(|asyncio\.start_server\s*\(|websockets\.serve\s*\()").unwrap()
+});
 static ENV_READ: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"os\.(?:environ\s*\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]|environ\.get\s*\(\s*["']([A-Z][A-Z0-9_]*)["']\s*(?:,\s*([^)]*))?\)|getenv\s*\(\s*["']([A-Z][A-Z0-9_]*)["']\s*(?:,\s*([^)]*))?\))"#).unwrap()
 });
@@ -428,6 +433,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         .collect();
     let mut apps: Vec<Fact<String>> = Vec::new();
     let mut ports: Vec<Fact<u16>> = Vec::new();
+    let mut serves: Option<Evidence> = None;
     for src in sources.iter().filter(|_| want.detection || want.config) {
         let Some(text) = a.read(src) else { continue };
         let module = module_name(dir, src);
@@ -499,6 +505,15 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                         Evidence::line(src, at, "python.run-port"),
                     ));
                 }
+            }
+            if serves.is_none()
+                && let Some(m) = STDLIB_SERVER.find(&text)
+            {
+                serves = Some(Evidence::line(
+                    src,
+                    line_at(&text, m.start()),
+                    "python.stdlib-server",
+                ));
             }
             if let Some(m) = RUN_HOST.captures(&text) {
                 let at = line_at(&text, m.get(0).map_or(0, |x| x.start()));
@@ -805,6 +820,9 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
     if want.detection {
         c.kind = Some(if let Some(fw) = c.frameworks.first() {
             Fact::new("service".into(), fw.confidence, fw.evidence[0].clone())
+        } else if let (Some(_), Some(ev)) = (&c.start_command, serves) {
+            // A script that starts a server of its own (http.server, wsgiref, aiohttp).
+            Fact::new("service".into(), 0.7, ev)
         } else if let Some(s) = &c.start_command {
             Fact::new("cli".into(), 0.5, s.evidence[0].clone())
         } else {
