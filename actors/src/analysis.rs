@@ -516,7 +516,25 @@ fn compose(mut parts: Vec<Component>) -> Option<Component> {
         main.conflicts.extend(other.conflicts);
         // Another ecosystem's install matters when it builds or runs something: a
         // package.json kept only for linters and formatters is not the app's.
-        let serves_the_app = other.build_command.is_some() || other.start_command.is_some();
+        // A start command that a Procfile, a Dockerfile or a README stated is the folder's,
+        // not this ecosystem's own.
+        let own = |f: &Option<Fact<String>>| {
+            f.as_ref().is_some_and(|f| {
+                f.evidence.iter().any(|e| {
+                    ![
+                        "procfile.",
+                        "dockerfile.",
+                        "compose.",
+                        "readme.",
+                        "makefile.",
+                        "ci.",
+                    ]
+                    .iter()
+                    .any(|p| e.rule.starts_with(p))
+                })
+            })
+        };
+        let serves_the_app = own(&other.build_command) || own(&other.start_command);
         if serves_the_app
             && let (Some(m), Some(o)) = (&mut main.install_command, other.install_command)
         {

@@ -56,10 +56,15 @@ pub fn write_env(
     let base = match &existing {
         Some(text) => text.clone(),
         None => match component.env_files.first() {
-            Some(template) => {
-                let name = template.strip_prefix(&prefix).unwrap_or(template);
-                std::fs::read_to_string(dir.join(name))?
-            }
+            Some(template) => match template.strip_prefix(&prefix) {
+                Some(name) => std::fs::read_to_string(dir.join(name))?,
+                // The repository root's template, for a component in a folder.
+                None => {
+                    let depth = Path::new(&component.path).components().count();
+                    let root = dir.ancestors().nth(depth).unwrap_or(dir);
+                    std::fs::read_to_string(root.join(template))?
+                }
+            },
             None => String::new(),
         },
     };

@@ -34,6 +34,7 @@ pub mod admin;
 pub mod agents;
 pub mod analysis;
 pub mod assist;
+pub mod cliusage;
 pub mod envfile;
 pub mod managers;
 pub mod orchestrator;

@@ -116,6 +116,9 @@ static PORT_IN_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?::|port )(\d{4,5})\b").unwrap());
 /// A required variable named in the message of a program that stopped for it: a Rust
 /// `expect("DATABASE_URL must be set")`, a thrown `Error('API_KEY is required')`.
+/// Django's `ImproperlyConfigured: The SECRET_KEY setting must not be empty.`
+static EMPTY_SETTING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"The ([A-Z][A-Z0-9_]+) setting must not be empty").unwrap());
 static ENV_REQUIRED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}) (?:env(?:ironment)? var(?:iable)? )?(?:must be set|must be defined|must be provided|is required|is not set|is missing|is not defined|not set|not found in (?:the )?env)"#).unwrap()
 });
@@ -593,6 +596,10 @@ fn special(
     {
         return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
     }
+    if let Some(m) = EMPTY_SETTING.captures(line) {
+        let name = env_for_setting(ctx.dir.as_deref(), &m[1]);
+        return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
+    }
     if let Some(m) = ENV_REQUIRED.captures(line)
         && !line.contains("ModuleNotFoundError")
     {
@@ -652,6 +659,27 @@ fn env_at_panic(lines: &[&str], i: usize, ctx: &DiagnoseContext) -> Option<Strin
 
 /// A value of the type a config schema declares for `name`: the schema's default when it
 /// gives one, else a plain value of the type.
+/// The variable a settings module reads a setting from (`SECRET_KEY =
+/// os.environ.get("DJANGO_SECRET_KEY")`), else the setting's own name.
+fn env_for_setting(dir: Option<&std::path::Path>, setting: &str) -> String {
+    let read = Regex::new(&format!(
+        r#"(?m)^\s*{}\s*=.*?(?:environ\.get|getenv|environ\[|env\.str|env|config)\(?\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#,
+        regex::escape(setting)
+    ));
+    let found = dir.zip(read.ok()).and_then(|(dir, read)| {
+        reporunner_runtime::index::files::walker(dir, true)
+            .build()
+            .flatten()
+            .take(2000)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "py"))
+            .find_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                read.captures(&text).map(|m| m[1].to_string())
+            })
+    });
+    found.unwrap_or_else(|| setting.to_string())
+}
+
 fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String {
     let by_type = |t: &str| match t {
         "number" | "integer" | "int" | "float" => "0".to_string(),

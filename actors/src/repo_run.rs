@@ -320,7 +320,9 @@ impl Phase for RepoPhase {
                 }
                 "start" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
-                    if a.plan.kind == PlanKind::Library {
+                    if a.plan.kind == PlanKind::Library
+                        || ctx.repairs.iter().any(|r| r.fix == Fix::RunAsCli)
+                    {
                         return Ok(serde_json::Value::Null);
                     }
                     to_json(&start(s, ctx, &input, a).await?)
@@ -1123,12 +1125,11 @@ fn workspace_lists(dir: &Path, source: &Path, rel: &Path) -> bool {
             })
             .unwrap_or_default()
     };
-    if has("Cargo.toml") {
-        if let Ok(root) = read(&dir.join("Cargo.toml")).parse::<toml::Table>() {
-            if let Some(ws) = root.get("workspace") {
-                return listed(&strings(ws.get("members")), &strings(ws.get("exclude")));
-            }
-        }
+    if has("Cargo.toml")
+        && let Ok(root) = read(&dir.join("Cargo.toml")).parse::<toml::Table>()
+        && let Some(ws) = root.get("workspace")
+    {
+        return listed(&strings(ws.get("members")), &strings(ws.get("exclude")));
     }
     if has("package.json") {
         let manifest = serde_json::from_str::<serde_json::Value>(&read(&dir.join("package.json")))
@@ -1356,7 +1357,10 @@ pub fn report(record: &RunRecord) -> RunReport {
     let service: Option<ServiceReport> = phase_output(record, "start");
     let health: Option<HealthReport> = phase_output(record, "health");
     let tests: Option<TestReport> = phase_output(record, "tests");
-    let library = plan.is_some_and(|p| p.kind == PlanKind::Library);
+    let repairs = repair_outcomes(record);
+    // A start command the Fixer found to be a command-line program's: no service.
+    let cli = repairs.iter().any(|r| r.fix == Fix::RunAsCli);
+    let library = plan.is_some_and(|p| p.kind == PlanKind::Library) || cli;
     let input_model = input.as_ref().and_then(|i| i.model.clone());
     let mut consultations: Vec<Consultation> = analysis
         .as_ref()
@@ -1382,12 +1386,21 @@ pub fn report(record: &RunRecord) -> RunReport {
         rung = rung.max(h.rung);
     }
     let service_ok = library || health.as_ref().is_some_and(|h| h.rung >= Rung::HttpAnswers);
-    let tests_ok = tests.as_ref().is_some_and(|t| t.passed);
+    let ran_none = tests.as_ref().is_some_and(TestReport::ran_none);
+    let tests_ok = tests.as_ref().is_some_and(|t| t.passed) && !ran_none;
     if service_ok && tests_ok && succeeded(record, "tests") {
         rung = Rung::TestsPass;
     }
-    let target = target(plan, input.as_ref());
-    let repairs = repair_outcomes(record);
+    // A suite that ran no test is no proof: the run aims for what it would without one.
+    let aimed = match target(plan, input.as_ref()) {
+        Rung::HttpAnswers if cli => Rung::ImportsResolve,
+        t => t,
+    };
+    let target = match aimed {
+        Rung::TestsPass if ran_none && !library => Rung::HttpAnswers,
+        Rung::TestsPass if ran_none => Rung::ImportsResolve,
+        t => t,
+    };
     let probes = health
         .as_ref()
         .map(|h| h.probes.clone())
@@ -1562,11 +1575,14 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
             match record.phase(&r.phase) {
                 Some(p) if p.status == PhaseStatus::Succeeded => RepairOutcome::Helped,
                 Some(p) if p.status == PhaseStatus::Failed => {
+                    // The output is JSON: the evidence appears there escaped.
+                    let escaped = serde_json::to_string(evidence).unwrap_or_default();
+                    let escaped = escaped.trim_matches('"');
                     let again = !evidence.is_empty()
                         && (p.error.as_deref().is_some_and(|e| e.contains(evidence))
                             || p.output_json
                                 .as_deref()
-                                .is_some_and(|o| o.contains(evidence)));
+                                .is_some_and(|o| o.contains(evidence) || o.contains(escaped)));
                     if again {
                         RepairOutcome::DidNotHelp
                     } else {

@@ -36,6 +36,10 @@ pub enum FailureClass {
     BuildStep,
     /// F24: a host name the code uses does not resolve (a compose service's name).
     HostName,
+    /// F25: the start command is a command-line program that printed its usage and
+    /// exited: it serves through a subcommand with host and port flags, or it is no
+    /// service at all.
+    CliUsage,
     /// Not in the catalogue: a failure only a model proposed a fix for.
     Unclassified,
 }
@@ -57,6 +61,7 @@ impl FailureClass {
             FailureClass::DependencyDrift => "F20",
             FailureClass::BuildStep => "F23",
             FailureClass::HostName => "F24",
+            FailureClass::CliUsage => "F25",
             FailureClass::Unclassified => "F0",
         }
     }
@@ -138,6 +143,15 @@ pub enum Fix {
         /// `pipenv` or `poetry`.
         manager: String,
     },
+    /// Start the program through the subcommand that serves, with the directory and the
+    /// host and port flags its own help names.
+    ServeWith {
+        /// The start command, with `$PORT` and `$HOST` for the leased address.
+        command: String,
+    },
+    /// Run the program as the command-line tool it is: no service to start, its tests
+    /// are its point.
+    RunAsCli,
     /// Run non-interactively: `CI=true`, no watch mode, no browser.
     NonInteractive,
     /// Install without the frozen lockfile, and report it.
@@ -185,6 +199,10 @@ impl std::fmt::Display for Fix {
             Fix::ExportLock { manager } => write!(
                 f,
                 "export the {manager} lock to requirements and install them with pip"
+            ),
+            Fix::ServeWith { command } => write!(f, "serve with `{command}`"),
+            Fix::RunAsCli => f.write_str(
+                "run it as the command-line tool it is: no service to start, its tests are its point",
             ),
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),

@@ -426,6 +426,17 @@ pub struct TestReport {
     pub step: Option<StepReport>,
 }
 
+impl TestReport {
+    /// Whether the runner finished cleanly and its own summary says it ran no test at
+    /// all (`Ran 0 tests`): a suite that proves nothing, neither passed nor failed.
+    pub fn ran_none(&self) -> bool {
+        self.step.as_ref().is_some_and(|s| s.ok)
+            && self.counts.is_empty()
+            && self.tests.is_empty()
+            && !matches!(self.parsed_from.as_str(), "exit code" | "none")
+    }
+}
+
 /// The report of a repository run: how far it got and what it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunReport {

@@ -69,7 +69,11 @@ impl Actor for Fixer {
         _state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let FixerMessage::Diagnose(req, reply) = message;
-        let _ = reply.send(decide(&req));
+        let decided = match decide(&req) {
+            Some(record) => Some(record),
+            None => as_cli(&req).await,
+        };
+        let _ = reply.send(decided);
         Ok(())
     }
 }
@@ -87,6 +91,8 @@ pub fn budget(class: FailureClass) -> usize {
         // A fixture's plugin, then another's.
         FailureClass::TestTooling => 4,
         FailureClass::HostName => 3,
+        // Its serve subcommand, then as a CLI.
+        FailureClass::CliUsage => 2,
         _ => 1,
     }
 }
@@ -108,7 +114,7 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::CollectStatic
         | Fix::ServiceHost { .. }
         | Fix::SetEnv { .. } => "setup",
-        Fix::NewPort | Fix::NonInteractive => "start",
+        Fix::NewPort | Fix::NonInteractive | Fix::ServeWith { .. } | Fix::RunAsCli => "start",
         // A model's command: the run's repairer sends the run back to the failed phase.
         Fix::RunCommand { .. } => "start",
     }
@@ -214,6 +220,69 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
         command: None,
         outcome: None,
     })
+}
+
+/// How long a program's `--help` may take.
+const HELP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A start command that printed its own usage, a list of commands, and exited: a
+/// command-line program. When the list has a `serve` subcommand whose `--help` names a
+/// port flag, the program is started through it with the leased address; when that did
+/// not serve either, or there is none, it is run as the CLI it is.
+async fn as_cli(req: &FixRequest) -> Option<RepairRecord> {
+    if req.phase != "health" || req.history.iter().any(|r| r.fix == Fix::RunAsCli) {
+        return None;
+    }
+    let plan = req.plan.as_ref()?;
+    let start = plan.start.as_deref()?;
+    let record = |fix: Fix, evidence: String| RepairRecord {
+        phase: req.phase.clone(),
+        class: FailureClass::CliUsage,
+        redo_from: redo_from(&fix).to_string(),
+        fix,
+        evidence,
+        at_ms: crate::runs::now_ms(),
+        model: None,
+        command: None,
+        outcome: None,
+    };
+    if let Some(served) = req.history.iter().find_map(|r| match &r.fix {
+        Fix::ServeWith { command } => Some(command.clone()),
+        _ => None,
+    }) {
+        let why = req
+            .lines
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| format!(": {}", l.trim()))
+            .unwrap_or_default();
+        return Some(record(
+            Fix::RunAsCli,
+            format!("`{served}` did not serve either{why}"),
+        ));
+    }
+    let usage = crate::cliusage::usage(start, &req.lines)?;
+    if let (Some(sub), Some(dir)) = (&usage.serve, &req.dir) {
+        let help = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("{start} {sub} --help"))
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        if let Ok(Ok(out)) = tokio::time::timeout(HELP_TIMEOUT, help).await {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            if let Some(command) = crate::cliusage::serve_command(start, sub, &text, dir) {
+                return Some(record(
+                    Fix::ServeWith { command },
+                    format!("{} (its commands include `{sub}`)", usage.line),
+                ));
+            }
+        }
+    }
+    Some(record(Fix::RunAsCli, usage.line))
 }
 
 /// The Fixer agent's kind, for the kind registry.

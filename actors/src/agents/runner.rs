@@ -189,7 +189,13 @@ impl RunnerState {
                 },
             )
         } else {
-            let Some(start) = &plan.start else {
+            // The subcommand that serves, when the Fixer found the start command to be
+            // a command-line program's.
+            let served = req.repairs.iter().rev().find_map(|r| match &r.fix {
+                Fix::ServeWith { command } => Some(command),
+                _ => None,
+            });
+            let Some(start) = served.or(plan.start.as_ref()) else {
                 return Err(StageFailure::new("the plan has no start command"));
             };
             let mut env = req.env.clone();

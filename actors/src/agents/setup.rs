@@ -312,7 +312,10 @@ impl SetupState {
         // `.env`: the template's values, generated secrets, placeholders, the run's own.
         let mut component = req.component.clone();
         for name in &set_env {
-            if !component.env_vars.iter().any(|v| v.name == *name) {
+            // One the code reads with a default is wanted now all the same.
+            if let Some(v) = component.env_vars.iter_mut().find(|v| v.name == *name) {
+                v.required = true;
+            } else {
                 component
                     .env_vars
                     .push(reporunner_protocols::profile::EnvVar {
@@ -341,6 +344,16 @@ impl SetupState {
             .collect();
         // The service and its tests get `.env`'s values even when the app does not load it.
         report.env = read_env_file(&dir.join(".env"));
+        // `${NAME}` in a value, as dotenv loaders expand it: from the file's own earlier
+        // values, the run's, and for a Cargo project the `CARGO_MANIFEST_DIR` that
+        // `cargo run` would set.
+        let mut known = req.env.clone();
+        if dir.join("Cargo.toml").is_file() {
+            known
+                .entry("CARGO_MANIFEST_DIR".into())
+                .or_insert_with(|| dir.display().to_string());
+        }
+        expand_env(&mut report.env, &known);
         let mut env = req.env.clone();
         merge_env(&mut env, &report.env);
         let hosts_file = report.hosts_file.as_ref().map(PathBuf::from);
@@ -351,7 +364,7 @@ impl SetupState {
         };
         if migrate {
             for tool in &req.plan.migrations {
-                if let Some(script) = migration_script(&dir, tool) {
+                if let Some(script) = migration_script(&dir, tool, &env) {
                     must(
                         &format!("migrate ({tool})"),
                         &step(&script, "migrate"),
@@ -434,7 +447,22 @@ impl SetupState {
             .get("DATABASE_URL")
             .or_else(|| template.get("POSTGRES_URL"))
             .and_then(|u| parse_pg_url(u));
-        let (user, password, db) = wanted.unwrap_or_else(|| {
+        let split = pg_keys(template);
+        let from_split = || {
+            let value = |role: PgRole| {
+                split
+                    .iter()
+                    .find(|(_, r)| *r == role)
+                    .and_then(|(k, _)| template.get(k))
+                    .filter(|v| !v.is_empty() && !v.contains(['\'', '"', '$']))
+                    .cloned()
+            };
+            let user = value(PgRole::User)?;
+            let password = value(PgRole::Password).unwrap_or_else(|| user.clone());
+            let db = value(PgRole::Database).unwrap_or_else(|| user.clone());
+            Some((user, password, db))
+        };
+        let (user, password, db) = wanted.or_else(from_split).unwrap_or_else(|| {
             let name: String = req
                 .component
                 .name
@@ -478,7 +506,11 @@ impl SetupState {
             );
             return report;
         }
-        let url = format!("postgresql://{user}:{password}@{name}:{port}/{db}");
+        let scheme = pg_scheme(
+            &req.workspace.join(&req.plan.component),
+            template.get("DATABASE_URL"),
+        );
+        let url = format!("{scheme}://{user}:{password}@{name}:{port}/{db}");
         for (k, v) in [
             ("DATABASE_URL", url.clone()),
             ("PGHOST", name.clone()),
@@ -488,6 +520,17 @@ impl SetupState {
             ("PGDATABASE", db.clone()),
         ] {
             run_values.insert(k.to_string(), v);
+        }
+        // The template's own names for each part (`SQL_HOST`, `DB_PORT`, `POSTGRES_USER`).
+        for (key, role) in &split {
+            let v = match role {
+                PgRole::User => user.clone(),
+                PgRole::Password => password.clone(),
+                PgRole::Database => db.clone(),
+                PgRole::Host => name.clone(),
+                PgRole::Port => port.to_string(),
+            };
+            run_values.insert(key.clone(), v);
         }
         report.state = match bind {
             Bind::Leased => format!("started: private instance, user {user}, database {db}"),
@@ -808,9 +851,195 @@ fn env_value(raw: &str) -> String {
     }
 }
 
+/// The URL scheme the project expects: its template's, else `postgres` when its code
+/// tests for that prefix (`DATABASE_URL.startswith("postgres://")`) and never names
+/// `postgresql://`, else `postgresql` (which SQLAlchemy requires).
+fn pg_scheme(dir: &Path, template_url: Option<&String>) -> &'static str {
+    if let Some(u) = template_url {
+        if u.starts_with("postgres://") {
+            return "postgres";
+        }
+        if u.starts_with("postgresql://") {
+            return "postgresql";
+        }
+    }
+    let (mut short, mut long) = (false, false);
+    for e in reporunner_runtime::index::files::walker(dir, true)
+        .build()
+        .flatten()
+        .take(3000)
+    {
+        let code = e.path().extension().is_some_and(|x| {
+            ["py", "js", "ts", "mjs", "cjs", "rb", "go", "rs"].contains(&x.to_str().unwrap_or(""))
+        });
+        if !code {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        short |= text.contains("\"postgres://\"") || text.contains("'postgres://'");
+        long |= text.contains("postgresql://");
+    }
+    if short && !long {
+        "postgres"
+    } else {
+        "postgresql"
+    }
+}
+
+/// A part of a database's address that a template names in a variable of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PgRole {
+    User,
+    Password,
+    Database,
+    Host,
+    Port,
+}
+
+/// The template's variables that name a PostgreSQL connection's parts one by one:
+/// `POSTGRES_USER`, `DB_PASSWORD`, `SQL_DATABASE`, `DATABASE_HOST`, `PGPORT` and the
+/// like. A bare `DATABASE` (often an engine's name) is not one.
+fn pg_keys(template: &BTreeMap<String, String>) -> Vec<(String, PgRole)> {
+    let mut out = Vec::new();
+    for key in template.keys() {
+        let k = key.to_ascii_uppercase();
+        let role = match k.as_str() {
+            "PGUSER" => Some(PgRole::User),
+            "PGPASSWORD" => Some(PgRole::Password),
+            "PGDATABASE" => Some(PgRole::Database),
+            "PGHOST" => Some(PgRole::Host),
+            "PGPORT" => Some(PgRole::Port),
+            _ => {
+                let Some((prefix, part)) = k.rsplit_once('_') else {
+                    continue;
+                };
+                let about_db = ["POSTGRES", "POSTGRESQL", "PG", "DB", "SQL", "DATABASE"]
+                    .iter()
+                    .any(|p| prefix == *p || prefix.ends_with(&format!("_{p}")));
+                if !about_db {
+                    continue;
+                }
+                match part {
+                    "USER" | "USERNAME" => Some(PgRole::User),
+                    "PASSWORD" | "PASS" => Some(PgRole::Password),
+                    "DB" | "NAME" | "DATABASE" => Some(PgRole::Database),
+                    "HOST" | "HOSTNAME" => Some(PgRole::Host),
+                    "PORT" => Some(PgRole::Port),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(role) = role {
+            out.push((key.clone(), role));
+        }
+    }
+    out
+}
+
+/// Expands `${NAME}` in each value from the values before it, else from `known`; a name
+/// neither has becomes empty, as dotenv loaders do.
+pub fn expand_env(values: &mut BTreeMap<String, String>, known: &BTreeMap<String, String>) {
+    static REF: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}").unwrap());
+    let snapshot = values.clone();
+    for value in values.values_mut() {
+        if value.contains("${") {
+            *value = REF
+                .replace_all(value, |c: &regex::Captures<'_>| {
+                    snapshot
+                        .get(&c[1])
+                        .filter(|v| !v.contains("${"))
+                        .or_else(|| known.get(&c[1]))
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .into_owned();
+        }
+    }
+}
+
+/// The SQL migrations of SQLx's `migrations/` folder, up files only, in version order.
+fn sqlx_migrations(dir: &Path) -> Vec<String> {
+    let mut files: Vec<(u64, String)> = std::fs::read_dir(dir.join("migrations"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let version: u64 = name
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()?;
+            (name.ends_with(".sql") && !name.ends_with(".down.sql"))
+                .then(|| (version, format!("migrations/{name}")))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Whether the code runs its migrations itself (`sqlx::migrate!()`).
+fn migrates_itself(dir: &Path) -> bool {
+    reporunner_runtime::index::files::walker(&dir.join("src"), true)
+        .build()
+        .flatten()
+        .take(2000)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("migrate!(")))
+}
+
+/// Applies SQLx's migrations as `sqlx migrate run` would, without its CLI: each up file
+/// in version order through `sqlite3` or `psql`, on the database `DATABASE_URL` names.
+/// A SQLite file is created first; one that already has tables is left as it is. None
+/// when the code migrates itself at start.
+fn sqlx_script(dir: &Path, env: &BTreeMap<String, String>) -> Option<String> {
+    let files = sqlx_migrations(dir);
+    if files.is_empty() || migrates_itself(dir) {
+        return None;
+    }
+    let url = env.get("DATABASE_URL")?;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            path.trim_start_matches("./").to_string()
+        };
+        let db = quote(&path);
+        let apply: Vec<String> = files
+            .iter()
+            .map(|f| format!("sqlite3 -bail {db} < {}", quote(f)))
+            .collect();
+        return Some(format!(
+            "set -e; if [ -s {db} ] && [ -n \"$(sqlite3 {db} .tables)\" ]; then echo 'the database has tables: left as it is'; exit 0; fi; touch {db}; {}",
+            apply.join("; ")
+        ));
+    }
+    if url.starts_with("postgres") {
+        let apply: Vec<String> = files
+            .iter()
+            .map(|f| {
+                format!(
+                    "psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -q -f {}",
+                    quote(f)
+                )
+            })
+            .collect();
+        return Some(format!("set -e; {}", apply.join("; ")));
+    }
+    None
+}
+
 /// The command that applies a migration tool's migrations, when the project has them.
-fn migration_script(dir: &Path, tool: &str) -> Option<String> {
+fn migration_script(dir: &Path, tool: &str, env: &BTreeMap<String, String>) -> Option<String> {
     match tool {
+        "sqlx" => sqlx_script(dir, env),
         "django" => {
             let manage = ["manage.py", "src/manage.py"]
                 .into_iter()
@@ -876,5 +1105,99 @@ mod tests {
             Some(("u".into(), "u".into(), "app".into()))
         );
         assert_eq!(parse_pg_url("mysql://x@y/z"), None);
+    }
+
+    #[test]
+    fn env_references_expand_from_the_file_then_the_run() {
+        let mut v: BTreeMap<String, String> = [
+            ("DATABASE_URL", "sqlite://${CARGO_MANIFEST_DIR}/todo.db"),
+            ("NAME", "app"),
+            ("DB", "${NAME}_db ${UNSET}"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let known = BTreeMap::from([("CARGO_MANIFEST_DIR".to_string(), "/w/todo".to_string())]);
+        expand_env(&mut v, &known);
+        assert_eq!(v["DATABASE_URL"], "sqlite:///w/todo/todo.db");
+        assert_eq!(v["DB"], "app_db ");
+    }
+
+    /// SQLx's migrations applied with the real `sqlite3`, in version order, once.
+    #[test]
+    fn sqlx_migrations_are_applied_to_a_sqlite_file_in_version_order() {
+        let dir = std::env::temp_dir().join(format!("rr-sqlx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("migrations")).unwrap();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+        for (name, sql) in [
+            (
+                "20220205163207_tasks.up.sql",
+                "CREATE TABLE tasks (id INTEGER PRIMARY KEY);",
+            ),
+            ("20220205163207_tasks.down.sql", "DROP TABLE tasks;"),
+            (
+                "20230101000000_more.sql",
+                "ALTER TABLE tasks ADD COLUMN done BOOLEAN;",
+            ),
+        ] {
+            std::fs::write(dir.join("migrations").join(name), sql).unwrap();
+        }
+        let env = BTreeMap::from([(
+            "DATABASE_URL".to_string(),
+            format!("sqlite://{}/todo.db", dir.display()),
+        )]);
+        let script = migration_script(&dir, "sqlx", &env).unwrap();
+        for _ in 0..2 {
+            let out = std::process::Command::new("/bin/sh")
+                .args(["-c", &script])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let cols = std::process::Command::new("sqlite3")
+            .arg(dir.join("todo.db"))
+            .arg("SELECT name FROM pragma_table_info('tasks');")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&cols.stdout), "id\ndone\n");
+        // Code that runs `sqlx::migrate!()` migrates itself.
+        std::fs::write(dir.join("src/main.rs"), "sqlx::migrate!().run(&db);\n").unwrap();
+        assert_eq!(migration_script(&dir, "sqlx", &env), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_templates_split_database_variables_are_found_by_their_parts() {
+        let t: BTreeMap<String, String> = [
+            ("SQL_USER", "hello"),
+            ("SQL_PASSWORD", "pw"),
+            ("SQL_DATABASE", "hello_dev"),
+            ("SQL_HOST", "db"),
+            ("SQL_PORT", "5432"),
+            ("DATABASE", "postgres"),
+            ("MAIL_USER", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut keys = pg_keys(&t);
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            keys,
+            vec![
+                ("SQL_DATABASE".to_string(), PgRole::Database),
+                ("SQL_HOST".to_string(), PgRole::Host),
+                ("SQL_PASSWORD".to_string(), PgRole::Password),
+                ("SQL_PORT".to_string(), PgRole::Port),
+                ("SQL_USER".to_string(), PgRole::User),
+            ]
+        );
     }
 }

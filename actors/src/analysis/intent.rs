@@ -464,9 +464,13 @@ fn offer_compose(c: &mut Component, port: u16, path: &str, line: u32) {
     );
 }
 
+/// The env templates of a component: its own, else the repository root's (a compose
+/// file at the root passes them to the service it builds in a folder).
 fn env_templates(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
+    let own = ENV_TEMPLATES.iter().any(|n| a.snap.exists(&join(dir, n)));
+    let base = if own { dir } else { "." };
     for name in ENV_TEMPLATES {
-        let path = join(dir, name);
+        let path = join(base, name);
         if !a.snap.exists(&path) {
             continue;
         }

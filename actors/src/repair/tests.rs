@@ -395,3 +395,38 @@ fn a_schema_gives_the_value_it_wants() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_empty_django_setting_sets_the_variable_its_settings_read() {
+    let dir = std::env::temp_dir().join(format!("rr-setting-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(
+        dir.join("site/settings.py"),
+        "import os\nSECRET_KEY = os.environ.get(\"DJANGO_SECRET\")\n",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let line =
+        "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.";
+    let d = one_with(line, &ctx);
+    assert_eq!(
+        d.fix,
+        Fix::SetEnv {
+            name: "DJANGO_SECRET".into(),
+            value: None
+        }
+    );
+    // Without the code, the setting's own name.
+    let d = one_with(line, &DiagnoseContext::default());
+    assert_eq!(
+        d.fix,
+        Fix::SetEnv {
+            name: "SECRET_KEY".into(),
+            value: None
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -440,7 +440,13 @@ pub(crate) fn render(r: &RunReport) -> String {
         let _ = writeln!(
             out,
             "tests: {} ({}; read from {}){}",
-            if t.passed { "passed" } else { "FAILED" },
+            if t.ran_none() {
+                "none ran"
+            } else if t.passed {
+                "passed"
+            } else {
+                "FAILED"
+            },
             if counts.is_empty() {
                 "no per-test results".into()
             } else {
