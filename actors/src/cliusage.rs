@@ -32,15 +32,31 @@ pub struct Usage {
     pub serve: Option<String>,
 }
 
-/// The program a start command runs, by its file name: `./target/release/mdbook serve`
-/// gives `mdbook`.
+/// Interpreters whose first argument is the program.
+const INTERPRETERS: &[&str] = &[
+    "node", "python", "python3", "ruby", "deno", "bun", "sh", "bash", "perl", "php",
+];
+
+/// The program a start command runs, by its file name without extension:
+/// `./target/release/mdbook serve` gives `mdbook`, `node bin/cli.js` gives `cli`.
 pub fn program(start: &str) -> Option<String> {
-    let first = start
+    let mut words = start
         .split_whitespace()
-        .find(|w| !w.contains('=') || w.starts_with('.') || w.starts_with('/'))?;
-    Path::new(first)
-        .file_name()
+        .skip_while(|w| w.contains('=') && !w.starts_with('.') && !w.starts_with('/'));
+    let mut first = words.next()?;
+    if INTERPRETERS.contains(&first) {
+        first = words.find(|w| !w.starts_with('-'))?;
+    }
+    Some(stem(first)).filter(|s| !s.is_empty())
+}
+
+/// A program's name as a usage line or a start command gives it, without folder or
+/// extension.
+fn stem(name: &str) -> String {
+    Path::new(name)
+        .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The usage of the program `start` runs, when its output is one: a `Usage: NAME ...`
@@ -48,13 +64,9 @@ pub fn program(start: &str) -> Option<String> {
 /// wrapper's, a script's argparse line) is not the program's own and gives `None`.
 pub fn usage(start: &str, output: &[String]) -> Option<Usage> {
     let name = program(start)?;
-    let line = output.iter().find(|l| {
-        USAGE.captures(l).is_some_and(|c| {
-            Path::new(&c[1])
-                .file_name()
-                .is_some_and(|n| n == name.as_str())
-        })
-    })?;
+    let line = output
+        .iter()
+        .find(|l| USAGE.captures(l).is_some_and(|c| stem(&c[1]) == name))?;
     let lists_commands = output.iter().any(|l| {
         let t = l.trim().to_ascii_lowercase();
         t == "commands:" || t == "subcommands:" || t == "available commands:"
@@ -174,6 +186,14 @@ mod tests {
         assert_eq!(u.line, "Usage: mdbook [COMMAND]");
         // Another program's usage, or one without commands, is not the program's.
         assert_eq!(usage("./target/release/other", &lines(TOP)), None);
+        assert_eq!(
+            program("node bin/mdbook.js serve").as_deref(),
+            Some("mdbook")
+        );
+        assert_eq!(
+            program("RUST_LOG=info ./target/release/mdbook").as_deref(),
+            Some("mdbook")
+        );
         assert_eq!(
             usage("python app.py", &lines("usage: app.py [-h]\nerror: bad")),
             None

@@ -472,10 +472,43 @@ fn no_such_table_runs_the_apps_init_db_command_and_restarts() {
     assert_eq!(o.report["http"]["status"], 200);
 }
 
+/// The start command is a CLI that prints its usage; its `serve` subcommand's help names
+/// a `[dir]` argument, the site.toml it wants there, and host and port flags.
+#[test]
+fn a_cli_that_serves_is_started_with_its_folder_host_and_port() {
+    let o = check("cli-serve", &[]);
+    expect_rung("cli-serve", &o, "http_answers");
+    let r = fix_of(&o, "cli_usage");
+    assert_eq!(
+        r["fix"]["command"], "node cli.js serve docs --port \"$PORT\" --hostname \"$HOST\"",
+        "{r}"
+    );
+    assert_eq!(r["outcome"], "helped");
+    assert!(
+        r["evidence"].as_str().unwrap().contains("Usage: cli"),
+        "{r}"
+    );
+    assert_eq!(o.report["http"]["status"], 200);
+}
+
+/// A CLI with commands and no server: no service, and its tests are what it aims for.
+#[test]
+fn a_cli_without_a_server_is_run_for_its_tests() {
+    let o = check("cli-tool", &[]);
+    expect_rung("cli-tool", &o, "tests_pass");
+    let r = fix_of(&o, "cli_usage");
+    assert_eq!(r["fix"]["action"], "run_as_cli", "{r}");
+    assert_eq!(o.report["target"], "tests_pass");
+    assert!(o.report["http"].is_null(), "{}", o.report["http"]);
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2);
+}
+
+/// The Django project has no test: `Ran 0 tests` is no proof, so the run aims for HTTP.
 #[test]
 fn a_missing_static_manifest_entry_runs_collectstatic() {
     let o = check("django-static", &[]);
     expect_rung("django-static", &o, "http_answers");
+    assert_eq!(o.report["target"], "http_answers");
     let r = fix_of(&o, "build_step");
     assert_eq!(r["fix"]["action"], "collect_static", "{r}");
     assert!(

@@ -1041,17 +1041,163 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
         .build
         .clone()
         .unwrap_or_else(|| "cargo build --release".into());
-    must(
+    // SQLx's macros check each query against a live database at compile time when the
+    // project keeps no offline data: a private one, migrated, for the build alone.
+    let build_db = match compile_time_database(&dir, req.root.as_deref(), plan) {
+        Some(kind) => Some(BuildDatabase::start(req, &dir, kind, report).await?),
+        None => None,
+    };
+    let mut build_env = env.clone();
+    if let Some(db) = &build_db {
+        build_env.insert("DATABASE_URL".into(), db.url.clone());
+    }
+    let built = must(
         "build",
-        &shell(&build, &dir, &env, &req.logs, "build"),
+        &shell(&build, &dir, &build_env, &req.logs, "build"),
         &mut report.steps,
     )
-    .await?;
+    .await;
+    if let Some(db) = build_db {
+        db.stop().await;
+    }
+    built?;
     report
         .imports
         .push("the crate compiled: every import resolved".into());
     report.env = env;
     Ok(())
+}
+
+/// The database SQLx's query macros need at compile time (`postgresql` or `sqlite`):
+/// the crate uses `query!` and its kin, and neither it nor its workspace keeps offline
+/// data (`.sqlx/`, `sqlx-data.json`) or sets `SQLX_OFFLINE`.
+fn compile_time_database(dir: &Path, root: Option<&Path>, plan: &Plan) -> Option<&'static str> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    if !manifest.contains("sqlx") {
+        return None;
+    }
+    let offline = dir
+        .ancestors()
+        .take_while(|d| root.is_none_or(|r| d.starts_with(r)))
+        .take(4)
+        .any(|d| {
+            d.join(".sqlx").is_dir()
+                || d.join("sqlx-data.json").is_file()
+                || std::fs::read_to_string(d.join(".env"))
+                    .is_ok_and(|t| t.lines().any(|l| l.trim() == "SQLX_OFFLINE=true"))
+        });
+    if offline {
+        return None;
+    }
+    let macros = reporunner_runtime::index::files::walker(&dir.join("src"), true)
+        .build()
+        .flatten()
+        .take(3000)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .any(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|t| {
+                ["query!(", "query_as!(", "query_scalar!(", "query_file!("]
+                    .iter()
+                    .any(|m| t.contains(m))
+            })
+        });
+    if !macros {
+        return None;
+    }
+    if plan.databases.iter().any(|d| d == "postgresql") || manifest.contains("\"postgres\"") {
+        Some("postgresql")
+    } else if plan.databases.iter().any(|d| d == "sqlite") || manifest.contains("\"sqlite\"") {
+        Some("sqlite")
+    } else {
+        None
+    }
+}
+
+/// The private database a build compiles its queries against.
+struct BuildDatabase {
+    url: String,
+    server: Option<reporunner_runtime::process::Service>,
+}
+
+impl BuildDatabase {
+    /// Creates it (PostgreSQL on a free loopback port, or a SQLite file in the run's
+    /// folder) and applies the crate's migrations; each step is in the report.
+    async fn start(
+        req: &InstallRequest,
+        dir: &Path,
+        kind: &str,
+        report: &mut DependencyReport,
+    ) -> Result<Self, StageFailure> {
+        let run_dir = req.logs.parent().unwrap_or(&req.logs).to_path_buf();
+        let (url, server) = if kind == "sqlite" {
+            let file = run_dir.join("build-sqlx.db");
+            let _ = std::fs::remove_file(&file);
+            (format!("sqlite://{}", file.display()), None)
+        } else {
+            let bin = crate::agents::setup::postgres_bin().ok_or_else(|| {
+                StageFailure::new(
+                    "the build checks its SQL against PostgreSQL, which is missing: install the Debian package postgresql",
+                )
+            })?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| {
+                    StageFailure::new(format!("no free port for the build database: {e}"))
+                })?;
+            let place = crate::agents::setup::PgPlace {
+                tag: format!("build-{port}"),
+                run_dir: &run_dir,
+                workspace: &req.workspace,
+                logs: &req.logs,
+            };
+            let server = crate::agents::setup::start_postgres(&place, &bin, "127.0.0.1", port)
+                .await
+                .map_err(|e| StageFailure::new(format!("the build database: {e}")))?;
+            let create = format!(
+                "'{}' -h 127.0.0.1 -p {port} -U postgres -q -c 'CREATE DATABASE build'",
+                bin.join("psql").display()
+            );
+            let created = must(
+                "build database",
+                &shell(&create, dir, &BTreeMap::new(), &req.logs, "build-db"),
+                &mut report.steps,
+            )
+            .await;
+            if let Err(e) = created {
+                let _ = server.stop(std::time::Duration::from_secs(5)).await;
+                return Err(e);
+            }
+            (
+                format!("postgres://postgres@127.0.0.1:{port}/build"),
+                Some(server),
+            )
+        };
+        let db = BuildDatabase { url, server };
+        if let Some(script) = crate::agents::setup::sqlx_apply(dir, &db.url) {
+            let mut env = BTreeMap::new();
+            if let Some(pg) = crate::agents::setup::postgres_bin() {
+                env.insert("PATH".to_string(), path_with(&[pg]));
+            }
+            let applied = must(
+                "migrate the build database",
+                &shell(&script, dir, &env, &req.logs, "build-db-migrate"),
+                &mut report.steps,
+            )
+            .await;
+            if let Err(e) = applied {
+                db.stop().await;
+                return Err(e);
+            }
+        }
+        Ok(db)
+    }
+
+    async fn stop(self) {
+        if let Some(server) = self.server {
+            let _ = server.stop(std::time::Duration::from_secs(5)).await;
+        }
+    }
 }
 
 /// Any other language: the analysis's install and build commands, as they are.

@@ -222,6 +222,22 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
     })
 }
 
+/// The command an `npm start` or `npm run NAME` runs, when package.json gives it as one
+/// plain command; else the start command itself.
+fn package_script(start: &str, dir: Option<&std::path::Path>) -> String {
+    let words: Vec<&str> = start.split_whitespace().collect();
+    let name = match words.as_slice() {
+        ["npm" | "yarn" | "pnpm", "start"] => "start",
+        ["npm" | "yarn" | "pnpm", "run", name] => name,
+        _ => return start.to_string(),
+    };
+    dir.and_then(|d| std::fs::read_to_string(d.join("package.json")).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["scripts"][name].as_str().map(str::to_string))
+        .filter(|s| !s.contains("&&") && !s.contains('|') && !s.contains(';'))
+        .unwrap_or_else(|| start.to_string())
+}
+
 /// How long a program's `--help` may take.
 const HELP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -234,7 +250,8 @@ async fn as_cli(req: &FixRequest) -> Option<RepairRecord> {
         return None;
     }
     let plan = req.plan.as_ref()?;
-    let start = plan.start.as_deref()?;
+    let start = package_script(plan.start.as_deref()?, req.dir.as_deref());
+    let start = start.as_str();
     let record = |fix: Fix, evidence: String| RepairRecord {
         phase: req.phase.clone(),
         class: FailureClass::CliUsage,

@@ -434,7 +434,13 @@ impl SetupState {
             Bind::Named { host, addr } => (None, 5432, addr.to_string(), host.clone()),
         };
         report.port = Some(port);
-        match start_postgres(req, &bin, &addr, port).await {
+        let place = PgPlace {
+            tag: req.run.as_str().to_string(),
+            run_dir: &req.run_dir,
+            workspace: &req.workspace,
+            logs: &req.logs,
+        };
+        match start_postgres(&place, &bin, &addr, port).await {
             Ok(service) => {
                 started.push(Running { service, lease });
             }
@@ -637,7 +643,7 @@ async fn wait_port(addr: &str, port: u16) -> bool {
 
 /// The folder of PostgreSQL's server programs: `initdb` on PATH, else the highest
 /// version under Debian's `/usr/lib/postgresql`.
-fn postgres_bin() -> Option<PathBuf> {
+pub(crate) fn postgres_bin() -> Option<PathBuf> {
     // A link on PATH (Debian's wrappers, or /usr/local/bin links) leads to the real folder,
     // where the server's other programs are.
     if let Some(initdb) = on_path("initdb").and_then(|p| p.canonicalize().ok())
@@ -663,8 +669,21 @@ fn postgres_bin() -> Option<PathBuf> {
 /// authentication (nothing outside this host can reach it). PostgreSQL refuses to run as
 /// root, so as root it runs as the `postgres` user, in a folder under the temporary
 /// directory that user can reach.
-async fn start_postgres(
-    req: &SetupRequest,
+/// Where a private PostgreSQL keeps its files and logs, and whose it is.
+pub(crate) struct PgPlace<'a> {
+    /// Names its data folder: the run, and what the instance is for.
+    pub tag: String,
+    /// The run's folder, for the data of a server that does not run as root.
+    pub run_dir: &'a Path,
+    /// Where its commands run.
+    pub workspace: &'a Path,
+    /// Where its logs go.
+    pub logs: &'a Path,
+}
+
+/// Starts a private PostgreSQL at `addr:port` and waits until it accepts connections.
+pub(crate) async fn start_postgres(
+    req: &PgPlace<'_>,
     bin: &Path,
     addr: &str,
     port: u16,
@@ -673,7 +692,7 @@ async fn start_postgres(
     let data = if root {
         std::env::temp_dir()
             .join("reporunner-postgres")
-            .join(format!("{}-{addr}-{port}", req.run.as_str()))
+            .join(format!("{}-{addr}-{port}", req.tag))
     } else {
         req.run_dir.join(format!("postgres-{addr}-{port}"))
     };
@@ -997,11 +1016,19 @@ fn migrates_itself(dir: &Path) -> bool {
 /// A SQLite file is created first; one that already has tables is left as it is. None
 /// when the code migrates itself at start.
 fn sqlx_script(dir: &Path, env: &BTreeMap<String, String>) -> Option<String> {
-    let files = sqlx_migrations(dir);
-    if files.is_empty() || migrates_itself(dir) {
+    if migrates_itself(dir) {
         return None;
     }
-    let url = env.get("DATABASE_URL")?;
+    sqlx_apply(dir, env.get("DATABASE_URL")?)
+}
+
+/// The script that applies SQLx's migrations to the database at `url`, SQLite or
+/// PostgreSQL; `None` without migrations or for another database.
+pub(crate) fn sqlx_apply(dir: &Path, url: &str) -> Option<String> {
+    let files = sqlx_migrations(dir);
+    if files.is_empty() {
+        return None;
+    }
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
@@ -1024,12 +1051,7 @@ fn sqlx_script(dir: &Path, env: &BTreeMap<String, String>) -> Option<String> {
     if url.starts_with("postgres") {
         let apply: Vec<String> = files
             .iter()
-            .map(|f| {
-                format!(
-                    "psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -q -f {}",
-                    quote(f)
-                )
-            })
+            .map(|f| format!("psql {} -v ON_ERROR_STOP=1 -q -f {}", quote(url), quote(f)))
             .collect();
         return Some(format!("set -e; {}", apply.join("; ")));
     }
