@@ -116,6 +116,43 @@ static PORT_IN_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?::|port )(\d{4,5})\b").unwrap());
 /// A required variable named in the message of a program that stopped for it: a Rust
 /// `expect("DATABASE_URL must be set")`, a thrown `Error('API_KEY is required')`.
+/// pytest's `ERROR collecting tests/test_x.py`.
+static COLLECT_ERROR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());
+/// `No such file or directory: '/path'`.
+static MISSING_FILE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"No such file or directory: '([^']+)'").unwrap());
+
+/// The git submodule (as `.gitmodules` names its path) that holds `missing`, when its
+/// folder in `dir`'s copy is empty or absent.
+fn empty_submodule(dir: &std::path::Path, missing: &str) -> Option<String> {
+    let missing = std::path::Path::new(missing);
+    for base in dir.ancestors().take(4) {
+        let Ok(text) = std::fs::read_to_string(base.join(".gitmodules")) else {
+            continue;
+        };
+        for line in text.lines() {
+            let Some(path) = line.trim().strip_prefix("path").map(str::trim) else {
+                continue;
+            };
+            let Some(path) = path.strip_prefix('=').map(str::trim) else {
+                continue;
+            };
+            let folder = base.join(path);
+            let inside = if missing.is_absolute() {
+                missing.starts_with(&folder)
+            } else {
+                dir.join(missing).starts_with(&folder)
+            };
+            let empty = std::fs::read_dir(&folder).map_or(true, |mut d| d.next().is_none());
+            if inside && empty {
+                return Some(path.to_string());
+            }
+        }
+    }
+    None
+}
+
 /// Django's `ImproperlyConfigured: The SECRET_KEY setting must not be empty.`
 static EMPTY_SETTING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"The ([A-Z][A-Z0-9_]+) setting must not be empty").unwrap());
@@ -484,6 +521,24 @@ fn special(
     ctx: &DiagnoseContext,
 ) -> Option<Vec<(FailureClass, Fix)>> {
     let one = |class, fix| Some(vec![(class, fix)]);
+    if let Some(m) = COLLECT_ERROR.captures(line)
+        && let Some(dir) = ctx.dir.as_deref()
+        && let Some((submodule, _)) = lines[i..]
+            .iter()
+            .take(40)
+            .find_map(|l| MISSING_FILE.captures(l).map(|c| c[1].to_string()))
+            .and_then(|missing| empty_submodule(dir, &missing).map(|s| (s, missing)))
+    {
+        return one(
+            FailureClass::MissingSubmodule,
+            Fix::IgnoreTests {
+                path: m[1].to_string(),
+                reason: format!(
+                    "it reads the git submodule {submodule}, which is empty in this copy (`git submodule update --init` fills it)"
+                ),
+            },
+        );
+    }
     if line.contains("Missing staticfiles manifest entry") {
         return one(FailureClass::BuildStep, Fix::CollectStatic);
     }

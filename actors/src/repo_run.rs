@@ -375,6 +375,7 @@ impl Phase for RepoPhase {
                         plan: a.plan,
                         logs: s.logs(&ctx.run),
                         hosts_file: hosts_file(ctx),
+                        repairs: ctx.repairs.clone(),
                     };
                     let report = ask(
                         &s.agent(crate::agents::test_runner::KIND),

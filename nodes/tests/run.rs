@@ -645,6 +645,28 @@ fn a_python_version_the_code_asks_for_is_found_or_named() {
     }
 }
 
+/// One test module reads a git submodule's files at import; the copy has no submodule.
+#[test]
+fn a_test_module_that_needs_an_empty_submodule_is_left_out_and_named() {
+    let o = check("submodule-tests", &[]);
+    expect_rung("submodule-tests", &o, "tests_pass");
+    let r = fix_of(&o, "missing_submodule");
+    assert_eq!(r["fix"]["action"], "ignore_tests", "{r}");
+    assert_eq!(r["fix"]["path"], "tests/test_corpus.py", "{r}");
+    assert!(
+        r["fix"]["reason"].as_str().unwrap().contains("tests/cases"),
+        "{r}"
+    );
+    assert_eq!(r["outcome"], "helped");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2);
+    assert!(
+        o.report["tests"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("--ignore='tests/test_corpus.py'")
+    );
+}
+
 #[test]
 fn a_missing_pytest_fixture_installs_its_plugin() {
     let o = check("pytest-plugin", &[]);

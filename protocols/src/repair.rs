@@ -40,6 +40,9 @@ pub enum FailureClass {
     /// exited: it serves through a subcommand with host and port flags, or it is no
     /// service at all.
     CliUsage,
+    /// F26: a test module needs the files of a git submodule that this copy of the
+    /// repository does not have.
+    MissingSubmodule,
     /// Not in the catalogue: a failure only a model proposed a fix for.
     Unclassified,
 }
@@ -62,6 +65,7 @@ impl FailureClass {
             FailureClass::BuildStep => "F23",
             FailureClass::HostName => "F24",
             FailureClass::CliUsage => "F25",
+            FailureClass::MissingSubmodule => "F26",
             FailureClass::Unclassified => "F0",
         }
     }
@@ -152,6 +156,13 @@ pub enum Fix {
     /// Run the program as the command-line tool it is: no service to start, its tests
     /// are its point.
     RunAsCli,
+    /// Leave a test module out of the run (`pytest --ignore`), for a reason stated.
+    IgnoreTests {
+        /// The module, relative to the component.
+        path: String,
+        /// Why it cannot run here.
+        reason: String,
+    },
     /// Run non-interactively: `CI=true`, no watch mode, no browser.
     NonInteractive,
     /// Install without the frozen lockfile, and report it.
@@ -204,6 +215,9 @@ impl std::fmt::Display for Fix {
             Fix::RunAsCli => f.write_str(
                 "run it as the command-line tool it is: no service to start, its tests are its point",
             ),
+            Fix::IgnoreTests { path, reason } => {
+                write!(f, "leave the tests in {path} out: {reason}")
+            }
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),
             Fix::RunCommand { command } => write!(f, "run `{}`", command.join(" ")),

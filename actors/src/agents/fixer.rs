@@ -93,6 +93,8 @@ pub fn budget(class: FailureClass) -> usize {
         FailureClass::HostName => 3,
         // Its serve subcommand, then as a CLI.
         FailureClass::CliUsage => 2,
+        // A module per submodule.
+        FailureClass::MissingSubmodule => 4,
         _ => 1,
     }
 }
@@ -115,6 +117,7 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::ServiceHost { .. }
         | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive | Fix::ServeWith { .. } | Fix::RunAsCli => "start",
+        Fix::IgnoreTests { .. } => "tests",
         // A model's command: the run's repairer sends the run back to the failed phase.
         Fix::RunCommand { .. } => "start",
     }

@@ -10,6 +10,7 @@ use crate::testreport::{self, Status, TestSummary};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
+use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::{Plan, TestReport, TestResult};
 use reporunner_runtime::kinds::AgentKind;
 use std::collections::BTreeMap;
@@ -34,6 +35,8 @@ pub struct TestRequest {
     pub logs: PathBuf,
     /// The hosts file the tests see as `/etc/hosts`, when the setup made one.
     pub hosts_file: Option<PathBuf>,
+    /// The repairs applied so far: test modules left out, with why.
+    pub repairs: Vec<RepairRecord>,
 }
 
 /// The Tests agent's messages.
@@ -161,6 +164,15 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     let _ = std::fs::create_dir_all(&req.logs);
     let junit = req.logs.join("junit.xml");
     let _ = std::fs::remove_file(&junit);
+    // Modules the Fixer left out, for pytest.
+    let mut command = command;
+    if command.contains("pytest") {
+        for r in &req.repairs {
+            if let Fix::IgnoreTests { path, .. } = &r.fix {
+                command.push_str(&format!(" --ignore='{}'", path.replace('\'', "")));
+            }
+        }
+    }
     let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
     let mut spec = shell(&script, &dir, &req.env, &req.logs, "tests");
     spec.hosts_file = req.hosts_file.clone();
@@ -264,6 +276,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
                     | FailureClass::HostName
                     | FailureClass::DependencyDrift
                     | FailureClass::Database
+                    | FailureClass::MissingSubmodule
             )
         }) {
             let mut f = StageFailure::of_step(&step, &outcome);
