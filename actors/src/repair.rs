@@ -116,6 +116,20 @@ static PORT_IN_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?::|port )(\d{4,5})\b").unwrap());
 /// A required variable named in the message of a program that stopped for it: a Rust
 /// `expect("DATABASE_URL must be set")`, a thrown `Error('API_KEY is required')`.
+/// Compiler errors of C extensions written against a Python API a release took away, and
+/// the Python that still has it.
+const C_API_GONE: &[(&str, &str)] = &[
+    // The interpreter state became opaque in 3.8.
+    ("incomplete typedef ‘PyInterpreterState’", "<3.8"),
+    ("incomplete typedef 'PyInterpreterState'", "<3.8"),
+    // `tp_print` went in 3.9.
+    ("has no member named ‘tp_print’", "<3.9"),
+    // Frames became opaque, and longintrepr.h moved, in 3.11.
+    ("longintrepr.h: No such file or directory", "<3.11"),
+    ("incomplete typedef ‘PyFrameObject’", "<3.11"),
+    ("has no member named ‘f_lasti’", "<3.11"),
+];
+
 /// pytest's `ERROR collecting tests/test_x.py`.
 static COLLECT_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());
@@ -352,7 +366,29 @@ pub fn diagnose<'a>(
             }
             continue;
         }
+        // C code that uses a part of Python's API a release removed: the Python before it.
+        if let Some(constraint) = C_API_GONE
+            .iter()
+            .find(|(sig, _)| line.contains(sig))
+            .map(|(_, c)| *c)
+        {
+            push(
+                FailureClass::RuntimeVersion,
+                Fix::UseRuntime {
+                    runtime: "python".into(),
+                    constraint: constraint.into(),
+                },
+                line,
+            );
+            continue;
+        }
+        let c_api_named = || {
+            lines
+                .iter()
+                .any(|l| C_API_GONE.iter().any(|(sig, _)| l.contains(sig)))
+        };
         if let Some((major, minor)) = ctx.python
+            && !c_api_named()
             && (line.contains("Failed building wheel for")
                 || line.contains("Failed to build installable wheels")
                 || line.contains("error: Failed to build `")
@@ -536,6 +572,16 @@ fn special(
                 reason: format!(
                     "it reads the git submodule {submodule}, which is empty in this copy (`git submodule update --init` fills it)"
                 ),
+            },
+        );
+    }
+    if line.contains("prisma generate")
+        && (line.contains("did not initialize yet") || line.contains("Please run"))
+    {
+        return one(
+            FailureClass::BuildStep,
+            Fix::Prepare {
+                command: "npx --no-install prisma generate".into(),
             },
         );
     }

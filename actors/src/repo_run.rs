@@ -1284,7 +1284,7 @@ fn own_python_modules(dir: &Path) -> Vec<String> {
 
 /// The Python module a start command runs: `FLASK_APP=app:app flask run` → `app`,
 /// `uvicorn app.main:api` → `app.main`, `python manage.py` → `manage`.
-fn entry_module(start: &str) -> Option<String> {
+pub(crate) fn entry_module(start: &str) -> Option<String> {
     let words: Vec<&str> = start.split_whitespace().collect();
     let clean = |w: &str| -> Option<String> {
         let m = w

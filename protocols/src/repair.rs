@@ -114,6 +114,12 @@ pub enum Fix {
         /// The command, as the project names it.
         command: String,
     },
+    /// Run a generation step the project's tools name (`prisma generate`) before the
+    /// app and its tests, then again.
+    Prepare {
+        /// The command.
+        command: String,
+    },
     /// Collect the static files into the manifest the app serves them from (Django's
     /// `collectstatic`), then start again; the tests get them too.
     CollectStatic,
@@ -194,6 +200,7 @@ impl std::fmt::Display for Fix {
                 write!(f, "create the database's tables with `{command}`")
             }
             Fix::CollectStatic => f.write_str("collect the static files"),
+            Fix::Prepare { command } => write!(f, "run `{command}` first"),
             Fix::SetEnv { name, value: None } => write!(f, "set {name}"),
             Fix::SetEnv {
                 name,

@@ -93,6 +93,8 @@ pub fn budget(class: FailureClass) -> usize {
         FailureClass::HostName => 3,
         // Its serve subcommand, then as a CLI.
         FailureClass::CliUsage => 2,
+        // Static files, a generated client.
+        FailureClass::BuildStep => 2,
         // A module per submodule.
         FailureClass::MissingSubmodule => 4,
         _ => 1,
@@ -114,6 +116,7 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::RunMigrations
         | Fix::InitDatabase { .. }
         | Fix::CollectStatic
+        | Fix::Prepare { .. }
         | Fix::ServiceHost { .. }
         | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive | Fix::ServeWith { .. } | Fix::RunAsCli => "start",

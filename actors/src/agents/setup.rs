@@ -14,7 +14,7 @@ use reporunner_protocols::ids::RunId;
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_protocols::profile::Component;
 use reporunner_protocols::repair::{Fix, RepairRecord};
-use reporunner_protocols::stage::{DatabaseReport, Plan, SetupReport, StepReport};
+use reporunner_protocols::stage::{DatabaseReport, Plan, PlanKind, SetupReport, StepReport};
 use reporunner_runtime::kinds::AgentKind;
 use reporunner_runtime::naming::Namespace;
 use reporunner_runtime::process::{self, CommandSpec, Service};
@@ -174,6 +174,7 @@ impl SetupState {
         let mut fixed_env: BTreeMap<String, String> = BTreeMap::new();
         let mut init: Vec<String> = Vec::new();
         let mut collect_static = false;
+        let mut prepare: Vec<String> = Vec::new();
         let mut named: Vec<(String, String)> = Vec::new();
         for r in &req.repairs {
             match &r.fix {
@@ -181,6 +182,9 @@ impl SetupState {
                     init.push(command.clone());
                 }
                 Fix::CollectStatic => collect_static = true,
+                Fix::Prepare { command } if !prepare.contains(command) => {
+                    prepare.push(command.clone());
+                }
                 Fix::ServiceHost { host, kind } if !named.iter().any(|(h, _)| h == host) => {
                     named.push((host.clone(), kind.clone()));
                 }
@@ -327,9 +331,21 @@ impl SetupState {
                     });
             }
         }
-        let written = envfile::write_env(&dir, &component, &run_values)
-            .map_err(|e| StageFailure::new(format!("writing .env: {e}")))?;
-        report.env_file = Some(dir.join(".env").display().to_string());
+        // A library or a test suite reads variables for its users, and its tests may
+        // look for a `.env` (a dotenv loader's own): none is written for it unless it has
+        // a template, a database, or the Fixer asked for a variable.
+        let for_users = req.plan.kind == PlanKind::Library
+            && component.env_files.is_empty()
+            && set_env.is_empty()
+            && run_values.keys().all(|k| k == "HOST");
+        let written = if for_users {
+            Vec::new()
+        } else {
+            let written = envfile::write_env(&dir, &component, &run_values)
+                .map_err(|e| StageFailure::new(format!("writing .env: {e}")))?;
+            report.env_file = Some(dir.join(".env").display().to_string());
+            written
+        };
         report.env_written = written
             .iter()
             .map(|w| {
@@ -354,6 +370,28 @@ impl SetupState {
                 .or_insert_with(|| dir.display().to_string());
         }
         expand_env(&mut report.env, &known);
+        // Flask's CLI (Flask-Migrate's `flask db upgrade`) finds the app through
+        // FLASK_APP, which older Flask needs: the module the start command serves.
+        let flask_cli = req.plan.migrations.iter().any(|m| m == "flask-migrate")
+            || init.iter().any(|c| c.starts_with("flask "));
+        let flaskenv = std::fs::read_to_string(dir.join(".flaskenv"))
+            .is_ok_and(|t| t.contains("FLASK_APP"));
+        if flask_cli
+            && !flaskenv
+            && !report.env.contains_key("FLASK_APP")
+            && !req.env.contains_key("FLASK_APP")
+            && let Some(module) = req
+                .plan
+                .start
+                .as_deref()
+                .and_then(crate::repo_run::entry_module)
+                .filter(|m| {
+                    let file = format!("{}.py", m.replace('.', "/"));
+                    dir.join(&file).is_file() || dir.join(m.replace('.', "/")).is_dir()
+                })
+        {
+            report.env.insert("FLASK_APP".into(), module);
+        }
         let mut env = req.env.clone();
         merge_env(&mut env, &report.env);
         let hosts_file = report.hosts_file.as_ref().map(PathBuf::from);
@@ -362,6 +400,10 @@ impl SetupState {
             spec.hosts_file = hosts_file.clone();
             spec
         };
+        // Generation steps the Fixer found missing, before anything uses their output.
+        for command in &prepare {
+            must("prepare", &step(command, "prepare"), &mut report.steps).await?;
+        }
         if migrate {
             for tool in &req.plan.migrations {
                 if let Some(script) = migration_script(&dir, tool, &env) {

@@ -221,10 +221,11 @@ fn readme(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         if start.is_none()
             && (starts.iter().any(|s| cmd.starts_with(s))
                 || ((first == "python" || first == "python3")
-                    && cmd
-                        .split_whitespace()
-                        .nth(1)
-                        .is_some_and(|f| f.ends_with(".py"))))
+                    && cmd.split_whitespace().nth(1).is_some_and(|f| {
+                        // A script of this repository: an example the README writes out
+                        // for the reader (`python hello.py`) is not the project's start.
+                        f.ends_with(".py") && a.snap.exists(&join(dir, f))
+                    })))
         {
             start = Some(Fact::new(cmd.to_string(), 0.45, ev()));
         }

@@ -430,3 +430,69 @@ fn an_empty_django_setting_sets_the_variable_its_settings_read() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn c_code_written_for_an_older_python_api_asks_for_that_python() {
+    let d = one_with(
+        "psycopg/psycopgmodule.c:685:18: error: invalid use of incomplete typedef ‘PyInterpreterState’ {aka ‘struct _is’}",
+        &DiagnoseContext::default(),
+    );
+    assert_eq!(
+        d.fix,
+        Fix::UseRuntime {
+            runtime: "python".into(),
+            constraint: "<3.8".into()
+        }
+    );
+}
+
+#[test]
+fn a_collection_error_on_an_empty_submodule_leaves_the_module_out() {
+    let dir = std::env::temp_dir().join(format!("rr-submodule-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tests/cases")).unwrap();
+    std::fs::write(
+        dir.join(".gitmodules"),
+        "[submodule \"tests/cases\"]\n\tpath = tests/cases\n\turl = https://example.invalid/c.git\n",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let missing = format!(
+        "E   FileNotFoundError: [Errno 2] No such file or directory: '{}/tests/cases/list'",
+        dir.display()
+    );
+    let lines = [
+        "__________ ERROR collecting tests/test_cases.py __________",
+        "tests/test_cases.py:5: in <module>",
+        missing.as_str(),
+    ];
+    let d = diagnose(lines, &ctx);
+    assert_eq!(
+        d.first().map(|d| d.fix.clone()),
+        Some(Fix::IgnoreTests {
+            path: "tests/test_cases.py".into(),
+            reason: "it reads the git submodule tests/cases, which is empty in this copy (`git submodule update --init` fills it)".into()
+        })
+    );
+    // A submodule with files: the error is the test's own.
+    std::fs::write(dir.join("tests/cases/other"), "x").unwrap();
+    assert!(diagnose(lines, &ctx).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_ungenerated_prisma_client_runs_prisma_generate() {
+    let d = one_with(
+        "    @prisma/client did not initialize yet. Please run \"prisma generate\" and try to import it again.",
+        &DiagnoseContext::default(),
+    );
+    assert_eq!(d.class, FailureClass::BuildStep);
+    assert_eq!(
+        d.fix,
+        Fix::Prepare {
+            command: "npx --no-install prisma generate".into()
+        }
+    );
+}
