@@ -130,6 +130,13 @@ const C_API_GONE: &[(&str, &str)] = &[
     ("has no member named ‘f_lasti’", "<3.11"),
 ];
 
+/// A type error located in a dependency's `.d.ts` (tsd's `path:line:col`, tsc's
+/// `path(line,col): error`).
+static TYPES_IN_DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"node_modules/@types/[^\s:()]+\.d\.ts(?::\d+:\d+\s*$|\(\d+,\d+\): error TS)")
+        .unwrap()
+});
+
 /// pytest's `ERROR collecting tests/test_x.py`.
 static COLLECT_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());
@@ -732,6 +739,11 @@ fn special(
         return drift(date);
     }
     if line.contains("ERR_REQUIRE_ESM") && line.contains("node_modules") {
+        return drift(date);
+    }
+    // The type checker fails inside a dependency's own type definitions: definitions
+    // newer than the TypeScript the project pins.
+    if TYPES_IN_DEPENDENCY.is_match(line) {
         return drift(date);
     }
     None

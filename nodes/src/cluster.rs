@@ -182,10 +182,24 @@ impl ClusterHandle {
 /// Logs peers that leave, and peers that leave before they authenticate: a wrong cookie,
 /// a TLS mismatch, or not a Repo Runner node at all. Of two connections between the same
 /// two nodes, ractor_cluster closes one; that one is not a refusal.
-#[derive(Default)]
 struct SessionLog {
+    /// This node's own name.
+    own: String,
     /// The authenticated sessions, with their peers' names.
     authenticated: std::sync::Mutex<std::collections::HashMap<ractor::ActorId, String>>,
+    /// Why the last peer was refused, for a worker's join to report.
+    refusal: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// What a refusal of a peer whose name is `name` says, when the name is this node's own.
+fn name_clash(own: &str, name: &str) -> Option<String> {
+    // ractor_cluster names a peer `NAME@HOST`.
+    let bare = name.split_once('@').map_or(name, |(n, _)| n);
+    (bare == own).then(|| {
+        format!(
+            "the peer has this node's own name {own}: two nodes cannot share a name (give one another --name)"
+        )
+    })
 }
 
 impl SessionLog {
@@ -216,12 +230,13 @@ impl NodeEventSubscription for SessionLog {
             tracing::warn!(peer = %ses.peer_addr, node = %name, "peer left");
         } else if authenticated.values().any(|n| *n == name) {
             tracing::debug!(peer = %ses.peer_addr, node = %name, "duplicate connection closed");
+        } else if let Some(why) = name_clash(&self.own, &name) {
+            tracing::warn!(peer = %ses.peer_addr, node = %name, "peer refused: {why}");
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
         } else {
-            tracing::warn!(
-                peer = %ses.peer_addr,
-                node = %name,
-                "peer refused: it did not authenticate (wrong cookie, TLS on one side only, or not a Repo Runner node)"
-            );
+            let why = "it did not authenticate (wrong cookie, TLS on one side only, or not a Repo Runner node)";
+            tracing::warn!(peer = %ses.peer_addr, node = %name, "peer refused: {why}");
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
         }
     }
 
@@ -266,9 +281,14 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
     let (server, task) = Actor::spawn(None, server, ())
         .await
         .context("starting the node server")?;
+    let refusal = std::sync::Arc::new(std::sync::Mutex::new(None));
     let _ = server.cast(NodeServerMessage::SubscribeToEvents {
         id: "reporunner.sessions".into(),
-        subscription: Box::new(SessionLog::default()),
+        subscription: Box::new(SessionLog {
+            own: node.id().to_string(),
+            authenticated: std::sync::Mutex::default(),
+            refusal: refusal.clone(),
+        }),
     });
     let address = format!("{}:{port}", config.advertise_host);
     wait_listening(port).await?;
@@ -299,7 +319,7 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
         address,
     };
     if let Some(head) = &config.join {
-        if let Err(e) = join(&handle.server, head, tls.as_ref()).await {
+        if let Err(e) = join(&handle.server, head, tls.as_ref(), Some(&refusal)).await {
             handle.stop().await;
             return Err(e);
         }
@@ -419,6 +439,7 @@ async fn join(
     server: &ActorRef<NodeServerMessage>,
     head: &str,
     tls: Option<&Tls>,
+    refusal: Option<&std::sync::Mutex<Option<String>>>,
 ) -> anyhow::Result<()> {
     connect(server, head, tls)
         .await
@@ -443,6 +464,13 @@ async fn join(
         }
         seen |= !sessions.is_empty();
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A refusal this node's session log could tell apart: a name both nodes have.
+    let clash = refusal
+        .and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        .filter(|why| why.contains("own name"));
+    if let Some(why) = clash {
+        bail!("the head at {head} refused this node: {why}");
     }
     bail!(
         "the head at {head} refused this node: it did not accept the cookie (check --cookie or \
@@ -491,7 +519,7 @@ where
     .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
     let (server, task) = Actor::spawn(None, server, ()).await?;
     let result = async {
-        join(&server, &client.address, tls.as_ref()).await?;
+        join(&server, &client.address, tls.as_ref(), None).await?;
         // The head's host arrives with the session's state exchange.
         let started = Instant::now();
         loop {

@@ -1030,3 +1030,81 @@ fn the_head_serves_the_api_and_lists_the_workers_that_joined() {
     });
     drop(head);
 }
+
+/// The README's two commands on one host, with no `--name`: each node is named after the
+/// host and its port, so the worker joins. A worker given the head's own name is refused,
+/// and both sides say it is the name.
+#[test]
+fn nodes_without_names_join_on_one_host_and_a_name_clash_is_told_apart() {
+    let port = free_port();
+    let head_addr = format!("127.0.0.1:{port}");
+    let spawn_unnamed = |args: &[&str], tag: &str| {
+        let data = std::env::temp_dir().join(format!("rr-cluster-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let child = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+            .args(["node", "start"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("REPORUNNER_COOKIE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        NodeProcess { child, data }
+    };
+    let mut head = spawn_unnamed(
+        &["--head", "--port", &port.to_string(), "--cookie", "s3cret"],
+        "unnamed-head",
+    );
+    wait_listening(port);
+    let worker_port = free_port();
+    let _worker = spawn_unnamed(
+        &[
+            "--join",
+            &head_addr,
+            "--port",
+            &worker_port.to_string(),
+            "--cookie",
+            "s3cret",
+        ],
+        "unnamed-worker",
+    );
+    let nodes = wait_nodes(&head_addr, "s3cret", 2);
+    let names: Vec<String> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names[0].ends_with(&format!("-{port}")), "{names:?}");
+    assert!(names[1].ends_with(&format!("-{worker_port}")), "{names:?}");
+
+    // A third node named as the head is.
+    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+        .args(["node", "start", "--name", &names[0], "--join", &head_addr])
+        .args(["--port", &free_port().to_string(), "--cookie", "s3cret"])
+        .arg("--data-dir")
+        .arg(std::env::temp_dir().join(format!("rr-cluster-clash-{}", std::process::id())))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("own name {}", names[0])) && !err.contains("cookie"),
+        "{err}"
+    );
+    // The cluster is as it was, and the head's log names the clash too.
+    assert_eq!(
+        wait_nodes(&head_addr, "s3cret", 2)
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let _ = head.child.kill();
+    let mut log = String::new();
+    use std::io::Read as _;
+    let _ = head.child.stderr.take().unwrap().read_to_string(&mut log);
+    assert!(log.contains("two nodes cannot share a name"), "{log}");
+}

@@ -875,12 +875,34 @@ async fn node_install(
                 .replace(" --frozen-lockfile", "")
                 .replace(" --immutable", "");
         }
-        must(
+        let installed = must(
             "install",
             &shell(&script, &dir, &env, &req.logs, "install"),
             &mut report.steps,
         )
-        .await?;
+        .await;
+        match installed {
+            // A registry whose publish dates are later than the date for every version
+            // (a mirror that republished them) cannot resolve as of it: the install is
+            // made as it would be without, and the step before says why.
+            Err(e)
+                if env.contains_key("npm_config_before")
+                    && e.lines.iter().any(|l| {
+                        l.contains("ENOVERSIONS") || l.contains("No versions available")
+                    }) =>
+            {
+                env.remove("npm_config_before");
+                must(
+                    "install (this registry cannot resolve as of the date)",
+                    &shell(&script, &dir, &env, &req.logs, "install"),
+                    &mut report.steps,
+                )
+                .await?;
+            }
+            other => {
+                other?;
+            }
+        }
         if !extras.packages.is_empty() {
             let s = format!("npm install --no-save {}", extras.packages.join(" "));
             must(

@@ -374,8 +374,8 @@ impl SetupState {
         // FLASK_APP, which older Flask needs: the module the start command serves.
         let flask_cli = req.plan.migrations.iter().any(|m| m == "flask-migrate")
             || init.iter().any(|c| c.starts_with("flask "));
-        let flaskenv = std::fs::read_to_string(dir.join(".flaskenv"))
-            .is_ok_and(|t| t.contains("FLASK_APP"));
+        let flaskenv =
+            std::fs::read_to_string(dir.join(".flaskenv")).is_ok_and(|t| t.contains("FLASK_APP"));
         if flask_cli
             && !flaskenv
             && !report.env.contains_key("FLASK_APP")
@@ -389,6 +389,11 @@ impl SetupState {
                     let file = format!("{}.py", m.replace('.', "/"));
                     dir.join(&file).is_file() || dir.join(m.replace('.', "/")).is_dir()
                 })
+                // A file by its path, which Flask before 1.0 requires.
+                .map(|m| {
+                    let file = format!("{}.py", m.replace('.', "/"));
+                    if dir.join(&file).is_file() { file } else { m }
+                })
         {
             report.env.insert("FLASK_APP".into(), module);
         }
@@ -401,8 +406,11 @@ impl SetupState {
             spec
         };
         // Generation steps the Fixer found missing, before anything uses their output.
+        // One that fails is reported, not fatal: the app may run without it, and what
+        // needed it fails again for the Fixer to see.
         for command in &prepare {
-            must("prepare", &step(command, "prepare"), &mut report.steps).await?;
+            let (done, _) = run_step("prepare", &step(command, "prepare")).await;
+            report.steps.push(done);
         }
         if migrate {
             for tool in &req.plan.migrations {

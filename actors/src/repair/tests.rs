@@ -496,3 +496,25 @@ fn an_ungenerated_prisma_client_runs_prisma_generate() {
         }
     );
 }
+
+#[test]
+fn type_errors_in_a_dependencys_definitions_are_drift() {
+    let ctx = DiagnoseContext {
+        commit_date: Some("2021-03-01T00:00:00Z".into()),
+        ..DiagnoseContext::default()
+    };
+    for line in [
+        "  ../../../cache/node/d5c3/node_modules/@types/node/http2.d.ts:952:8",
+        "node_modules/@types/node/globals.d.ts(72,13): error TS1005: ';' expected.",
+    ] {
+        assert_eq!(
+            one_with(line, &ctx).fix,
+            Fix::ResolveAsOf {
+                date: "2021-03-01T00:00:00Z".into()
+            },
+            "{line}"
+        );
+    }
+    // The project's own type error is not.
+    assert!(diagnose(["src/index.d.ts:3:1"], &ctx).is_empty());
+}

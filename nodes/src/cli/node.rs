@@ -74,7 +74,7 @@ struct StartArgs {
     /// A label, `key=value`; repeat for more.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
-    /// The node's name [default: the host name].
+    /// The node's name [default: the host name and the port, `HOST-7400`].
     #[arg(long)]
     name: Option<String>,
     /// The address other nodes reach this one at [default: 127.0.0.1].
@@ -280,8 +280,20 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let mut labels = file.labels.clone();
     labels.extend(parse_labels(&args.labels)?);
     let mut config = NodeConfig::default();
-    if let Some(name) = args.name.clone().or(file.name.clone()) {
-        config.node = NodeId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A free port is chosen here, so that the default name can carry it.
+    let port = match args.port.or(file.port).unwrap_or(DEFAULT_PORT) {
+        0 => std::net::TcpListener::bind(("0.0.0.0", 0))?
+            .local_addr()?
+            .port(),
+        p => p,
+    };
+    match args.name.clone().or(file.name.clone()) {
+        Some(name) => config.node = NodeId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?,
+        // The host's name and the port: two nodes on one host never share it.
+        None => {
+            config.node = NodeId::parse(&format!("{}-{port}", config.node))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
     }
     // Names unique across the cluster. ractor_cluster advertises every remotable actor to
     // its peers under the actor's name, and when a peer's session closes ractor removes
@@ -295,7 +307,7 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| args.data.resolve()),
     );
     let cluster_config = ClusterConfig {
-        port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+        port,
         cookie,
         advertise_host: args
             .advertise
