@@ -137,6 +137,10 @@ static TYPES_IN_DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 
+/// A public host name a build could not reach: `getaddrinfo ENOTFOUND fonts.googleapis.com`.
+static PUBLIC_HOST_UNREACHABLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([A-Za-z0-9.-]+)").unwrap());
+
 /// pytest's `ERROR collecting tests/test_x.py`.
 static COLLECT_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());
@@ -591,6 +595,12 @@ fn special(
                 command: "npx --no-install prisma generate".into(),
             },
         );
+    }
+    if let Some(m) = PUBLIC_HOST_UNREACHABLE.captures(line)
+        && m[1].contains('.')
+        && !m[1].ends_with(".local")
+    {
+        return one(FailureClass::OfflineBuild, Fix::DevServer);
     }
     if line.contains("Missing staticfiles manifest entry") {
         return one(FailureClass::BuildStep, Fix::CollectStatic);

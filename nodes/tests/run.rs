@@ -645,6 +645,25 @@ fn a_python_version_the_code_asks_for_is_found_or_named() {
     }
 }
 
+/// The production build downloads web fonts from a host that does not resolve; the dev
+/// script serves without them.
+#[test]
+fn a_build_that_needs_the_network_is_served_by_the_dev_script() {
+    let o = check("offline-build", &[]);
+    expect_rung("offline-build", &o, "http_answers");
+    let r = fix_of(&o, "offline_build");
+    assert_eq!(r["fix"]["action"], "dev_server", "{r}");
+    assert!(
+        r["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("ENOTFOUND fonts.assets.invalid"),
+        "{r}"
+    );
+    assert_eq!(r["outcome"], "helped");
+    assert_eq!(o.report["http"]["status"], 200);
+}
+
 /// One test module reads a git submodule's files at import; the copy has no submodule.
 #[test]
 fn a_test_module_that_needs_an_empty_submodule_is_left_out_and_named() {

@@ -43,6 +43,9 @@ pub enum FailureClass {
     /// F26: a test module needs the files of a git submodule that this copy of the
     /// repository does not have.
     MissingSubmodule,
+    /// F27: a production build fetches from the network (web fonts, a CDN), which this
+    /// host cannot reach; the project's dev server builds as it serves.
+    OfflineBuild,
     /// Not in the catalogue: a failure only a model proposed a fix for.
     Unclassified,
 }
@@ -66,6 +69,7 @@ impl FailureClass {
             FailureClass::HostName => "F24",
             FailureClass::CliUsage => "F25",
             FailureClass::MissingSubmodule => "F26",
+            FailureClass::OfflineBuild => "F27",
             FailureClass::Unclassified => "F0",
         }
     }
@@ -169,6 +173,8 @@ pub enum Fix {
         /// Why it cannot run here.
         reason: String,
     },
+    /// Skip the production build and serve with the project's `dev` script.
+    DevServer,
     /// Run non-interactively: `CI=true`, no watch mode, no browser.
     NonInteractive,
     /// Install without the frozen lockfile, and report it.
@@ -224,6 +230,9 @@ impl std::fmt::Display for Fix {
             ),
             Fix::IgnoreTests { path, reason } => {
                 write!(f, "leave the tests in {path} out: {reason}")
+            }
+            Fix::DevServer => {
+                f.write_str("skip the production build and serve with the dev script")
             }
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),

@@ -121,6 +121,8 @@ struct Extras {
     as_of: Option<String>,
     /// Install the lock of this package manager, exported, with pip.
     export_lock: Option<String>,
+    /// Skip the production build: the dev server serves.
+    dev_server: bool,
 }
 
 impl Extras {
@@ -135,6 +137,7 @@ impl Extras {
                 }
                 Fix::InstallProject => x.editable = true,
                 Fix::UnfrozenInstall => x.unfrozen = true,
+                Fix::DevServer => x.dev_server = true,
                 Fix::UseRuntime {
                     runtime,
                     constraint,
@@ -922,7 +925,7 @@ async fn node_install(
             link(&cached.join("node_modules"), &modules)?;
         }
     }
-    if let Some(build) = &plan.build {
+    if let Some(build) = plan.build.as_ref().filter(|_| !extras.dev_server) {
         must(
             "build",
             &shell(build, &dir, &env, &req.logs, "build"),

@@ -111,7 +111,8 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::InstallTestTool { .. }
         | Fix::UnfrozenInstall
         | Fix::ResolveAsOf { .. }
-        | Fix::ExportLock { .. } => "dependencies",
+        | Fix::ExportLock { .. }
+        | Fix::DevServer => "dependencies",
         Fix::StartDatabase { .. }
         | Fix::RunMigrations
         | Fix::InitDatabase { .. }
@@ -207,6 +208,15 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
                 matches!(runtime.as_str(), "python" | "javascript" | "typescript")
             }
             Fix::ServiceHost { kind, .. } => kind == "redis" || kind == "postgresql",
+            // A dev script to serve with.
+            Fix::DevServer => {
+                req.dir.as_ref().is_some_and(|d| {
+                    std::fs::read_to_string(d.join("package.json"))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                        .is_some_and(|v| v["scripts"]["dev"].is_string())
+                }) && req.phase == "dependencies"
+            }
             Fix::RunMigrations => !req
                 .history
                 .iter()

@@ -195,7 +195,16 @@ impl RunnerState {
                 Fix::ServeWith { command } => Some(command),
                 _ => None,
             });
-            let Some(start) = served.or(plan.start.as_ref()) else {
+            // The dev server, when the production build could not be made here.
+            let dev = req
+                .repairs
+                .iter()
+                .any(|r| r.fix == Fix::DevServer)
+                .then(|| {
+                    let pm = plan.package_manager.as_deref().unwrap_or("npm");
+                    format!("{pm} run dev")
+                });
+            let Some(start) = served.or(dev.as_ref()).or(plan.start.as_ref()) else {
                 return Err(StageFailure::new("the plan has no start command"));
             };
             let mut env = req.env.clone();

@@ -518,3 +518,21 @@ fn type_errors_in_a_dependencys_definitions_are_drift() {
     // The project's own type error is not.
     assert!(diagnose(["src/index.d.ts:3:1"], &ctx).is_empty());
 }
+
+#[test]
+fn a_public_host_a_build_cannot_reach_calls_for_the_dev_server() {
+    let d = one_with(
+        "    [cause]: Error: getaddrinfo ENOTFOUND fonts.googleapis.com",
+        &DiagnoseContext::default(),
+    );
+    assert_eq!(
+        (d.class, d.fix),
+        (FailureClass::OfflineBuild, Fix::DevServer)
+    );
+    // A compose service's bare name is F24's.
+    let d = diagnose(
+        ["Error: getaddrinfo ENOTFOUND redis"],
+        &DiagnoseContext::default(),
+    );
+    assert!(d.iter().all(|d| d.fix != Fix::DevServer), "{d:?}");
+}
