@@ -1574,6 +1574,19 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
             RepairOutcome::Helped
         } else {
             match record.phase(&r.phase) {
+                // A test suite that ran to its end and still prints the failure: the
+                // fix let it run, but did not cure what it was for.
+                Some(p)
+                    if p.status == PhaseStatus::Succeeded
+                        && r.phase == "tests"
+                        && !evidence.is_empty()
+                        && p.output_json.as_deref().is_some_and(|o| {
+                            let escaped = serde_json::to_string(evidence).unwrap_or_default();
+                            o.contains(escaped.trim_matches('"'))
+                        }) =>
+                {
+                    RepairOutcome::DidNotHelp
+                }
                 Some(p) if p.status == PhaseStatus::Succeeded => RepairOutcome::Helped,
                 Some(p) if p.status == PhaseStatus::Failed => {
                     // The output is JSON: the evidence appears there escaped.
