@@ -830,7 +830,24 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
         .or_else(|| profile.components.iter().find(|c| c.start_command.is_some()))
         .or_else(|| profile.components.first())
         .ok_or_else(|| {
-            let mut why = "no component found: the repository has no manifest, start command or index.html Repo Runner recognises".to_string();
+            let mut why = "no component found: the repository has no manifest, start command or index.html Repo Runner recognises (Python, JavaScript/TypeScript, Rust, Go, JVM, Ruby, PHP, .NET, static sites)".to_string();
+            let mut top: Vec<String> = std::fs::read_dir(workspace)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            top.sort();
+            if !top.is_empty() {
+                let more = top.len().saturating_sub(8);
+                top.truncate(8);
+                why.push_str(&format!(
+                    "; its top level holds {}{}",
+                    top.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                ));
+            }
             for w in &profile.warnings {
                 why.push_str(&format!(
                     "; {}{}",

@@ -12,7 +12,35 @@ mod serve;
 mod users;
 
 use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The repository folder a command was pointed at, resolved; an error that names the
+/// problem and the next step for a path that does not exist, a file, or an empty folder.
+pub(crate) fn repository_folder(path: &Path) -> anyhow::Result<PathBuf> {
+    let shown = path.display();
+    let Ok(full) = path.canonicalize() else {
+        anyhow::bail!(
+            "{shown} does not exist: give the folder of a repository (a clone or a checkout)"
+        );
+    };
+    if !full.is_dir() {
+        let parent = full
+            .parent()
+            .map(|p| format!(" ({})", p.display()))
+            .unwrap_or_default();
+        anyhow::bail!("{shown} is a file, not a folder: give the folder of its repository{parent}");
+    }
+    let empty = std::fs::read_dir(&full)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if empty {
+        anyhow::bail!(
+            "{shown} is empty: a repository's folder holds its manifest (package.json, pyproject.toml, Cargo.toml, go.mod, ...) and its code; clone or copy one there"
+        );
+    }
+    Ok(full)
+}
 
 /// Repo Runner: gets a source repository running by itself.
 #[derive(Debug, Parser)]

@@ -213,7 +213,7 @@ fn analyze_prints_the_profile_with_evidence() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
 
 /// With a model, Detection asks it for the start command the rules did not find (the

@@ -371,18 +371,48 @@ fn a_folder_that_is_not_a_repository_stops_at_the_plan_with_a_reason() {
             .contains("no component"),
         "{report}"
     );
+    // What the folder holds instead, for the user to see what was looked at.
+    assert!(
+        report["stopped_because"]
+            .as_str()
+            .unwrap()
+            .contains("its top level holds notes.txt"),
+        "{report}"
+    );
     let _ = std::fs::remove_dir_all(&empty);
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// A path that does not exist, a file and an empty folder: each error names the problem
+/// and the next step, and nothing runs.
 #[test]
 fn a_path_that_does_not_exist_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
-        .args(["run", "/no/such/repository", "--check"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
+    let run = |path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reporunner"))
+            .arg("run")
+            .arg(path)
+            .arg("--check")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", path.display());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(Path::new("/no/such/repository"));
+    assert!(
+        err.contains("does not exist") && err.contains("a clone or a checkout"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("rr-bad-paths-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "x").unwrap();
+    let err = run(&dir.join("notes.txt"));
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    let err = run(&dir.join("empty"));
+    assert!(
+        err.contains("is empty") && err.contains("manifest"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- Truthful health and repair at run time (issue 16) ----

@@ -34,10 +34,7 @@ pub struct AnalyzeArgs {
 const AGENTS: &[&str] = &["requirements", "config", "database", "detection"];
 
 pub(crate) async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let path = args
-        .path
-        .canonicalize()
-        .with_context(|| format!("{} is not a folder", args.path.display()))?;
+    let path = super::repository_folder(&args.path)?;
     let node = Node::start(NodeConfig::default()).await?;
     let result = analyze(
         &node.admin(),

@@ -4,7 +4,6 @@
 
 use crate::boot::{Node, NodeConfig};
 use crate::cli::runs::DataDirArgs;
-use anyhow::Context as _;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reporunner_actors::repo_run::{self, PHASES};
@@ -68,12 +67,7 @@ pub(crate) fn check_status(report: &RunReport) -> u8 {
 }
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let path = args
-        .path
-        .canonicalize()
-        .ok()
-        .filter(|p| p.is_dir())
-        .with_context(|| format!("{} is not a folder", args.path.display()))?;
+    let path = super::repository_folder(&args.path)?;
     let input = RepoRunInput {
         path: path.display().to_string(),
         host: args.host.clone(),

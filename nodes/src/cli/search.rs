@@ -55,12 +55,7 @@ pub struct SearchArgs {
 const AGENTS: &[&str] = &["env-detector", "file", "context-indexer"];
 
 pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let root = args
-        .path
-        .canonicalize()
-        .ok()
-        .filter(|p| p.is_dir())
-        .with_context(|| format!("{} is not a folder", args.path.display()))?;
+    let root = super::repository_folder(&args.path)?;
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),
         ..NodeConfig::default()
