@@ -169,7 +169,8 @@ impl RunnerState {
         .await?;
         let dir = req.workspace.join(&plan.component);
         let started_ms = crate::runs::now_ms();
-        let (running, report) = if plan.kind == PlanKind::Static {
+        let dev_server = req.repairs.iter().any(|r| r.fix == Fix::DevServer);
+        let (running, report) = if plan.kind == PlanKind::Static && !dev_server {
             let root = static_root(&dir);
             let addr: SocketAddr = format!("{}:{port}", req.host)
                 .parse()

@@ -109,7 +109,10 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
     if command.ends_with("-m unittest") || command.contains("-m unittest discover") {
         return (format!("{command} -v"), false);
     }
-    let script = if command.starts_with("npm test") || command.starts_with("npm run test") {
+    let js_test = ["npm", "pnpm", "yarn"].iter().any(|pm| {
+        command.starts_with(&format!("{pm} test")) || command.starts_with(&format!("{pm} run test"))
+    });
+    let script = if js_test {
         std::fs::read_to_string(dir.join("package.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -174,7 +177,11 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         }
     }
     let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
-    let mut spec = shell(&script, &dir, &req.env, &req.logs, "tests");
+    // Test runners that watch on a terminal (Vitest, Jest's --watch defaults) run once
+    // under CI.
+    let mut env = req.env.clone();
+    env.entry("CI".into()).or_insert_with(|| "true".into());
+    let mut spec = shell(&script, &dir, &env, &req.logs, "tests");
     spec.hosts_file = req.hosts_file.clone();
     let (step, outcome) = run_step("tests", &spec).await;
     let mut lines = outcome.error_lines.clone();
@@ -328,6 +335,12 @@ mod tests {
         let (cmd, _) = with_report_flags("npm test", &dir, "/l/j.xml");
         assert!(
             cmd.contains(" -- --run --reporter=default --reporter=junit"),
+            "{cmd}"
+        );
+        // pnpm passes arguments on without `--`.
+        let (cmd, _) = with_report_flags("pnpm test", &dir, "/l/j.xml");
+        assert!(
+            cmd.starts_with("pnpm test --run --reporter=default"),
             "{cmd}"
         );
         assert_eq!(with_report_flags("tox", &dir, "x").0, "tox -e py");
