@@ -714,6 +714,21 @@ fn special(
     {
         return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
     }
+    if line.contains("refused the host name (Django's ALLOWED_HOSTS)")
+        || line.contains("Invalid HTTP_HOST header")
+    {
+        let name = env_for_setting(ctx.dir.as_deref(), "ALLOWED_HOSTS");
+        if name != "ALLOWED_HOSTS" {
+            let sep = split_of(ctx.dir.as_deref(), "ALLOWED_HOSTS").unwrap_or_else(|| ",".into());
+            return one(
+                FailureClass::MissingEnv,
+                Fix::SetEnv {
+                    name,
+                    value: Some(["localhost", "127.0.0.1", "[::1]"].join(&sep)),
+                },
+            );
+        }
+    }
     if let Some(m) = EMPTY_SETTING.captures(line) {
         let name = env_for_setting(ctx.dir.as_deref(), &m[1]);
         return one(FailureClass::MissingEnv, Fix::SetEnv { name, value: None });
@@ -801,6 +816,25 @@ fn env_for_setting(dir: Option<&std::path::Path>, setting: &str) -> String {
             })
     });
     found.unwrap_or_else(|| setting.to_string())
+}
+
+/// The separator a settings module splits a setting's variable with
+/// (`os.environ.get("HOSTS").split(" ")`).
+fn split_of(dir: Option<&std::path::Path>, setting: &str) -> Option<String> {
+    let re = Regex::new(&format!(
+        r#"(?m)^\s*{}\s*=.*?\.split\(\s*['"]([^'"]+)['"]"#,
+        regex::escape(setting)
+    ))
+    .ok()?;
+    reporunner_runtime::index::files::walker(dir?, true)
+        .build()
+        .flatten()
+        .take(2000)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "py"))
+        .find_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            re.captures(&text).map(|m| m[1].to_string())
+        })
 }
 
 fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String {

@@ -374,7 +374,13 @@ fn classify(answer: &probe::HttpAnswer, log: &[String]) -> Probe {
     };
     let problem = match answer.status {
         500..=599 => Some(format!("server error {}", answer.status)),
-        400 if mentions(&["DisallowedHost", "Invalid HTTP_HOST header"]) => {
+        // Django's own page for a disallowed host when DEBUG is off, which logs nothing.
+        400 if mentions(&[
+            "DisallowedHost",
+            "Invalid HTTP_HOST header",
+            "<h1>Bad Request (400)</h1>",
+        ]) =>
+        {
             Some("the framework refused the host name (Django's ALLOWED_HOSTS)".to_string())
         }
         403 | 421
@@ -438,7 +444,10 @@ async fn broken(
             .map(|l| format!(": {}", l.trim()))
             .unwrap_or_default()
     );
-    let mut lines = vec![format!("GET {} answered {}", page.path, page.status)];
+    let mut lines = vec![format!(
+        "GET {} answered {}: {problem}",
+        page.path, page.status
+    )];
     lines.extend(page.body.iter().cloned());
     lines.extend(report.traceback.iter().cloned());
     // The log's error lines too: a misconfiguration is often only logged, not raised.

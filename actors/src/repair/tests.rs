@@ -536,3 +536,43 @@ fn a_public_host_a_build_cannot_reach_calls_for_the_dev_server() {
     );
     assert!(d.iter().all(|d| d.fix != Fix::DevServer), "{d:?}");
 }
+
+#[test]
+fn a_disallowed_host_sets_the_variable_the_settings_split_into_allowed_hosts() {
+    let dir = std::env::temp_dir().join(format!("rr-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(
+        dir.join("site/settings.py"),
+        "import os\nALLOWED_HOSTS = os.environ.get(\"DJANGO_ALLOWED_HOSTS\").split(\" \")\n",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with(
+        "GET / answered 400: the framework refused the host name (Django's ALLOWED_HOSTS)",
+        &ctx,
+    );
+    assert_eq!(
+        d.fix,
+        Fix::SetEnv {
+            name: "DJANGO_ALLOWED_HOSTS".into(),
+            value: Some("localhost 127.0.0.1 [::1]".into())
+        }
+    );
+    // A list written in the settings: no variable to set.
+    std::fs::write(
+        dir.join("site/settings.py"),
+        "ALLOWED_HOSTS = ['example.com']\n",
+    )
+    .unwrap();
+    assert!(
+        diagnose(
+            ["GET / answered 400: the framework refused the host name (Django's ALLOWED_HOSTS)"],
+            &ctx
+        )
+        .is_empty()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
