@@ -1061,7 +1061,17 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
             link(&target, &dir.join("target"))?;
         }
     }
-    let env = BTreeMap::new();
+    // Cargo is told the real folder too: `target` is a link, and a test that compares
+    // the paths it made under CARGO_TARGET_TMPDIR with canonical ones must see one path.
+    let mut env = BTreeMap::new();
+    env.insert(
+        "CARGO_TARGET_DIR".to_string(),
+        target
+            .canonicalize()
+            .unwrap_or_else(|_| target.clone())
+            .display()
+            .to_string(),
+    );
     let build = plan
         .build
         .clone()
