@@ -27,6 +27,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
 # The drift test dates a repository's last commit: git.
 command -v git >/dev/null 2>&1 || missing+=(git)
+# A project that wants MySQL gets a private MariaDB.
+[[ -x /usr/sbin/mariadbd ]] || command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 # SQLx migrations are applied to SQLite files with the sqlite3 CLI.
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # The console is tested in a real terminal: tmux.

@@ -178,6 +178,13 @@ fn empty_submodule(dir: &std::path::Path, missing: &str) -> Option<String> {
     None
 }
 
+/// A message that names the value it wants: ``Set `CAN_SEED_DATABASE=1` environment
+/// variable``.
+static SET_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"[Ss]et [`'"]?([A-Z][A-Z0-9_]+)=([A-Za-z0-9_.-]+)[`'"]? (?:env(?:ironment)? var)"#)
+        .unwrap()
+});
+
 /// Django's `ImproperlyConfigured: The SECRET_KEY setting must not be empty.`
 static EMPTY_SETTING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"The ([A-Z][A-Z0-9_]+) setting must not be empty").unwrap());
@@ -728,6 +735,15 @@ fn special(
                 },
             );
         }
+    }
+    if let Some(m) = SET_VALUE.captures(line) {
+        return one(
+            FailureClass::MissingEnv,
+            Fix::SetEnv {
+                name: m[1].to_string(),
+                value: Some(m[2].to_string()),
+            },
+        );
     }
     if let Some(m) = EMPTY_SETTING.captures(line) {
         let name = env_for_setting(ctx.dir.as_deref(), &m[1]);

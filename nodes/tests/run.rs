@@ -327,6 +327,34 @@ fn postgresql_is_started_privately_with_the_user_and_database_env_names() {
     assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
 
+/// A project that wants MySQL gets a private MariaDB with the user, password and
+/// database its template's `MYSQL_*` variables name, and those variables get its address.
+#[test]
+fn mysql_is_started_privately_as_mariadb_with_the_templates_names() {
+    let o = check("mysql-app", &[]);
+    expect_rung("mysql-app", &o, "http_answers");
+    let db = &o.report["databases"][0];
+    assert_eq!(db["kind"], "mysql", "{db}");
+    let url = db["url"].as_str().expect("a database url");
+    assert!(
+        url.starts_with("mysql://visitor:visitor_password@127.0.0.1:") && url.ends_with("/visits"),
+        "{url}"
+    );
+    let port = db["port"].as_u64().unwrap() as u16;
+    let env: Vec<&str> = o.report["env_written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p[0].as_str())
+        .collect();
+    assert!(
+        env.contains(&"MYSQL_PORT") && env.contains(&"MYSQL_HOST"),
+        "{env:?}"
+    );
+    // Stopped with the run.
+    assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
 #[test]
 fn a_failing_suite_is_reported_failing_with_each_test() {
     let o = check("failing-tests", &[]);

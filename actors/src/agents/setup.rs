@@ -254,9 +254,13 @@ impl SetupState {
                         .cloned(),
                     port: None,
                 },
+                "mysql" => {
+                    self.mysql(req, &template, holder, &mut started, &mut run_values)
+                        .await
+                }
                 other => DatabaseReport {
                     kind: other.to_string(),
-                    state: "not started: Repo Runner starts PostgreSQL and Redis only".into(),
+                    state: "not started: Repo Runner starts PostgreSQL, MySQL (as MariaDB) and Redis only".into(),
                     url: None,
                     port: None,
                 },
@@ -594,6 +598,195 @@ impl SetupState {
                 "started: private instance at {addr}:{port} for the host name {host}, user {user}, database {db}"
             ),
         };
+        report.url = Some(url);
+        report
+    }
+
+    /// Starts a private MariaDB for a project that wants MySQL, on a leased port, with the
+    /// user, password and database its template names (`DATABASE_URL`, or `MYSQL_USER`
+    /// and its kin), and gives the template's variables the address. A failure is
+    /// reported, not fatal.
+    async fn mysql(
+        &self,
+        req: &SetupRequest,
+        template: &BTreeMap<String, String>,
+        holder: u64,
+        started: &mut Vec<Running>,
+        run_values: &mut BTreeMap<String, String>,
+    ) -> DatabaseReport {
+        let mut report = DatabaseReport {
+            kind: "mysql".into(),
+            state: String::new(),
+            url: None,
+            port: None,
+        };
+        let server = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| on_path("mariadbd"));
+        let (Some(server), Some(install), Some(client)) = (
+            server,
+            on_path("mariadb-install-db").or_else(|| on_path("mysql_install_db")),
+            on_path("mariadb").or_else(|| on_path("mysql")),
+        ) else {
+            report.state = "missing: install the Debian package mariadb-server (or run with --install-system-deps as root)".into();
+            return report;
+        };
+        let (lease, port) = match lease_port(&self.namespace, "mysql", None, holder).await {
+            Ok(l) => l,
+            Err(e) => {
+                report.state = format!("not started: {e}");
+                return report;
+            }
+        };
+        report.port = Some(port);
+        let data = req.run_dir.join(format!("mariadb-{port}"));
+        let _ = std::fs::remove_dir_all(&data);
+        let _ = std::fs::create_dir_all(&data);
+        let socket = data.join("mysqld.sock");
+        // As root the server runs as root, in the run's own folder.
+        let user = if crate::agents::dependency::is_root() {
+            " --user=root"
+        } else {
+            ""
+        };
+        let init = format!(
+            "'{}' --no-defaults --datadir='{d}/db' --auth-root-authentication-method=normal --skip-test-db{user}",
+            install.display(),
+            d = data.display()
+        );
+        let (step, outcome) = run_step(
+            "mariadb-install-db",
+            &shell(
+                &init,
+                &req.workspace,
+                &BTreeMap::new(),
+                &req.logs,
+                "mariadb-init",
+            ),
+        )
+        .await;
+        if !step.ok {
+            report.state = format!("failed to start: {}", outcome.error_lines.join(" "));
+            return report;
+        }
+        let serve = format!(
+            "exec '{}' --no-defaults --datadir='{d}/db' --socket='{s}' --port={port} --bind-address=127.0.0.1 --skip-log-bin --innodb-buffer-pool-size=32M --pid-file='{d}/mysqld.pid'{user}",
+            server.display(),
+            d = data.display(),
+            s = socket.display()
+        );
+        let mut spec = shell(
+            &serve,
+            &req.workspace,
+            &BTreeMap::new(),
+            &req.logs,
+            "mariadb",
+        );
+        spec.timeout = None;
+        spec.idle_timeout = None;
+        let service = match process::spawn(&spec).await {
+            Ok(s) => s,
+            Err(e) => {
+                report.state = format!("failed to start: {e}");
+                return report;
+            }
+        };
+        let ready = format!(
+            "'{}' --no-defaults --socket='{}' -uroot -e 'SELECT 1'",
+            client.display(),
+            socket.display()
+        );
+        let began = Instant::now();
+        let mut up = false;
+        while began.elapsed() < DATABASE_READY {
+            let check = shell(
+                &ready,
+                &req.workspace,
+                &BTreeMap::new(),
+                &req.logs,
+                "mariadb-ready",
+            );
+            if process::run(&check).await.is_ok_and(|o| o.success()) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if !up {
+            let out = service.stop(Duration::from_secs(5)).await;
+            report.state = format!(
+                "it did not accept connections within {DATABASE_READY:?}: {}",
+                out.error_lines.join(" ")
+            );
+            return report;
+        }
+        started.push(Running {
+            service,
+            lease: Some(lease),
+        });
+        let split = db_keys(template, &["MYSQL", "MARIADB", "DB", "SQL", "DATABASE"]);
+        let value = |role: PgRole| {
+            split
+                .iter()
+                .find(|(_, r)| *r == role)
+                .and_then(|(k, _)| template.get(k))
+                .filter(|v| {
+                    !v.is_empty()
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                })
+                .cloned()
+        };
+        let from_url = template
+            .get("DATABASE_URL")
+            .and_then(|u| u.strip_prefix("mysql://"))
+            .and_then(|rest| parse_pg_url(&format!("postgresql://{rest}")));
+        let (user, password, db) = from_url.unwrap_or_else(|| {
+            let user = value(PgRole::User).unwrap_or_else(|| "app".into());
+            let password = value(PgRole::Password).unwrap_or_else(|| user.clone());
+            let db = value(PgRole::Database).unwrap_or_else(|| "app".into());
+            (user, password, db)
+        });
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS `{db}`; CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'; CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{password}'; GRANT ALL ON *.* TO '{user}'@'%'; GRANT ALL ON *.* TO '{user}'@'localhost'; FLUSH PRIVILEGES;",
+            db = db.replace('`', ""),
+            user = user.replace('\'', ""),
+            password = password.replace('\'', "")
+        );
+        let mut env = BTreeMap::new();
+        env.insert("SQL".to_string(), sql);
+        let create = format!(
+            "'{}' --no-defaults --socket='{}' -uroot -e \"$SQL\"",
+            client.display(),
+            socket.display()
+        );
+        let (step, _) = run_step(
+            "create database",
+            &shell(&create, &req.workspace, &env, &req.logs, "mariadb-create"),
+        )
+        .await;
+        if !step.ok {
+            report.state = format!(
+                "started, but creating {user}/{db} failed: {}",
+                step.tail.join(" ")
+            );
+            return report;
+        }
+        let url = format!("mysql://{user}:{password}@127.0.0.1:{port}/{db}");
+        run_values.insert("DATABASE_URL".into(), url.clone());
+        for (key, role) in &split {
+            let v = match role {
+                PgRole::User => user.clone(),
+                PgRole::Password => password.clone(),
+                PgRole::Database => db.clone(),
+                PgRole::Host => "127.0.0.1".to_string(),
+                PgRole::Port => port.to_string(),
+            };
+            run_values.insert(key.clone(), v);
+        }
+        report.state = format!("started: private MariaDB instance, user {user}, database {db}");
         report.url = Some(url);
         report
     }
@@ -971,6 +1164,15 @@ enum PgRole {
 /// `POSTGRES_USER`, `DB_PASSWORD`, `SQL_DATABASE`, `DATABASE_HOST`, `PGPORT` and the
 /// like. A bare `DATABASE` (often an engine's name) is not one.
 fn pg_keys(template: &BTreeMap<String, String>) -> Vec<(String, PgRole)> {
+    db_keys(
+        template,
+        &["POSTGRES", "POSTGRESQL", "PG", "DB", "SQL", "DATABASE"],
+    )
+}
+
+/// The template's variables that name a database connection's parts, by a prefix of
+/// `prefixes` (`MYSQL_HOST`, `DB_USER`); `PG*` names too.
+fn db_keys(template: &BTreeMap<String, String>, prefixes: &[&str]) -> Vec<(String, PgRole)> {
     let mut out = Vec::new();
     for key in template.keys() {
         let k = key.to_ascii_uppercase();
@@ -984,7 +1186,7 @@ fn pg_keys(template: &BTreeMap<String, String>) -> Vec<(String, PgRole)> {
                 let Some((prefix, part)) = k.rsplit_once('_') else {
                     continue;
                 };
-                let about_db = ["POSTGRES", "POSTGRESQL", "PG", "DB", "SQL", "DATABASE"]
+                let about_db = prefixes
                     .iter()
                     .any(|p| prefix == *p || prefix.ends_with(&format!("_{p}")));
                 if !about_db {
@@ -1108,6 +1310,16 @@ pub(crate) fn sqlx_apply(dir: &Path, url: &str) -> Option<String> {
     None
 }
 
+/// `npm run NAME` for the first of `names` that package.json's scripts define.
+fn package_script(dir: &Path, names: &[&str]) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    names
+        .iter()
+        .find(|n| v["scripts"][**n].is_string())
+        .map(|n| format!("npm run {n}"))
+}
+
 /// The command that applies a migration tool's migrations, when the project has them.
 fn migration_script(dir: &Path, tool: &str, env: &BTreeMap<String, String>) -> Option<String> {
     match tool {
@@ -1131,7 +1343,20 @@ fn migration_script(dir: &Path, tool: &str, env: &BTreeMap<String, String>) -> O
         } else {
             "npx --no-install prisma db push --skip-generate --accept-data-loss".into()
         }),
-        "knex" => Some("npx --no-install knex migrate:latest".into()),
+        // The project's own migration script beats the tool's bare command: it knows its
+        // configuration (and may use another migrator, such as Postgrator, with knex).
+        "knex" => Some(
+            package_script(
+                dir,
+                &[
+                    "db:migrate",
+                    "migrate",
+                    "migrate:latest",
+                    "db:migrate:latest",
+                ],
+            )
+            .unwrap_or_else(|| "npx --no-install knex migrate:latest".into()),
+        ),
         _ => None,
     }
 }

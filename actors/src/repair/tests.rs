@@ -576,3 +576,18 @@ fn a_disallowed_host_sets_the_variable_the_settings_split_into_allowed_hosts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_message_that_names_the_value_it_wants_gets_it() {
+    let d = one_with(
+        "Error: You can't seed the database. Set `CAN_SEED_DATABASE=1` environment variable to allow this operation.",
+        &DiagnoseContext::default(),
+    );
+    assert_eq!(
+        d.fix,
+        Fix::SetEnv {
+            name: "CAN_SEED_DATABASE".into(),
+            value: Some("1".into())
+        }
+    );
+}
