@@ -951,9 +951,9 @@ pub(crate) async fn start_postgres(
             "postgres folder",
             &shell(
                 &chown,
-                &req.workspace,
+                req.workspace,
                 &BTreeMap::new(),
-                &req.logs,
+                req.logs,
                 "postgres-chown",
             ),
         )
@@ -975,7 +975,7 @@ pub(crate) async fn start_postgres(
     );
     let (step, outcome) = run_step(
         "initdb",
-        &shell(&init, &req.workspace, &BTreeMap::new(), &req.logs, "initdb"),
+        &shell(&init, req.workspace, &BTreeMap::new(), req.logs, "initdb"),
     )
     .await;
     if !step.ok {
@@ -988,9 +988,9 @@ pub(crate) async fn start_postgres(
     );
     let mut spec = shell(
         &serve,
-        &req.workspace,
+        req.workspace,
         &BTreeMap::new(),
-        &req.logs,
+        req.logs,
         "postgres",
     );
     spec.timeout = None;
@@ -1002,7 +1002,7 @@ pub(crate) async fn start_postgres(
         let check = CommandSpec::new(
             ready.display().to_string(),
             &["-h", addr, "-p", &port.to_string(), "-U", "postgres"],
-            &req.workspace,
+            req.workspace,
         );
         if process::run(&check).await.is_ok_and(|o| o.success()) {
             return Ok(service);
