@@ -1584,7 +1584,14 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
         let came_back = later
             .iter()
             .any(|l| l.phase == r.phase && l.evidence.trim() == evidence);
-        let outcome = if came_back {
+        // A fix whose own step failed (a generation step that needs the network).
+        let own_step_failed = matches!(r.fix, Fix::Prepare { .. })
+            && record
+                .phase("setup")
+                .and_then(|p| p.output_json.as_deref())
+                .and_then(|o| serde_json::from_str::<SetupReport>(o).ok())
+                .is_some_and(|s| s.steps.iter().any(|st| st.purpose == "prepare" && !st.ok));
+        let outcome = if came_back || own_step_failed {
             RepairOutcome::DidNotHelp
         } else if later.iter().any(|l| l.phase == r.phase) {
             // Its phase failed again, but for another reason: past this one.
