@@ -508,3 +508,18 @@ fn users_are_managed_in_the_local_store() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Every command a newcomer starts with shows examples and its exit codes in `--help`.
+#[test]
+fn the_main_commands_show_examples_and_exit_codes_in_their_help() {
+    for command in ["run", "analyze", "search", "serve", "users", "env"] {
+        let out = reporunner().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Examples:") && text.contains(&format!("reporunner {command}")),
+            "{command}: {text}"
+        );
+        assert!(text.contains("Exit codes"), "{command}: {text}");
+    }
+}

@@ -17,6 +17,11 @@ use std::process::ExitCode;
 
 /// Arguments of `reporunner analyze`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner analyze .                  components, commands, port, env, databases, with evidence
+  reporunner analyze ~/src/app --json   the complete profile
+
+Exit codes: 0 analysed; 1 the path is missing, a file, or an empty folder")]
 pub struct AnalyzeArgs {
     /// The repository's folder.
     path: PathBuf,

@@ -15,6 +15,11 @@ use std::time::Duration;
 
 /// Arguments of `reporunner env`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner env            OS, CPUs, memory, GPUs, container, cloud, tools, and the advice
+  reporunner env --json
+
+Exit codes: 0 detected; 1 the detection could not run")]
 pub struct EnvArgs {
     /// Print the whole profile as JSON.
     #[arg(long)]

@@ -19,6 +19,15 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `reporunner run`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner run .                      run the repository here until Ctrl-C
+  reporunner run ~/src/app --check      climb the ladder, report, stop everything
+  reporunner run ~/src/app --check --json --no-tests > report.json
+
+Exit codes (with --check):
+  0      the target rung was reached (tests pass, or HTTP answers without tests)
+  10+N   it stopped at rung N of 7 (10: nothing verified, 13: imports resolve, 16: HTTP answers)
+  1      the path or the arguments are wrong, or the data directory is in use")]
 pub struct RunArgs {
     /// The repository's folder. It is only read: the run works in a copy.
     path: PathBuf,

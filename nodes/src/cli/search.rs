@@ -23,6 +23,11 @@ use std::process::ExitCode;
 
 /// Arguments of `reporunner search`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner search . \"where is the database url read\"
+  reporunner search ~/src/app \"login handler\" -k 3 --language python --json
+
+Exit codes: 0 answered (maybe with no hits); 1 the path or the index cannot be used")]
 pub struct SearchArgs {
     /// The repository's folder.
     path: PathBuf,

@@ -11,6 +11,11 @@ use tokio::net::TcpListener;
 
 /// Arguments of `reporunner serve`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner serve --port 8080                       the HTTP API on 127.0.0.1:8080
+  curl -H \"Authorization: Bearer $TOKEN\" 127.0.0.1:8080/v1/runs
+
+Exit codes: 0 stopped with Ctrl-C; 1 the port or the data directory cannot be used")]
 pub struct ServeArgs {
     /// The port the API listens on (0: any free port, printed at start).
     #[arg(long, default_value_t = 8080)]

@@ -20,6 +20,12 @@ use std::sync::Arc;
 
 /// Arguments of `reporunner users`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner users add ana --tier advanced --password-stdin < pass.txt
+  reporunner users token ana            a token, printed once on the last line
+  reporunner users list --json
+
+Exit codes: 0 done; 1 refused (an unknown user, a bad name or tier) or the store cannot be used")]
 pub struct UsersArgs {
     #[command(subcommand)]
     command: UsersCommand,
