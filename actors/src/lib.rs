@@ -42,6 +42,7 @@ pub mod ratelimit;
 pub mod repair;
 pub mod repo_run;
 pub mod runs;
+pub mod sources;
 pub mod testreport;
 pub mod toolchains;
 pub mod users;

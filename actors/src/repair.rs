@@ -811,8 +811,6 @@ fn env_at_panic(lines: &[&str], i: usize, ctx: &DiagnoseContext) -> Option<Strin
     READS_ENV.captures(line).map(|m| m[1].to_string())
 }
 
-/// A value of the type a config schema declares for `name`: the schema's default when it
-/// gives one, else a plain value of the type.
 /// The variable a settings module reads a setting from (`SECRET_KEY =
 /// os.environ.get("DJANGO_SECRET_KEY")`), else the setting's own name.
 fn env_for_setting(dir: Option<&std::path::Path>, setting: &str) -> String {
@@ -820,17 +818,9 @@ fn env_for_setting(dir: Option<&std::path::Path>, setting: &str) -> String {
         r#"(?m)^\s*{}\s*=.*?(?:environ\.get|getenv|environ\[|env\.str|env|config)\(?\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#,
         regex::escape(setting)
     ));
-    let found = dir.zip(read.ok()).and_then(|(dir, read)| {
-        reporunner_runtime::index::files::walker(dir, true)
-            .build()
-            .flatten()
-            .take(2000)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "py"))
-            .find_map(|e| {
-                let text = std::fs::read_to_string(e.path()).ok()?;
-                read.captures(&text).map(|m| m[1].to_string())
-            })
-    });
+    let found = dir
+        .zip(read.ok())
+        .and_then(|(dir, read)| crate::sources::first_capture(dir, &["py"], &read));
     found.unwrap_or_else(|| setting.to_string())
 }
 
@@ -842,17 +832,11 @@ fn split_of(dir: Option<&std::path::Path>, setting: &str) -> Option<String> {
         regex::escape(setting)
     ))
     .ok()?;
-    reporunner_runtime::index::files::walker(dir?, true)
-        .build()
-        .flatten()
-        .take(2000)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "py"))
-        .find_map(|e| {
-            let text = std::fs::read_to_string(e.path()).ok()?;
-            re.captures(&text).map(|m| m[1].to_string())
-        })
+    crate::sources::first_capture(dir?, &["py"], &re)
 }
 
+/// A value of the type a config schema declares for `name`: the schema's default when it
+/// gives one, else a plain value of the type.
 fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String {
     let by_type = |t: &str| match t {
         "number" | "integer" | "int" | "float" => "0".to_string(),

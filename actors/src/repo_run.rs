@@ -1580,6 +1580,9 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
     for (i, slot) in out.iter_mut().enumerate() {
         let r = &record.repairs[i];
         let evidence = r.evidence.trim();
+        // Phase outputs are JSON: the evidence appears there escaped.
+        let quoted = serde_json::to_string(evidence).unwrap_or_default();
+        let escaped = quoted.trim_matches('"');
         let later = &record.repairs[i + 1..];
         let came_back = later
             .iter()
@@ -1604,18 +1607,14 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
                     if p.status == PhaseStatus::Succeeded
                         && r.phase == "tests"
                         && !evidence.is_empty()
-                        && p.output_json.as_deref().is_some_and(|o| {
-                            let escaped = serde_json::to_string(evidence).unwrap_or_default();
-                            o.contains(escaped.trim_matches('"'))
-                        }) =>
+                        && p.output_json
+                            .as_deref()
+                            .is_some_and(|o| o.contains(escaped)) =>
                 {
                     RepairOutcome::DidNotHelp
                 }
                 Some(p) if p.status == PhaseStatus::Succeeded => RepairOutcome::Helped,
                 Some(p) if p.status == PhaseStatus::Failed => {
-                    // The output is JSON: the evidence appears there escaped.
-                    let escaped = serde_json::to_string(evidence).unwrap_or_default();
-                    let escaped = escaped.trim_matches('"');
                     let again = !evidence.is_empty()
                         && (p.error.as_deref().is_some_and(|e| e.contains(evidence))
                             || p.output_json

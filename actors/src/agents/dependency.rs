@@ -1124,18 +1124,11 @@ fn compile_time_database(dir: &Path, root: Option<&Path>, plan: &Plan) -> Option
     if offline {
         return None;
     }
-    let macros = reporunner_runtime::index::files::walker(&dir.join("src"), true)
-        .build()
-        .flatten()
-        .take(3000)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
-        .any(|e| {
-            std::fs::read_to_string(e.path()).is_ok_and(|t| {
-                ["query!(", "query_as!(", "query_scalar!(", "query_file!("]
-                    .iter()
-                    .any(|m| t.contains(m))
-            })
-        });
+    let macros = crate::sources::texts(&dir.join("src"), &["rs"]).any(|(_, t)| {
+        ["query!(", "query_as!(", "query_scalar!(", "query_file!("]
+            .iter()
+            .any(|m| t.contains(m))
+    });
     if !macros {
         return None;
     }

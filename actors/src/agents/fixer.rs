@@ -210,12 +210,12 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
             Fix::ServiceHost { kind, .. } => kind == "redis" || kind == "postgresql",
             // A dev script to serve with.
             Fix::DevServer => {
-                req.dir.as_ref().is_some_and(|d| {
-                    std::fs::read_to_string(d.join("package.json"))
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                        .is_some_and(|v| v["scripts"]["dev"].is_string())
-                }) && req.phase == "dependencies"
+                req.phase == "dependencies"
+                    && req.dir.as_ref().is_some_and(|d| {
+                        crate::sources::package_scripts(d)
+                            .get("dev")
+                            .is_some_and(|v| v.is_string())
+                    })
             }
             Fix::RunMigrations => !req
                 .history
@@ -247,9 +247,8 @@ fn package_script(start: &str, dir: Option<&std::path::Path>) -> String {
         ["npm" | "yarn" | "pnpm", "run", name] => name,
         _ => return start.to_string(),
     };
-    dir.and_then(|d| std::fs::read_to_string(d.join("package.json")).ok())
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["scripts"][name].as_str().map(str::to_string))
+    dir.map(crate::sources::package_scripts)
+        .and_then(|s| s.get(name).and_then(|v| v.as_str()).map(str::to_string))
         .filter(|s| !s.contains("&&") && !s.contains('|') && !s.contains(';'))
         .unwrap_or_else(|| start.to_string())
 }

@@ -509,14 +509,7 @@ impl SetupState {
             .and_then(|u| parse_pg_url(u));
         let split = pg_keys(template);
         let from_split = || {
-            let value = |role: PgRole| {
-                split
-                    .iter()
-                    .find(|(_, r)| *r == role)
-                    .and_then(|(k, _)| template.get(k))
-                    .filter(|v| !v.is_empty() && !v.contains(['\'', '"', '$']))
-                    .cloned()
-            };
+            let value = |role| split_value(&split, template, role);
             let user = value(PgRole::User)?;
             let password = value(PgRole::Password).unwrap_or_else(|| user.clone());
             let db = value(PgRole::Database).unwrap_or_else(|| user.clone());
@@ -582,16 +575,11 @@ impl SetupState {
             run_values.insert(k.to_string(), v);
         }
         // The template's own names for each part (`SQL_HOST`, `DB_PORT`, `POSTGRES_USER`).
-        for (key, role) in &split {
-            let v = match role {
-                PgRole::User => user.clone(),
-                PgRole::Password => password.clone(),
-                PgRole::Database => db.clone(),
-                PgRole::Host => name.clone(),
-                PgRole::Port => port.to_string(),
-            };
-            run_values.insert(key.clone(), v);
-        }
+        give_split(
+            &split,
+            run_values,
+            [&user, &password, &db, &name, &port.to_string()],
+        );
         report.state = match bind {
             Bind::Leased => format!("started: private instance, user {user}, database {db}"),
             Bind::Named { host, addr } => format!(
@@ -727,18 +715,7 @@ impl SetupState {
             lease: Some(lease),
         });
         let split = db_keys(template, &["MYSQL", "MARIADB", "DB", "SQL", "DATABASE"]);
-        let value = |role: PgRole| {
-            split
-                .iter()
-                .find(|(_, r)| *r == role)
-                .and_then(|(k, _)| template.get(k))
-                .filter(|v| {
-                    !v.is_empty()
-                        && v.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                })
-                .cloned()
-        };
+        let value = |role| split_value(&split, template, role);
         let from_url = template
             .get("DATABASE_URL")
             .and_then(|u| u.strip_prefix("mysql://"))
@@ -776,16 +753,11 @@ impl SetupState {
         }
         let url = format!("mysql://{user}:{password}@127.0.0.1:{port}/{db}");
         run_values.insert("DATABASE_URL".into(), url.clone());
-        for (key, role) in &split {
-            let v = match role {
-                PgRole::User => user.clone(),
-                PgRole::Password => password.clone(),
-                PgRole::Database => db.clone(),
-                PgRole::Host => "127.0.0.1".to_string(),
-                PgRole::Port => port.to_string(),
-            };
-            run_values.insert(key.clone(), v);
-        }
+        give_split(
+            &split,
+            run_values,
+            [&user, &password, &db, "127.0.0.1", &port.to_string()],
+        );
         report.state = format!("started: private MariaDB instance, user {user}, database {db}");
         report.url = Some(url);
         report
@@ -1126,20 +1098,8 @@ fn pg_scheme(dir: &Path, template_url: Option<&String>) -> &'static str {
         }
     }
     let (mut short, mut long) = (false, false);
-    for e in reporunner_runtime::index::files::walker(dir, true)
-        .build()
-        .flatten()
-        .take(3000)
+    for (_, text) in crate::sources::texts(dir, &["py", "js", "ts", "mjs", "cjs", "rb", "go", "rs"])
     {
-        let code = e.path().extension().is_some_and(|x| {
-            ["py", "js", "ts", "mjs", "cjs", "rb", "go", "rs"].contains(&x.to_str().unwrap_or(""))
-        });
-        if !code {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(e.path()) else {
-            continue;
-        };
         short |= text.contains("\"postgres://\"") || text.contains("'postgres://'");
         long |= text.contains("postgresql://");
     }
@@ -1168,6 +1128,40 @@ fn pg_keys(template: &BTreeMap<String, String>) -> Vec<(String, PgRole)> {
         template,
         &["POSTGRES", "POSTGRESQL", "PG", "DB", "SQL", "DATABASE"],
     )
+}
+
+/// The template's value for a part of the address, when it is one that can be written
+/// into SQL and a URL as it is (no quote, `$` or backtick).
+fn split_value(
+    split: &[(String, PgRole)],
+    template: &BTreeMap<String, String>,
+    role: PgRole,
+) -> Option<String> {
+    split
+        .iter()
+        .find(|(_, r)| *r == role)
+        .and_then(|(k, _)| template.get(k))
+        .filter(|v| !v.is_empty() && !v.contains(['\'', '"', '$', '`']))
+        .cloned()
+}
+
+/// Gives each of the template's split variables its part of the started database's
+/// address: `[user, password, database, host, port]`.
+fn give_split(
+    split: &[(String, PgRole)],
+    run_values: &mut BTreeMap<String, String>,
+    [user, password, db, host, port]: [&str; 5],
+) {
+    for (key, role) in split {
+        let v = match role {
+            PgRole::User => user,
+            PgRole::Password => password,
+            PgRole::Database => db,
+            PgRole::Host => host,
+            PgRole::Port => port,
+        };
+        run_values.insert(key.clone(), v.to_string());
+    }
 }
 
 /// The template's variables that name a database connection's parts, by a prefix of
@@ -1255,12 +1249,7 @@ fn sqlx_migrations(dir: &Path) -> Vec<String> {
 
 /// Whether the code runs its migrations itself (`sqlx::migrate!()`).
 fn migrates_itself(dir: &Path) -> bool {
-    reporunner_runtime::index::files::walker(&dir.join("src"), true)
-        .build()
-        .flatten()
-        .take(2000)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
-        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("migrate!(")))
+    crate::sources::texts(&dir.join("src"), &["rs"]).any(|(_, t)| t.contains("migrate!("))
 }
 
 /// Applies SQLx's migrations as `sqlx migrate run` would, without its CLI: each up file
@@ -1312,11 +1301,10 @@ pub(crate) fn sqlx_apply(dir: &Path, url: &str) -> Option<String> {
 
 /// `npm run NAME` for the first of `names` that package.json's scripts define.
 fn package_script(dir: &Path, names: &[&str]) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let scripts = crate::sources::package_scripts(dir);
     names
         .iter()
-        .find(|n| v["scripts"][**n].is_string())
+        .find(|n| scripts.get(**n).is_some_and(|v| v.is_string()))
         .map(|n| format!("npm run {n}"))
 }
 
