@@ -6,6 +6,7 @@
 
 pub mod snapshot;
 
+mod go;
 mod intent;
 mod node;
 mod operate;
@@ -14,6 +15,7 @@ mod python;
 mod rust;
 mod text;
 
+pub(crate) use go::parse_go_mod;
 pub use text::looks_secret;
 
 use reporunner_protocols::profile::{
@@ -36,6 +38,7 @@ const MANIFESTS: &[&str] = &[
     "package.json",
     "index.html",
     "Cargo.toml",
+    "go.mod",
     "Procfile",
 ];
 
@@ -194,10 +197,11 @@ pub struct PassOutput {
 
 /// The ecosystems, in the order their parts are listed.
 type Rules = fn(&mut Analysis<'_>, &str, &mut Component, Concerns);
-const ECOSYSTEMS: [Rules; 4] = [
+const ECOSYSTEMS: [Rules; 5] = [
     python::analyze,
     node::analyze,
     rust::analyze,
+    go::analyze,
     other::analyze,
 ];
 

@@ -211,6 +211,10 @@ static READS_ENV: LazyLock<Regex> = LazyLock::new(|| {
 static PY_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:requires?|needs?) (?:at least )?python (\d+\.\d+)(?:\.\d+)?(?:\+| or (?:higher|later|newer|above|greater))|python (\d+\.\d+)(?:\.\d+)?(?:\+| or (?:higher|later|newer|above|greater)) is required").unwrap()
 });
+/// A module, or a requirement of it, that needs a newer Go: `go.mod requires go >= 1.27
+/// (running go 1.26.8; GOTOOLCHAIN=local)`, `requires go >= 1.27.1 (running go 1.26.8)`.
+static GO_AT_LEAST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"requires go >= ?(\d+\.\d+(?:\.\d+)?) \(running go").unwrap());
 /// A Node option this Node does not know.
 static NODE_BAD_OPTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"node: bad option: (--[\w-]+)").unwrap());
@@ -558,6 +562,10 @@ pub fn diagnose<'a>(
             || lower.contains("unable to find installation candidates")
             || lower.contains("changed significantly since poetry.lock")
             || lower.contains("the lockfile at `uv.lock` needs to be updated")
+            // Go: go.sum lacks a checksum, or go.mod lacks a requirement the code imports.
+            || lower.contains("missing go.sum entry")
+            || lower.contains("go: updates to go.mod needed")
+            || lower.contains("no required module provides package")
         {
             push(FailureClass::LockfileMismatch, Fix::UnfrozenInstall, line);
         }
@@ -662,6 +670,15 @@ fn special(
             Fix::UseRuntime {
                 runtime: "python".into(),
                 constraint: format!(">={v}"),
+            },
+        );
+    }
+    if let Some(m) = GO_AT_LEAST.captures(line) {
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "go".into(),
+                constraint: format!(">={}", &m[1]),
             },
         );
     }

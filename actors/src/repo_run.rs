@@ -1553,6 +1553,7 @@ pub fn report(record: &RunRecord) -> RunReport {
             .unwrap_or_default(),
         databases: setup.map(|s| s.databases).unwrap_or_default(),
         port_mismatch: health.as_ref().and_then(|h| h.port_mismatch.clone()),
+        started: service.as_ref().map(|s| s.command.clone()),
         tests,
         service_output: health
             .as_ref()

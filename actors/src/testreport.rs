@@ -134,6 +134,78 @@ pub fn parse_junit(xml: &str) -> Result<TestSummary, ReportError> {
     Ok(summary)
 }
 
+/// Reads `go test -json`'s events: one JSON object a line, whose `pass`, `fail` and `skip`
+/// actions name a test (`Package` and `Test`); the package-level ones, without `Test`,
+/// are not tests. A line that is not JSON (the go command's own errors) is passed over.
+pub fn parse_go_test_json(output: &str) -> TestSummary {
+    let mut cases = Vec::new();
+    let mut failed_output: std::collections::HashMap<(String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for line in output.lines() {
+        let Ok(ev) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
+            continue;
+        };
+        let Some(test) = ev.get("Test").and_then(|t| t.as_str()) else {
+            continue;
+        };
+        let package = ev.get("Package").and_then(|p| p.as_str()).unwrap_or("");
+        let key = (package.to_string(), test.to_string());
+        let status = match ev.get("Action").and_then(|a| a.as_str()) {
+            Some("pass") => Status::Passed,
+            Some("fail") => Status::Failed,
+            Some("skip") => Status::Skipped,
+            Some("output") => {
+                if let Some(o) = ev.get("Output").and_then(|o| o.as_str()) {
+                    let kept = failed_output.entry(key).or_default();
+                    if kept.len() < 20 {
+                        kept.push(o.trim_end().to_string());
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let message = (status == Status::Failed)
+            .then(|| failed_output.remove(&key))
+            .flatten()
+            .map(|lines| lines.join("\n"));
+        cases.push(TestCase {
+            name: if package.is_empty() {
+                test.to_string()
+            } else {
+                format!("{package}.{test}")
+            },
+            status,
+            message,
+        });
+    }
+    TestSummary { cases }
+}
+
+/// The text `go test -json` would have printed without `-json`: each event's `Output`,
+/// and the lines that were not JSON (the go command's own), in order, for reading
+/// failures and summaries as from any other runner.
+pub fn go_test_text(output: &str) -> String {
+    let mut text = String::with_capacity(output.len() / 2);
+    for line in output.lines() {
+        match serde_json::from_str::<serde_json::Value>(line.trim()) {
+            Ok(ev) if ev.is_object() => {
+                if let Some(o) = ev.get("Output").and_then(|o| o.as_str()) {
+                    text.push_str(o);
+                    if !o.ends_with('\n') {
+                        text.push('\n');
+                    }
+                }
+            }
+            _ => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
+}
+
 /// Reads `cargo test`'s lines: `test NAME ... ok|FAILED|ignored`.
 pub fn parse_cargo_test(output: &str) -> TestSummary {
     let cases = output
@@ -503,6 +575,41 @@ fn strip_ansi(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn go_test_json_events_name_each_test_and_read_back_as_text() {
+        let out = r#"{"Action":"start","Package":"example.com/notes/cmd/seed"}
+{"Action":"skip","Package":"example.com/notes/cmd/seed","Elapsed":0}
+{"Action":"run","Package":"example.com/notes/store","Test":"TestAdd"}
+{"Action":"output","Package":"example.com/notes/store","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}
+{"Action":"pass","Package":"example.com/notes/store","Test":"TestAdd","Elapsed":0}
+{"Action":"output","Package":"example.com/notes/store","Test":"TestLoad","Output":"    store_test.go:12: want 2, got 3\n"}
+{"Action":"fail","Package":"example.com/notes/store","Test":"TestLoad","Elapsed":0}
+{"Action":"skip","Package":"example.com/notes/store","Test":"TestNet","Elapsed":0}
+# example.com/notes/broken
+broken/x.go:3:2: undefined: y
+{"Action":"output","Package":"example.com/notes/store","Output":"FAIL\texample.com/notes/store\t0.01s\n"}
+{"Action":"fail","Package":"example.com/notes/store","Elapsed":0.01}"#;
+        let s = super::parse_go_test_json(out);
+        let got: Vec<(&str, super::Status)> =
+            s.cases.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("example.com/notes/store.TestAdd", super::Status::Passed),
+                ("example.com/notes/store.TestLoad", super::Status::Failed),
+                ("example.com/notes/store.TestNet", super::Status::Skipped),
+            ]
+        );
+        assert_eq!(
+            s.cases[1].message.as_deref(),
+            Some("    store_test.go:12: want 2, got 3")
+        );
+        let text = super::go_test_text(out);
+        assert!(text.contains("=== RUN   TestAdd\n"));
+        assert!(text.contains("broken/x.go:3:2: undefined: y\n"), "{text}");
+        assert!(text.contains("FAIL\texample.com/notes/store\t0.01s\n"));
+    }
+
     #[test]
     fn unittest_verbose_lines_name_each_test() {
         let out = "test_add (calc.tests.CalcTests.test_add) ... ok\n\

@@ -2,6 +2,7 @@
 //! environment is built from must satisfy the project's constraint, or the run says which
 //! version is missing.
 
+pub mod go;
 pub mod node;
 pub mod python;
 

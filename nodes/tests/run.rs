@@ -196,6 +196,37 @@ fn rust_axum_builds_in_release_answers_and_passes_cargo_test() {
 }
 
 #[test]
+fn a_go_module_builds_its_serving_command_answers_and_reports_each_go_test() {
+    let data = data_dir("go-service");
+    let o = check_in("go-service", &[], &data);
+    expect_rung("go-service", &o, "tests_pass");
+    assert_eq!(o.code, 0);
+    assert_eq!(o.report["tests"]["parsed_from"], "go test -json");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2, "{}", o.report);
+    assert_eq!(o.report["tests"]["counts"]["skipped"], 1);
+    // Of two main packages, the one that listens (through its own package) is started.
+    let start = o.report["started"].as_str().unwrap_or_default();
+    assert!(start.ends_with("/bin/server"), "{start}");
+    // The step's tail reads as go test's text, not its JSON events.
+    let tail = o.report["tests"]["step"]["tail"].to_string();
+    assert!(tail.contains("ok  \\texample.com/notes/internal/notes"), "{tail}");
+    // Unchanged, the second run reuses the module and build caches.
+    let again = check_in("go-service", &["--no-tests"], &data);
+    expect_rung("go-service", &again, "http_answers");
+    assert_eq!(again.report["installs_cached"], true, "{}", again.report);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_go_service_listening_on_its_addr_flag_is_given_the_leased_address() {
+    let o = check("go-chi", &[]);
+    expect_rung("go-chi", &o, "tests_pass");
+    let start = o.report["started"].as_str().unwrap_or_default();
+    assert!(start.ends_with("--addr $HOST:$PORT"), "{start}");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 1);
+}
+
+#[test]
 fn a_missing_env_is_written_from_the_example_with_a_generated_secret() {
     let o = check("missing-env", &[]);
     expect_rung("missing-env", &o, "http_answers");

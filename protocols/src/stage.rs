@@ -468,6 +468,9 @@ pub struct RunReport {
     pub databases: Vec<DatabaseReport>,
     /// The port mismatch, when the service ignored `PORT`.
     pub port_mismatch: Option<PortMismatch>,
+    /// The command the service was started with, as the runner ran it.
+    #[serde(default)]
+    pub started: Option<String>,
     /// The tests.
     pub tests: Option<TestReport>,
     /// The service's output lines, when it failed.

@@ -102,6 +102,13 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
             .collect();
         return (parts.join(" && "), true);
     }
+    // go test reports each test as a JSON event; its text is read back from them.
+    if let Some(rest) = command.strip_prefix("go test")
+        && !command.contains(" -json")
+        && !command.contains("&&")
+    {
+        return (format!("go test -json{rest}"), false);
+    }
     // unittest and Django name each test when verbose; the lines are parsed afterwards.
     if command.contains("manage.py test") && !command.contains(" -v") {
         return (format!("{command} -v 2"), false);
@@ -183,11 +190,31 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     env.entry("CI".into()).or_insert_with(|| "true".into());
     let mut spec = shell(&script, &dir, &env, &req.logs, "tests");
     spec.hosts_file = req.hosts_file.clone();
-    let (step, outcome) = run_step("tests", &spec).await;
+    let (mut step, outcome) = run_step("tests", &spec).await;
     let mut lines = outcome.error_lines.clone();
     lines.extend(outcome.tail.iter().cloned());
-    let text = std::fs::read_to_string(step.log.as_deref().unwrap_or_default())
+    let mut text = std::fs::read_to_string(step.log.as_deref().unwrap_or_default())
         .unwrap_or_else(|_| outcome.tail.join("\n"));
+    let go_json = script.starts_with("go test -json");
+    let go_summary = go_json.then(|| testreport::parse_go_test_json(&text));
+    if go_json {
+        // The Fixer and the summaries read what go test would have printed.
+        text = testreport::go_test_text(&text);
+        lines = text
+            .lines()
+            .filter(|l| {
+                !l.starts_with("=== ") && !l.starts_with("--- PASS") && !l.starts_with("PASS")
+            })
+            .map(str::to_string)
+            .collect();
+        let keep = lines.len().saturating_sub(80);
+        lines.drain(..keep);
+        let all: Vec<&str> = text.lines().collect();
+        step.tail = all[all.len().saturating_sub(step.tail.len().max(20))..]
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+    }
     let (summary, parsed_from) = if wants_junit && junit.is_file() {
         match std::fs::read_to_string(&junit)
             .map_err(|e| e.to_string())
@@ -196,6 +223,8 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
             Ok(s) => (s, "junit"),
             Err(_) => (TestSummary::default(), "exit code"),
         }
+    } else if let Some(go) = go_summary {
+        (go, "go test -json")
     } else if command.contains("cargo test") {
         (testreport::parse_cargo_test(&text), "cargo")
     } else if command.contains("manage.py test") || command.contains("unittest") {

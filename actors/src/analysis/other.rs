@@ -1,4 +1,4 @@
-//! Go, JVM, Ruby, PHP and .NET: detected and described, and, where this host lacks the
+//! JVM, Ruby, PHP and .NET: detected and described, and, where this host lacks the
 //! toolchain, reported as unsupported with the reason.
 
 use super::text::line_at;
@@ -7,8 +7,6 @@ use regex::Regex;
 use reporunner_protocols::profile::{Component, Evidence, Fact};
 use std::sync::LazyLock;
 
-static GO_LISTEN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"ListenAndServe\(\s*"[^"]*:(\d{2,5})""#).unwrap());
 static SERVER_PORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^\s*server\.port\s*[=:]\s*(\d{2,5})").unwrap());
 
@@ -27,16 +25,6 @@ struct Ecosystem {
 }
 
 const ECOSYSTEMS: &[Ecosystem] = &[
-    Ecosystem {
-        language: "go",
-        manifests: &["go.mod"],
-        tool: ("go", "golang-go"),
-        package_manager: "go",
-        install: "go mod download",
-        build: Some("go build -o app ."),
-        test: "go test ./...",
-        default_port: Some(8080),
-    },
     Ecosystem {
         language: "java",
         manifests: &["pom.xml"],
@@ -96,7 +84,7 @@ pub(crate) fn on_path(tool: &str) -> bool {
 }
 
 /// Adds the facts of whichever of these ecosystems the component in `dir` uses.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want: Concerns) {
     let csproj = a
         .snap
         .files_in(dir)
@@ -150,53 +138,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
 
     let mut port = None;
     match eco.language {
-        "go" => {
-            if let Some(v) = text.lines().find_map(|l| l.trim().strip_prefix("go ")) {
-                let at = super::text::find_line(&text, &format!("go {v}")).unwrap_or(1);
-                c.runtime_versions.push(Fact::new(
-                    format!("go {}", v.trim()),
-                    0.9,
-                    Evidence::line(&manifest, at, "go.version"),
-                ));
-            }
-            let mains: Vec<String> = if !want.detection {
-                Vec::new()
-            } else {
-                a.snap
-                    .files_under(dir)
-                    .filter(|f| f.rel.ends_with(".go"))
-                    .take(500)
-                    .map(|f| f.rel.clone())
-                    .collect()
-            };
-            for src in mains {
-                let Some(code) = a.read(&src) else { continue };
-                if let Some(m) = GO_LISTEN.captures(&code)
-                    && let Ok(p) = m[1].parse::<u16>()
-                {
-                    port = Some(Fact::new(
-                        p,
-                        0.8,
-                        Evidence::line(
-                            &src,
-                            line_at(&code, m.get(0).map_or(0, |x| x.start())),
-                            "go.listen",
-                        ),
-                    ));
-                }
-                if code.contains("os.Getenv(\"PORT\")") {
-                    c.reads_port_env =
-                        Some(Fact::new(true, 0.9, Evidence::file(&src, "go.port-env")));
-                }
-                if code.contains("package main") && c.start_command.is_none() {
-                    c.start_command = Some(Fact::new(
-                        "./app".into(),
-                        0.7,
-                        Evidence::file(&src, "go.main-package"),
-                    ));
-                }
-            }
-        }
         "java" => {
             if text.contains("spring-boot") {
                 let at = super::text::find_line(&text, "spring-boot").unwrap_or(1);

@@ -524,11 +524,22 @@ fn go_service_with_its_port() {
     let p = fixture("go-http");
     let c = root(&p);
     assert_eq!(values(&c.languages), vec!["go"]);
-    assert_eq!(values(&c.runtime_versions), vec!["go 1.22"]);
+    // The go line is the lowest Go the module builds with.
+    assert_eq!(values(&c.runtime_versions), vec!["go >=1.22"]);
     assert_eq!(v(&c.port), Some(8090));
     assert_eq!(c.port.as_ref().unwrap().evidence[0].line, Some(9));
-    assert_eq!(v(&c.test_command).as_deref(), Some("go test ./..."));
-    assert_eq!(v(&c.start_command).as_deref(), Some("./app"));
+    // No _test.go file: nothing for `go test` to run.
+    assert_eq!(v(&c.test_command), None);
+    // The root's main package, built into the run's workspace.
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("go build -o .reporunner/bin/hello .")
+    );
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some("./.reporunner/bin/hello")
+    );
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
     unsupported_iff_missing(c, "go");
 }
 

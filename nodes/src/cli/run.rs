@@ -518,6 +518,7 @@ mod tests {
             env_written: vec![],
             databases: vec![],
             port_mismatch: None,
+            started: None,
             tests: None,
             service_output: None,
             total_ms: 0,
