@@ -25,6 +25,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # A compose service name the app reaches (redis) is served by Debian's redis-server.
 command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+# The Go fixtures are built with the host's go (an older one fetches the go.mod's own
+# toolchain from the module proxy).
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 # The drift test dates a repository's last commit: git.
 command -v git >/dev/null 2>&1 || missing+=(git)
 # A project that wants MySQL gets a private MariaDB.

@@ -64,9 +64,18 @@ fn stem(name: &str) -> String {
 /// wrapper's, a script's argparse line) is not the program's own and gives `None`.
 pub fn usage(start: &str, output: &[String]) -> Option<Usage> {
     let name = program(start)?;
+    // `Usage: NAME ...` on one line, or a `USAGE:` heading over an indented `NAME ...`
+    // (urfave/cli's, cobra's `Usage:` over `NAME [command]`).
+    let headed = output.windows(2).find_map(|w| {
+        let heading = w[0].trim().to_ascii_lowercase();
+        let first = w[1].split_whitespace().next()?;
+        (heading == "usage:" && w[1].starts_with(char::is_whitespace) && stem(first) == name)
+            .then_some(&w[1])
+    });
     let line = output
         .iter()
-        .find(|l| USAGE.captures(l).is_some_and(|c| stem(&c[1]) == name))?;
+        .find(|l| USAGE.captures(l).is_some_and(|c| stem(&c[1]) == name))
+        .or(headed)?;
     let lists_commands = output.iter().any(|l| {
         let t = l.trim().to_ascii_lowercase();
         t == "commands:" || t == "subcommands:" || t == "available commands:"
@@ -200,6 +209,21 @@ mod tests {
         );
         let plain = "Usage: tool [OPTIONS] <FILE>\n\nOptions:\n  -h, --help\n";
         assert_eq!(usage("./tool", &lines(plain)), None);
+    }
+
+    #[test]
+    fn a_usage_heading_over_the_program_line_is_read_as_urfave_cli_prints_it() {
+        let top = "NAME:\n   memo - Memo Life For You\n\nUSAGE:\n   memo [global options] command [command options]\n\nCOMMANDS:\n   new, n     create memo\n   serve, s   start http server\n   help, h    Shows a list of commands\n";
+        let u = usage("./.reporunner/bin/memo", &lines(top)).unwrap();
+        assert_eq!(u.serve.as_deref(), Some("serve"));
+        assert_eq!(u.line, "memo [global options] command [command options]");
+        assert_eq!(usage("./.reporunner/bin/other", &lines(top)), None);
+        let help = "NAME:\n   memo serve - start http server\n\nUSAGE:\n   memo serve [command options] [arguments...]\n\nOPTIONS:\n   --addr value  server address (default: \":8080\")\n";
+        let dir = std::env::temp_dir();
+        assert_eq!(
+            serve_command("./.reporunner/bin/memo", "serve", help, &dir).as_deref(),
+            Some("./.reporunner/bin/memo serve --addr \"$HOST:$PORT\"")
+        );
     }
 
     #[test]

@@ -865,6 +865,18 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
     }
     let kind_name = value(&component.kind).unwrap_or_default();
     let start = value(&component.start_command).map(|s| in_the_environment(&s));
+    // A Procfile's bare program name (`pgweb --listen=$PORT`) is the binary the Go build
+    // writes into the workspace: started from there.
+    let built = value(&component.build_command).and_then(|b| {
+        let rest = b.strip_prefix("go build -o .reporunner/bin/")?;
+        rest.split_whitespace().next().map(str::to_string)
+    });
+    let start = match (start, built) {
+        (Some(s), Some(bin)) if s.split_whitespace().next() == Some(bin.as_str()) => {
+            Some(format!("./.reporunner/bin/{s}"))
+        }
+        (s, _) => s,
+    };
     let kind = match kind_name.as_str() {
         "static_site" => PlanKind::Static,
         "service" if start.is_some() => PlanKind::Service,

@@ -590,8 +590,11 @@ broken/x.go:3:2: undefined: y
 {"Action":"output","Package":"example.com/notes/store","Output":"FAIL\texample.com/notes/store\t0.01s\n"}
 {"Action":"fail","Package":"example.com/notes/store","Elapsed":0.01}"#;
         let s = super::parse_go_test_json(out);
-        let got: Vec<(&str, super::Status)> =
-            s.cases.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        let got: Vec<(&str, super::Status)> = s
+            .cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.status))
+            .collect();
         assert_eq!(
             got,
             vec![

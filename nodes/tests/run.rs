@@ -209,7 +209,10 @@ fn a_go_module_builds_its_serving_command_answers_and_reports_each_go_test() {
     assert!(start.ends_with("/bin/server"), "{start}");
     // The step's tail reads as go test's text, not its JSON events.
     let tail = o.report["tests"]["step"]["tail"].to_string();
-    assert!(tail.contains("ok  \\texample.com/notes/internal/notes"), "{tail}");
+    assert!(
+        tail.contains("ok  \\texample.com/notes/internal/notes"),
+        "{tail}"
+    );
     // Unchanged, the second run reuses the module and build caches.
     let again = check_in("go-service", &["--no-tests"], &data);
     expect_rung("go-service", &again, "http_answers");

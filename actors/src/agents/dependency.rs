@@ -1126,7 +1126,11 @@ async fn go(
     );
     let cache = req.cache.join("go");
     let mut env = BTreeMap::new();
-    for (var, sub) in [("GOMODCACHE", "mod"), ("GOCACHE", "build"), ("GOPATH", "path")] {
+    for (var, sub) in [
+        ("GOMODCACHE", "mod"),
+        ("GOCACHE", "build"),
+        ("GOPATH", "path"),
+    ] {
         let path = cache.join(sub);
         std::fs::create_dir_all(&path)
             .map_err(|e| StageFailure::new(format!("{}: {e}", path.display())))?;
@@ -1140,7 +1144,11 @@ async fn go(
         toolchain.clone().unwrap_or_else(|| "local".into()),
     );
     report.toolchain = match (&toolchain, host) {
-        (Some(t), _) => format!("go {} (GOTOOLCHAIN, for go.mod's go {})", t.trim_start_matches("go"), go_line.as_deref().unwrap_or("?")),
+        (Some(t), _) => format!(
+            "go {} (GOTOOLCHAIN, for go.mod's go {})",
+            t.trim_start_matches("go"),
+            go_line.as_deref().unwrap_or("?")
+        ),
         (None, Some((a, b, c))) => format!("go {a}.{b}.{c}"),
         (None, None) => "go missing".into(),
     };

@@ -45,9 +45,8 @@ static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?:ListenAndServe(?:TLS)?\(|\.Run\(|\.Start\(|\.Listen\(|Addr:)\s*"((?:\d{1,3}(?:\.\d{1,3}){3}|localhost|\[::\])?):(\d{2,5})""#).unwrap()
 });
 /// A port the code falls back to when `PORT` is empty: `port = "8080"` near a Getenv.
-static PORT_DEFAULT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\bport\s*:?=\s*"(\d{2,5})""#).unwrap()
-});
+static PORT_DEFAULT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)\bport\s*:?=\s*"(\d{2,5})""#).unwrap());
 /// A command-line flag of the standard library's `flag` or of pflag/cobra.
 static FLAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b(?:flag|pflag|Flags\(\)|PersistentFlags\(\)|fs|flags)\.(String|Int|Uint)(?:Var)?(P)?\(\s*(?:&[\w.]+\s*,\s*)?"([\w.-]+)"\s*,\s*("[^"]*"|\d+)(?:\s*,\s*("[^"]*"|\d+))?"#).unwrap()
@@ -124,9 +123,7 @@ pub(crate) fn parse_go_mod(text: &str) -> GoMod {
             Some("module") => m.module = words.next().unwrap_or_default().trim_matches('"').into(),
             Some("go") => m.go = words.next().map(str::to_string),
             Some("toolchain") => {
-                m.toolchain = words
-                    .next()
-                    .map(|t| t.trim_start_matches("go").to_string())
+                m.toolchain = words.next().map(|t| t.trim_start_matches("go").to_string())
             }
             Some("require") => match words.next() {
                 Some("(") => in_require = true,
@@ -290,8 +287,12 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
     // The code is read by every pass: the build command names the main package.
     let prefix = prefix_of(dir);
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
-    let mut ports: Vec<Fact<u16>> = Vec::new();
-    let mut flags: Vec<(String, String, bool, String, u32)> = Vec::new();
+    // What each package says about the address, by its folder: only the packages the
+    // chosen command reaches count.
+    let mut found_ports: Vec<(String, Fact<u16>)> = Vec::new();
+    let mut flags: Vec<(String, String, bool, String, u32, String)> = Vec::new();
+    let mut port_env: Vec<(String, Evidence)> = Vec::new();
+    let mut hosts: Vec<(String, Fact<String>)> = Vec::new();
     for file in files.iter().filter(|f| !f.ends_with("_test.go")) {
         let Some(code) = a.read(file) else { continue };
         let rel = file.strip_prefix(&prefix).unwrap_or(file);
@@ -327,16 +328,22 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         for m in ADDRESS.captures_iter(&code) {
             if let Ok(p) = m[2].parse::<u16>() {
                 let at = line_at(&code, m.get(0).map_or(0, |x| x.start()));
-                ports.push(Fact::new(p, 0.8, Evidence::line(file, at, "go.listen-address")));
+                found_ports.push((
+                    pkg_dir.clone(),
+                    Fact::new(p, 0.8, Evidence::line(file, at, "go.listen-address")),
+                ));
                 let host = match &m[1] {
                     "" | "[::]" => "0.0.0.0",
                     "localhost" => "127.0.0.1",
                     h => h,
                 };
-                c.bind_host.get_or_insert(Fact::new(
-                    host.to_string(),
-                    0.8,
-                    Evidence::line(file, at, "go.listen-address"),
+                hosts.push((
+                    pkg_dir.clone(),
+                    Fact::new(
+                        host.to_string(),
+                        0.8,
+                        Evidence::line(file, at, "go.listen-address"),
+                    ),
                 ));
             }
         }
@@ -354,20 +361,19 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
             .trim_matches('"')
             .to_string();
             let numeric = &m[1] != "String";
-            flags.push((flag, default, numeric, file.clone(), at));
+            flags.push((flag, default, numeric, file.clone(), at, pkg_dir.clone()));
         }
         for m in GETENV.captures_iter(&code) {
             let var = &m[1];
             let at = line_at(&code, m.get(0).map_or(0, |x| x.start()));
             let ev = Evidence::line(file, at, "go.env-var");
             if var == "PORT" {
-                c.reads_port_env
-                    .get_or_insert(Fact::new(true, 0.9, ev.clone()));
+                port_env.push((pkg_dir.clone(), ev.clone()));
                 if let Some(p) = PORT_DEFAULT
                     .captures(&code)
                     .and_then(|d| d[1].parse::<u16>().ok())
                 {
-                    ports.push(Fact::new(p, 0.7, ev.clone()));
+                    found_ports.push((pkg_dir.clone(), Fact::new(p, 0.7, ev.clone())));
                 }
             }
             super::add_env(&mut c.env_vars, var, var != "PORT", None, ev);
@@ -398,13 +404,26 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         .collect();
     // The command that serves: among the mains that listen, the root's, then one whose
     // folder says it serves, then the shallowest.
+    // A main's folder name says it serves (`server`, `api`), or it is the daemon of a
+    // sibling command (`wtfd` beside `wtf`).
+    let names: BTreeSet<&str> = mains
+        .iter()
+        .map(|d| d.rsplit('/').next().unwrap_or(d))
+        .collect();
     let rank = |d: &str| {
         let last = d.rsplit('/').next().unwrap_or(d);
         let says = ["server", "serve", "api", "web", "http", "app", "service"]
             .iter()
-            .any(|w| last.contains(w));
+            .any(|w| last.contains(w))
+            || last
+                .strip_suffix('d')
+                .is_some_and(|client| names.contains(client));
+        // One that listens in its own code beats one that reaches a listener through
+        // the module's packages (a client of the same module's HTTP package).
+        let direct = packages.get(d).is_some_and(|p| p.listens);
         (
             !d.is_empty(),
+            !direct,
             !says,
             d.matches('/').count(),
             d.to_string(),
@@ -470,14 +489,41 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
             0.9,
             ev.clone(),
         ));
+        // What the packages the command reaches say about its address.
+        let reach = {
+            let mut seen = BTreeSet::new();
+            let mut queue = vec![pkg.clone()];
+            while let Some(p) = queue.pop() {
+                if seen.insert(p.clone())
+                    && let Some(k) = packages.get(&p)
+                {
+                    queue.extend(k.imports.iter().cloned());
+                }
+            }
+            seen
+        };
+        let mut ports: Vec<Fact<u16>> = found_ports
+            .iter()
+            .filter(|(d, _)| reach.contains(d))
+            .map(|(_, f)| f.clone())
+            .collect();
+        if let Some((_, ev)) = port_env.iter().find(|(d, _)| reach.contains(d)) {
+            c.reads_port_env = Some(Fact::new(true, 0.9, ev.clone()));
+        }
+        if let Some((_, h)) = hosts.iter().find(|(d, _)| reach.contains(d)) {
+            c.bind_host = Some(h.clone());
+        }
         let mut start = format!("./.reporunner/bin/{bin}");
         // The address flag the command defines, given the leased address, unless it reads
         // PORT already.
         if listen_at.is_some() && c.reads_port_env.is_none() {
-            let best = flags.iter().min_by_key(|(name, ..)| {
-                ADDRESS_FLAGS.iter().position(|f| f == name).unwrap_or(99)
-            });
-            if let Some((name, default, numeric, file, at)) = best {
+            let best = flags
+                .iter()
+                .filter(|f| reach.contains(&f.5))
+                .min_by_key(|(name, ..)| {
+                    ADDRESS_FLAGS.iter().position(|f| f == name).unwrap_or(99)
+                });
+            if let Some((name, default, numeric, file, at, _)) = best {
                 let port_only = *numeric
                     || default.chars().all(|ch| ch.is_ascii_digit()) && !default.is_empty()
                     || (default.is_empty() && name.contains("port"));
@@ -486,7 +532,10 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
                 start.push_str(&format!(" {dash}{name} {value}"));
                 let fev = Evidence::line(file, *at, "go.address-flag");
                 c.reads_port_env = Some(Fact::new(true, 0.8, fev.clone()));
-                let p = default.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                let p = default
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
                 if let Some(p) = p {
                     ports.push(Fact::new(p, 0.8, fev));
                 }
@@ -548,7 +597,12 @@ mod tests {
         assert_eq!(
             m.requires,
             vec![
-                ("github.com/go-chi/chi/v5".into(), "v5.0.12".into(), false, 6),
+                (
+                    "github.com/go-chi/chi/v5".into(),
+                    "v5.0.12".into(),
+                    false,
+                    6
+                ),
                 ("github.com/lib/pq".into(), "v1.10.9".into(), false, 8),
                 ("golang.org/x/sys".into(), "v0.20.0".into(), true, 9),
             ]
@@ -579,8 +633,13 @@ http.ListenAndServe(*addr, r)"#;
         assert!(LISTENS.is_match(code));
         assert!(LISTENS.is_match("r.Run(\":8080\")"));
         assert!(LISTENS.is_match("log.Fatal(e.Start(addr))"));
-        assert!(!LISTENS.is_match("cmd.Run()"), "a bare Run() is not a listener");
-        let a = ADDRESS.captures(r#"srv := &http.Server{Addr: "0.0.0.0:4000"}"#).unwrap();
+        assert!(
+            !LISTENS.is_match("cmd.Run()"),
+            "a bare Run() is not a listener"
+        );
+        let a = ADDRESS
+            .captures(r#"srv := &http.Server{Addr: "0.0.0.0:4000"}"#)
+            .unwrap();
         assert_eq!((&a[1], &a[2]), ("0.0.0.0", "4000"));
     }
 }

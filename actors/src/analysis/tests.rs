@@ -528,7 +528,8 @@ fn go_service_with_its_port() {
     assert_eq!(values(&c.runtime_versions), vec!["go >=1.22"]);
     assert_eq!(v(&c.port), Some(8090));
     assert_eq!(c.port.as_ref().unwrap().evidence[0].line, Some(9));
-    // No _test.go file: nothing for `go test` to run.
+    // No _test.go file: nothing for `go test` to run; and the CI step that names an
+    // Actions expression cannot run outside Actions.
     assert_eq!(v(&c.test_command), None);
     // The root's main package, built into the run's workspace.
     assert_eq!(

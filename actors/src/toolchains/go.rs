@@ -10,7 +10,11 @@ pub type GoVersion = (u32, u32, u32);
 /// Parses `1.22`, `1.22.4`, `go1.22.4` or `go1.22rc1` (a release candidate counts as its
 /// release's `.0`).
 pub fn parse_version(text: &str) -> Option<GoVersion> {
-    let t = text.trim().trim_start_matches(">=").trim().trim_start_matches("go");
+    let t = text
+        .trim()
+        .trim_start_matches(">=")
+        .trim()
+        .trim_start_matches("go");
     let mut parts = t.split('.');
     let major = parts.next()?.parse().ok()?;
     let digits = |p: &str| -> Option<u32> {
