@@ -313,6 +313,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
                     | FailureClass::DependencyDrift
                     | FailureClass::Database
                     | FailureClass::MissingSubmodule
+                    | FailureClass::LockfileMismatch
             )
         }) {
             let mut f = StageFailure::of_step(&step, &outcome);

@@ -312,13 +312,22 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         for block in IMPORT_BLOCK.captures_iter(&code) {
             imports.extend(QUOTED.captures_iter(&block[1]).map(|m| m[1].to_string()));
         }
-        for imp in imports {
+        for imp in &imports {
             if !gomod.module.is_empty()
                 && let Some(rest) = imp.strip_prefix(&gomod.module)
                 && (rest.is_empty() || rest.starts_with('/'))
             {
                 pkg.imports.insert(rest.trim_start_matches('/').to_string());
             }
+        }
+        // gin's `r.Run()` without an address listens on `PORT`, else :8080.
+        if imports.iter().any(|i| i == "github.com/gin-gonic/gin")
+            && let Some(at) = code.find(".Run()")
+        {
+            let line = line_at(&code, at);
+            pkg.listens = true;
+            pkg.listen_at.get_or_insert((file.clone(), line));
+            port_env.push((pkg_dir.clone(), Evidence::line(file, line, "go.gin-run")));
         }
         if let Some(m) = LISTENS.find(&code) {
             pkg.listens = true;

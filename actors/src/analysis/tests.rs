@@ -545,6 +545,22 @@ fn go_service_with_its_port() {
 }
 
 #[test]
+fn a_gin_command_that_runs_without_an_address_listens_on_port() {
+    let p = fixture("go-gin");
+    let c = root(&p);
+    assert_eq!(values(&c.frameworks), vec!["gin"]);
+    // Of two mains, the one whose bare `r.Run()` is gin's (which reads PORT), not the
+    // one whose `cmd.Run()` runs a process.
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("go build -o .reporunner/bin/api ./cmd/api")
+    );
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+    assert_eq!(v(&c.reads_port_env), Some(true));
+    assert_eq!(v(&c.port), Some(8080));
+}
+
+#[test]
 fn spring_boot_port_from_application_properties() {
     let p = fixture("java-spring");
     let c = root(&p);
