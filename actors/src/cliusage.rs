@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 
 static USAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*Usage:\s+(\S+)\s+(.*)$").unwrap());
-static SUBCOMMAND: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s{1,4}(serve|server)(?:,\s*\w+)?\s{2,}\S").unwrap());
+static SUBCOMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s{1,4}(serve|server)(?:,\s*\w+)?(?:\s{2,}|\s+-\s+)\S").unwrap()
+});
 static PORT_FLAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:(-[a-zA-Z]),\s*)?(--port)\b|^\s*(-[pP]),\s+--\S*port").unwrap()
 });
@@ -218,6 +219,10 @@ mod tests {
         assert_eq!(u.serve.as_deref(), Some("serve"));
         assert_eq!(u.line, "memo [global options] command [command options]");
         assert_eq!(usage("./.reporunner/bin/other", &lines(top)), None);
+        // A `name - description` command list (jpillora/opts).
+        let dashed = "  Usage: chisel [command] [--help]\n\n  Commands:\n    server - runs chisel in server mode\n    client - runs chisel in client mode\n";
+        let u = usage("./.reporunner/bin/chisel", &lines(dashed)).unwrap();
+        assert_eq!(u.serve.as_deref(), Some("server"));
         let help = "NAME:\n   memo serve - start http server\n\nUSAGE:\n   memo serve [command options] [arguments...]\n\nOPTIONS:\n   --addr value  server address (default: \":8080\")\n";
         let dir = std::env::temp_dir();
         assert_eq!(
