@@ -15,7 +15,7 @@ mod python;
 mod rust;
 mod text;
 
-pub(crate) use go::parse_go_mod;
+pub(crate) use go::{BIN_DIR as GO_BIN_DIR, built_binary, parse_go_mod};
 pub use text::looks_secret;
 
 use reporunner_protocols::profile::{

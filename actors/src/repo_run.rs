@@ -867,13 +867,11 @@ pub fn plan(profile: &ProjectProfile, workspace: &Path) -> Result<Plan, String> 
     let start = value(&component.start_command).map(|s| in_the_environment(&s));
     // A Procfile's bare program name (`pgweb --listen=$PORT`) is the binary the Go build
     // writes into the workspace: started from there.
-    let built = value(&component.build_command).and_then(|b| {
-        let rest = b.strip_prefix("go build -o .reporunner/bin/")?;
-        rest.split_whitespace().next().map(str::to_string)
-    });
+    let build = value(&component.build_command);
+    let built = build.as_deref().and_then(crate::analysis::built_binary);
     let start = match (start, built) {
-        (Some(s), Some(bin)) if s.split_whitespace().next() == Some(bin.as_str()) => {
-            Some(format!("./.reporunner/bin/{s}"))
+        (Some(s), Some(bin)) if s.split_whitespace().next() == Some(bin) => {
+            Some(format!("./{}/{s}", crate::analysis::GO_BIN_DIR))
         }
         (s, _) => s,
     };

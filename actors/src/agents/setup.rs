@@ -545,18 +545,8 @@ impl SetupState {
             psql = psql.display(),
             createdb = bin.join("createdb").display(),
         );
-        let mut env = BTreeMap::new();
-        env.insert("SQL".to_string(), sql);
-        let (step, _) = run_step(
-            "create database",
-            &shell(&create, &req.workspace, &env, &req.logs, "postgres-create"),
-        )
-        .await;
-        if !step.ok {
-            report.state = format!(
-                "started, but creating {user}/{db} failed: {}",
-                step.tail.join(" ")
-            );
+        if let Err(tail) = create_database(req, &create, sql, "postgres-create").await {
+            report.state = format!("started, but creating {user}/{db} failed: {tail}");
             return report;
         }
         let scheme = pg_scheme(
@@ -732,23 +722,13 @@ impl SetupState {
             user = user.replace('\'', ""),
             password = password.replace('\'', "")
         );
-        let mut env = BTreeMap::new();
-        env.insert("SQL".to_string(), sql);
         let create = format!(
             "'{}' --no-defaults --socket='{}' -uroot -e \"$SQL\"",
             client.display(),
             socket.display()
         );
-        let (step, _) = run_step(
-            "create database",
-            &shell(&create, &req.workspace, &env, &req.logs, "mariadb-create"),
-        )
-        .await;
-        if !step.ok {
-            report.state = format!(
-                "started, but creating {user}/{db} failed: {}",
-                step.tail.join(" ")
-            );
+        if let Err(tail) = create_database(req, &create, sql, "mariadb-create").await {
+            report.state = format!("started, but creating {user}/{db} failed: {tail}");
             return report;
         }
         let url = format!("mysql://{user}:{password}@127.0.0.1:{port}/{db}");
@@ -894,6 +874,28 @@ pub(crate) struct PgPlace<'a> {
     pub workspace: &'a Path,
     /// Where its logs go.
     pub logs: &'a Path,
+}
+
+/// Runs `script`, which creates the run's user and database from the statements in its
+/// `$SQL`; the failed step's last lines when it fails.
+async fn create_database(
+    req: &SetupRequest,
+    script: &str,
+    sql: String,
+    log: &str,
+) -> Result<(), String> {
+    let mut env = BTreeMap::new();
+    env.insert("SQL".to_string(), sql);
+    let (step, _) = run_step(
+        "create database",
+        &shell(script, &req.workspace, &env, &req.logs, log),
+    )
+    .await;
+    if step.ok {
+        Ok(())
+    } else {
+        Err(step.tail.join(" "))
+    }
 }
 
 /// Starts a private PostgreSQL at `addr:port` and waits until it accepts connections.

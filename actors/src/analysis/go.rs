@@ -154,6 +154,33 @@ fn prefix_of(dir: &str) -> String {
     }
 }
 
+/// The packages `start` reaches through the module's own imports, itself included.
+fn reach(packages: &BTreeMap<String, Package>, start: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![start.to_string()];
+    while let Some(p) = queue.pop() {
+        if seen.insert(p.clone())
+            && let Some(k) = packages.get(&p)
+        {
+            queue.extend(k.imports.iter().cloned());
+        }
+    }
+    seen
+}
+
+/// Where the Go build writes the command it builds, in the run's workspace.
+pub(crate) const BIN_DIR: &str = ".reporunner/bin";
+
+/// The name of the command a build command of these rules writes into [`BIN_DIR`].
+pub(crate) fn built_binary(build: &str) -> Option<&str> {
+    build
+        .strip_prefix("go build -o ")?
+        .strip_prefix(BIN_DIR)?
+        .strip_prefix('/')?
+        .split_whitespace()
+        .next()
+}
+
 /// One package of the module, as its source files say.
 #[derive(Debug, Default)]
 struct Package {
@@ -168,7 +195,7 @@ struct Package {
 }
 
 /// Adds the Go facts of the component in `dir`.
-pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want: Concerns) {
+pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: Concerns) {
     let manifest = join(dir, "go.mod");
     if !a.snap.exists(&manifest) {
         return;
@@ -257,6 +284,11 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         }
     }
     c.databases = databases;
+    // The Database agent's pass reads no code: the drivers are in go.mod. Every other
+    // pass reads it, for the build command names the main package.
+    if !(want.requirements || want.detection || want.config) {
+        return;
+    }
 
     // The code: packages, which are main, which listen, what they read.
     let files: Vec<String> = a
@@ -284,7 +316,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
                 .unwrap_or_else(|| Evidence::file(&manifest, "go.test-file")),
         ));
     }
-    // The code is read by every pass: the build command names the main package.
     let prefix = prefix_of(dir);
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
     // What each package says about the address, by its folder: only the packages the
@@ -389,22 +420,14 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         }
     }
     // A package serves when it listens, or imports (through the module's own packages) one
-    // that does.
+    // that does: its own listener first.
     let serves = |start: &str| -> Option<(String, u32)> {
-        let mut seen = BTreeSet::new();
-        let mut queue = vec![start.to_string()];
-        while let Some(p) = queue.pop() {
-            if !seen.insert(p.clone()) {
-                continue;
-            }
-            if let Some(pkg) = packages.get(&p) {
-                if let Some(at) = &pkg.listen_at {
-                    return Some(at.clone());
-                }
-                queue.extend(pkg.imports.iter().cloned());
-            }
-        }
-        None
+        let own = packages.get(start).and_then(|p| p.listen_at.clone());
+        own.or_else(|| {
+            reach(&packages, start)
+                .iter()
+                .find_map(|d| packages.get(d)?.listen_at.clone())
+        })
     };
     let mains: Vec<&String> = packages
         .iter()
@@ -494,23 +517,12 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
             .unwrap_or_else(|| manifest.clone());
         let ev = Evidence::file(&main_file, "go.main-package");
         c.build_command = Some(Fact::new(
-            format!("go build -o .reporunner/bin/{bin} {target}"),
+            format!("go build -o {BIN_DIR}/{bin} {target}"),
             0.9,
             ev.clone(),
         ));
         // What the packages the command reaches say about its address.
-        let reach = {
-            let mut seen = BTreeSet::new();
-            let mut queue = vec![pkg.clone()];
-            while let Some(p) = queue.pop() {
-                if seen.insert(p.clone())
-                    && let Some(k) = packages.get(&p)
-                {
-                    queue.extend(k.imports.iter().cloned());
-                }
-            }
-            seen
-        };
+        let reach = reach(&packages, &pkg);
         let mut ports: Vec<Fact<u16>> = found_ports
             .iter()
             .filter(|(d, _)| reach.contains(d))
@@ -522,7 +534,7 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         if let Some((_, h)) = hosts.iter().find(|(d, _)| reach.contains(d)) {
             c.bind_host = Some(h.clone());
         }
-        let mut start = format!("./.reporunner/bin/{bin}");
+        let mut start = format!("./{BIN_DIR}/{bin}");
         // The address flag the command defines, given the leased address, unless it reads
         // PORT already.
         if listen_at.is_some() && c.reads_port_env.is_none() {
