@@ -8,6 +8,7 @@ pub mod snapshot;
 
 mod go;
 mod intent;
+mod java;
 mod node;
 mod operate;
 mod other;
@@ -16,6 +17,7 @@ mod rust;
 mod text;
 
 pub(crate) use go::{BIN_DIR as GO_BIN_DIR, built_binary, parse_go_mod};
+pub(crate) use java::{GRADLE_OUT, MAVEN_OUT, java_major};
 pub use text::looks_secret;
 
 use reporunner_protocols::profile::{
@@ -39,6 +41,9 @@ const MANIFESTS: &[&str] = &[
     "index.html",
     "Cargo.toml",
     "go.mod",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
     "Procfile",
 ];
 
@@ -197,11 +202,12 @@ pub struct PassOutput {
 
 /// The ecosystems, in the order their parts are listed.
 type Rules = fn(&mut Analysis<'_>, &str, &mut Component, Concerns);
-const ECOSYSTEMS: [Rules; 5] = [
+const ECOSYSTEMS: [Rules; 6] = [
     python::analyze,
     node::analyze,
     rust::analyze,
     go::analyze,
+    java::analyze,
     other::analyze,
 ];
 

@@ -215,6 +215,11 @@ static PY_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
 /// (running go 1.26.8; GOTOOLCHAIN=local)`, `requires go >= 1.27.1 (running go 1.26.8)`.
 static GO_AT_LEAST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"requires go >= ?(\d+\.\d+(?:\.\d+)?) \(running go").unwrap());
+/// A Java release newer than the JDK the build ran on: javac's and Maven's words, the
+/// enforcer's, or a class compiled for a newer runtime (class file version 65 is Java 21).
+static JAVA_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:invalid (?:target|source) release:\s*(?:1\.)?(\d+)|release version (\d+) not supported|requires at least Java (\d+)|is not in the allowed range \[(\d+)|compiled by a more recent version of the Java Runtime \(class file version (\d+))").unwrap()
+});
 /// A Node option this Node does not know.
 static NODE_BAD_OPTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"node: bad option: (--[\w-]+)").unwrap());
@@ -670,6 +675,19 @@ fn special(
             Fix::UseRuntime {
                 runtime: "python".into(),
                 constraint: format!(">={v}"),
+            },
+        );
+    }
+    if let Some(m) = JAVA_AT_LEAST.captures(line) {
+        let major = match m.get(5) {
+            Some(class_file) => class_file.as_str().parse::<u32>().ok()?.checked_sub(44)?,
+            None => (1..5).find_map(|g| m.get(g))?.as_str().parse().ok()?,
+        };
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "java".into(),
+                constraint: format!(">={major}"),
             },
         );
     }

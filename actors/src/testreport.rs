@@ -1,5 +1,5 @@
 //! Per-test results from a project's own test run: JUnit XML (pytest `--junitxml`, jest and
-//! vitest reporters), `cargo test`'s output, and TAP (`node --test`, tap, ava). Where none
+//! vitest reporters, Maven's Surefire and Gradle's test task), `cargo test`'s output, and TAP (`node --test`, tap, ava). Where none
 //! applies, the exit code decides.
 
 use quick_xml::Reader;
@@ -132,6 +132,80 @@ pub fn parse_junit(xml: &str) -> Result<TestSummary, ReportError> {
         summary.cases.push(done);
     }
     Ok(summary)
+}
+
+/// The folders JVM builds write JUnit XML to: Surefire's and Failsafe's under `target/`,
+/// Gradle's under `build/test-results/<task>/`.
+const JVM_REPORT_DIRS: &[&str] = &[
+    "target/surefire-reports",
+    "target/failsafe-reports",
+    "build/test-results",
+];
+
+/// The JUnit XML report folders of a Maven or Gradle build in `root` and its modules (four
+/// levels down at most).
+pub fn jvm_report_dirs(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        for r in JVM_REPORT_DIRS {
+            let d = dir.join(r);
+            if d.is_dir() {
+                found.push(d);
+            }
+        }
+        if depth >= 4 {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if e.file_type().is_ok_and(|t| t.is_dir())
+                && !name.starts_with('.')
+                && !matches!(name.as_ref(), "target" | "build" | "src" | "node_modules")
+            {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Reads every JUnit XML file in `dirs` (and their subfolders, Gradle's per task), in name
+/// order, as one summary; `None` when there is none. A malformed file is passed over.
+pub fn parse_jvm_reports(dirs: &[std::path::PathBuf]) -> Option<TestSummary> {
+    let mut files = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = dirs.to_vec();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "xml")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("TEST-"))
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut all = TestSummary::default();
+    let mut read = false;
+    for f in files {
+        if let Ok(s) = std::fs::read_to_string(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|x| parse_junit(&x).map_err(|e| e.0))
+        {
+            read = true;
+            all.cases.extend(s.cases);
+        }
+    }
+    read.then_some(all)
 }
 
 /// Reads `go test -json`'s events: one JSON object a line, whose `pass`, `fail` and `skip`

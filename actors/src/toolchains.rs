@@ -3,6 +3,7 @@
 //! version is missing.
 
 pub mod go;
+pub mod java;
 pub mod node;
 pub mod python;
 

@@ -219,6 +219,7 @@ impl DependencyState {
             Some("javascript" | "typescript") => node_install(req, &extras, report).await,
             Some("rust") => rust(req, report).await,
             Some("go") => go(req, &extras, report).await,
+            Some("java" | "kotlin") => java(req, &extras, report).await,
             _ => generic(req, report).await,
         }
     }
@@ -1200,6 +1201,176 @@ async fn go(
             .push("the module compiled: every import resolved".into());
     }
     report.env = env;
+    Ok(())
+}
+
+/// Folders a JVM build writes, left out of the key of its sources.
+const JVM_OUTPUTS: &[&str] = &[
+    "target",
+    "build",
+    ".gradle",
+    ".git",
+    "node_modules",
+    ".idea",
+];
+
+/// Builds a Maven or Gradle component with the JDK its release needs (the host's when
+/// new enough, else the oldest installed one that is, `JAVA_HOME`), the local
+/// repository, the wrapper's distribution and Gradle's caches kept in the data directory.
+/// The jars a build writes are kept under a key of every source file, the toolchain and
+/// the command, so a second run of an unchanged project starts from them at once.
+async fn java(
+    req: &InstallRequest,
+    extras: &Extras,
+    report: &mut DependencyReport,
+) -> Result<(), StageFailure> {
+    use crate::toolchains::java as jdks;
+    let plan = &req.plan;
+    let dir = req.workspace.join(&plan.component);
+    let need = plan.runtime_constraint.as_deref().and_then(jdks::at_least);
+    let asked = extras.runtime.as_deref().and_then(jdks::at_least);
+    let (default, installed) =
+        tokio::task::spawn_blocking(|| (jdks::host_default(), jdks::installed()))
+            .await
+            .map_err(|e| StageFailure::new(e.to_string()))?;
+    let jdk = jdks::choose(default.as_ref(), &installed, need, asked).map_err(StageFailure::new)?;
+    let cache = req.cache.join("java");
+    let mut env = BTreeMap::new();
+    let mut bins = Vec::new();
+    if let Some(j) = &jdk {
+        env.insert("JAVA_HOME".to_string(), j.home.display().to_string());
+        bins.push(j.home.join("bin"));
+    }
+    env.insert("PATH".to_string(), path_with(&bins));
+    let repo = cache.join("m2");
+    let mut maven_opts = format!("-Dmaven.repo.local={}", repo.display());
+    if let Ok(old) = std::env::var("MAVEN_OPTS") {
+        maven_opts = format!("{old} {maven_opts}");
+    }
+    env.insert("MAVEN_OPTS".into(), maven_opts);
+    env.insert(
+        "MAVEN_USER_HOME".into(),
+        cache.join("maven").display().to_string(),
+    );
+    env.insert(
+        "GRADLE_USER_HOME".into(),
+        cache.join("gradle").display().to_string(),
+    );
+    report.toolchain = match &jdk {
+        Some(j) if default.as_ref().is_some_and(|d| d.home == j.home) => {
+            format!("java {} ({})", j.major, j.home.display())
+        }
+        Some(j) => format!(
+            "java {} ({}, JAVA_HOME: the build asks for {}{})",
+            j.major,
+            j.home.display(),
+            need.map(|n| format!("Java {n}")).unwrap_or_default(),
+            asked
+                .map(|a| format!(", a fix for Java {a}"))
+                .unwrap_or_default()
+        ),
+        None => "java missing".into(),
+    };
+    // Wrappers whose execute bit the repository lost.
+    for w in ["mvnw", "gradlew"] {
+        for d in dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&req.workspace))
+        {
+            let f = d.join(w);
+            if f.is_file() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+    }
+    let Some(build) = plan.build.clone() else {
+        report.env = env;
+        return Ok(());
+    };
+    // A module of a reactor is built from the root above it: its sources count too.
+    let root = if build.contains(" -f ../pom.xml") {
+        dir.parent().unwrap_or(&dir).to_path_buf()
+    } else {
+        dir.clone()
+    };
+    let key = {
+        let root = root.clone();
+        let describe = format!("{} {} {}", report.toolchain, build, extras.describe());
+        tokio::task::spawn_blocking(move || {
+            let mut files = Vec::new();
+            let mut stack = vec![PathBuf::new()];
+            while let Some(rel) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let r = rel.join(&name);
+                    match e.file_type() {
+                        Ok(t) if t.is_dir() && !JVM_OUTPUTS.contains(&name.as_str()) => {
+                            stack.push(r)
+                        }
+                        Ok(t) if t.is_file() => files.push(r.display().to_string()),
+                        _ => {}
+                    }
+                }
+                if files.len() > 50_000 {
+                    break;
+                }
+            }
+            crate::toolchains::install_key(&root, "", &files, &describe)
+        })
+        .await
+        .map_err(|e| StageFailure::new(e.to_string()))?
+    };
+    report.cache_key = Some(key[..16].to_string());
+    let kept = cache.join("builds").join(&key[..24]);
+    let outputs = [crate::analysis::MAVEN_OUT, crate::analysis::GRADLE_OUT];
+    if kept.is_dir() && !extras.unfrozen {
+        for out in outputs {
+            let from = kept.join(out.replace('/', "_"));
+            if from.is_dir() {
+                copy_files(&from, &dir.join(out))
+                    .map_err(|e| StageFailure::new(format!("restoring the kept build: {e}")))?;
+            }
+        }
+        report.cache_hit = true;
+        report.imports.push(format!(
+            "unchanged since a build kept at {}: its jars are used",
+            kept.display()
+        ));
+        report.env = env;
+        return Ok(());
+    }
+    must(
+        "build",
+        &shell(&build, &dir, &env, &req.logs, "build"),
+        &mut report.steps,
+    )
+    .await?;
+    report
+        .imports
+        .push("the project compiled: every dependency resolved".into());
+    let _ = std::fs::remove_dir_all(&kept);
+    for out in outputs {
+        let from = dir.join(out);
+        if from.is_dir() {
+            let _ = copy_files(&from, &kept.join(out.replace('/', "_")));
+        }
+    }
+    report.env = env;
+    Ok(())
+}
+
+/// Copies the plain files of `from` (not its folders) into `to`, created.
+fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)?.flatten() {
+        if e.file_type()?.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
     Ok(())
 }
 

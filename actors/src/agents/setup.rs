@@ -570,6 +570,13 @@ impl SetupState {
             run_values,
             [&user, &password, &db, &name, &port.to_string()],
         );
+        spring_datasource(
+            &req.plan,
+            format!("jdbc:postgresql://{name}:{port}/{db}"),
+            &user,
+            &password,
+            run_values,
+        );
         report.state = match bind {
             Bind::Leased => format!("started: private instance, user {user}, database {db}"),
             Bind::Named { host, addr } => format!(
@@ -737,6 +744,13 @@ impl SetupState {
             &split,
             run_values,
             [&user, &password, &db, "127.0.0.1", &port.to_string()],
+        );
+        spring_datasource(
+            &req.plan,
+            format!("jdbc:mysql://127.0.0.1:{port}/{db}"),
+            &user,
+            &password,
+            run_values,
         );
         report.state = format!("started: private MariaDB instance, user {user}, database {db}");
         report.url = Some(url);
@@ -1363,6 +1377,28 @@ pub fn kind() -> AgentKind {
         },
         |ctx, _config: super::NoConfig| (Setup, ctx.namespace.clone()),
     )
+}
+
+/// The private database's address for a Java (Spring) component, in the variables
+/// Spring's relaxed binding reads before `application.properties`: `spring.datasource.url`
+/// and its user and password, so the project's own `jdbc:` URL gives way to it.
+fn spring_datasource(
+    plan: &reporunner_protocols::stage::Plan,
+    jdbc: String,
+    user: &str,
+    password: &str,
+    run_values: &mut BTreeMap<String, String>,
+) {
+    if !matches!(plan.language.as_deref(), Some("java" | "kotlin")) {
+        return;
+    }
+    for (k, v) in [
+        ("SPRING_DATASOURCE_URL", jdbc),
+        ("SPRING_DATASOURCE_USERNAME", user.to_string()),
+        ("SPRING_DATASOURCE_PASSWORD", password.to_string()),
+    ] {
+        run_values.insert(k.to_string(), v);
+    }
 }
 
 #[cfg(test)]

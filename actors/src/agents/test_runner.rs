@@ -1,6 +1,7 @@
 //! The Tests agent: runs the project's own test command in the run's environment and reads
 //! each test's status where the runner can say it: pytest through JUnit XML, `cargo test`
-//! from its output, Vitest and `node --test` through JUnit, anything printing TAP from its
+//! from its output, Vitest and `node --test` through JUnit, Maven and Gradle from the
+//! JUnit XML they write, anything printing TAP from its
 //! output. Otherwise the exit code decides. A failing suite is reported as failing; only a
 //! suite that could not run at all (its tool is missing) fails the phase, for the Fixer.
 
@@ -184,6 +185,24 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         }
     }
     let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
+    // A Maven or Gradle build writes its own JUnit XML, per test class, where it builds:
+    // in the reactor's root for a module built from there. Reports of an earlier try go.
+    let jvm = ["mvn", "mvnw", "gradle", "gradlew"].iter().any(|t| {
+        command
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.ends_with(t))
+    });
+    let jvm_root = if command.contains(" -f ../pom.xml") {
+        dir.parent().unwrap_or(&dir).to_path_buf()
+    } else {
+        dir.clone()
+    };
+    if jvm {
+        for d in testreport::jvm_report_dirs(&jvm_root) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
     // Test runners that watch on a terminal (Vitest, Jest's --watch defaults) run once
     // under CI.
     let mut env = req.env.clone();
@@ -225,6 +244,11 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         }
     } else if let Some(go) = go_summary {
         (go, "go test -json")
+    } else if let Some(s) = jvm
+        .then(|| testreport::parse_jvm_reports(&testreport::jvm_report_dirs(&jvm_root)))
+        .flatten()
+    {
+        (s, "junit")
     } else if command.contains("cargo test") {
         (testreport::parse_cargo_test(&text), "cargo")
     } else if command.contains("manage.py test") || command.contains("unittest") {

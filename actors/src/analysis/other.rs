@@ -1,14 +1,8 @@
-//! JVM, Ruby, PHP and .NET: detected and described, and, where this host lacks the
+//! Ruby, PHP and .NET: detected and described, and, where this host lacks the
 //! toolchain, reported as unsupported with the reason.
 
-use super::text::line_at;
 use super::{Analysis, Concerns, join};
-use regex::Regex;
 use reporunner_protocols::profile::{Component, Evidence, Fact};
-use std::sync::LazyLock;
-
-static SERVER_PORT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^\s*server\.port\s*[=:]\s*(\d{2,5})").unwrap());
 
 /// One ecosystem this module knows.
 struct Ecosystem {
@@ -25,26 +19,6 @@ struct Ecosystem {
 }
 
 const ECOSYSTEMS: &[Ecosystem] = &[
-    Ecosystem {
-        language: "java",
-        manifests: &["pom.xml"],
-        tool: ("mvn", "maven"),
-        package_manager: "maven",
-        install: "mvn -B -DskipTests dependency:resolve",
-        build: Some("mvn -B -DskipTests package"),
-        test: "mvn -B test",
-        default_port: Some(8080),
-    },
-    Ecosystem {
-        language: "java",
-        manifests: &["build.gradle", "build.gradle.kts"],
-        tool: ("gradle", "gradle"),
-        package_manager: "gradle",
-        install: "./gradlew dependencies",
-        build: Some("./gradlew build -x test"),
-        test: "./gradlew test",
-        default_port: Some(8080),
-    },
     Ecosystem {
         language: "ruby",
         manifests: &["Gemfile"],
@@ -138,46 +112,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
 
     let mut port = None;
     match eco.language {
-        "java" => {
-            if text.contains("spring-boot") {
-                let at = super::text::find_line(&text, "spring-boot").unwrap_or(1);
-                c.frameworks.push(Fact::new(
-                    "spring-boot".into(),
-                    0.9,
-                    Evidence::line(&manifest, at, "java.spring-boot"),
-                ));
-                let jar = if eco.package_manager == "maven" {
-                    "target/*.jar"
-                } else {
-                    "build/libs/*.jar"
-                };
-                c.start_command = Some(Fact::new(
-                    format!("java -Dserver.port=$PORT -jar {jar}"),
-                    0.7,
-                    Evidence::line(&manifest, at, "java.spring-boot"),
-                ));
-            }
-            for props in [
-                "src/main/resources/application.properties",
-                "src/main/resources/application.yml",
-            ] {
-                let p = join(dir, props);
-                if let Some(t) = a.snap.exists(&p).then(|| a.read(&p)).flatten()
-                    && let Some(m) = SERVER_PORT.captures(&t)
-                    && let Ok(v) = m[1].parse::<u16>()
-                {
-                    port = Some(Fact::new(
-                        v,
-                        0.9,
-                        Evidence::line(
-                            &p,
-                            line_at(&t, m.get(0).map_or(0, |x| x.start())),
-                            "java.server-port",
-                        ),
-                    ));
-                }
-            }
-        }
         "ruby" => {
             if text.contains("'rails'") || text.contains("\"rails\"") {
                 let at = super::text::find_line(&text, "rails").unwrap_or(1);

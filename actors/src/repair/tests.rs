@@ -30,6 +30,30 @@ fn each_class_is_recognised_from_real_output() {
             },
         ),
         (
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.13.0:compile (default-compile) on project notes: Fatal error compiling: error: release version 21 not supported",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "java".into(),
+                constraint: ">=21".into(),
+            },
+        ),
+        (
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.1:compile (default-compile) on project x: Fatal error compiling: invalid target release: 1.8.1",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "java".into(),
+                constraint: ">=8".into(),
+            },
+        ),
+        (
+            "Exception in thread \"main\" java.lang.UnsupportedClassVersionError: com/acme/App has been compiled by a more recent version of the Java Runtime (class file version 65.0), this version of the Java Runtime only recognizes class file versions up to 61.0",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "java".into(),
+                constraint: ">=21".into(),
+            },
+        ),
+        (
             "ModuleNotFoundError: No module named 'cv2'",
             FailureClass::UndeclaredDependency,
             Fix::InstallPackage {
