@@ -218,7 +218,11 @@ static GO_AT_LEAST: LazyLock<Regex> =
 /// A Java release newer than the JDK the build ran on: javac's and Maven's words, the
 /// enforcer's, or a class compiled for a newer runtime (class file version 65 is Java 21).
 static JAVA_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:invalid (?:target|source) release:\s*(?:1\.)?(\d+)|release version (\d+) not supported|requires at least Java (\d+)|is not in the allowed range \[(\d+)|compiled by a more recent version of the Java Runtime \(class file version (\d+))").unwrap()
+    Regex::new(r"(?:invalid (?:target|source) release:\s*(?:1\.)?(\d+)|release version (\d+) not supported|requires at least Java (\d+)|Detected JDK [Vv]ersion:? [^\n]*?is not in the allowed range \[(?:1\.)?(\d+)|compiled by a more recent version of the Java Runtime \(class file version (\d+))").unwrap()
+});
+/// A Maven older than the build asks for: the enforcer's rule, or a plugin's own.
+static MAVEN_AT_LEAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:Detected Maven Version: \S+ is not in the allowed range \[(\d+(?:\.\d+)*)|requires Maven version (\d+(?:\.\d+)*))").unwrap()
 });
 /// A Node option this Node does not know.
 static NODE_BAD_OPTION: LazyLock<Regex> =
@@ -675,6 +679,15 @@ fn special(
             Fix::UseRuntime {
                 runtime: "python".into(),
                 constraint: format!(">={v}"),
+            },
+        );
+    }
+    if let Some(m) = MAVEN_AT_LEAST.captures(line) {
+        return one(
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "maven".into(),
+                constraint: format!(">={}", m.get(1).or(m.get(2))?.as_str()),
             },
         );
     }

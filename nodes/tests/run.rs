@@ -230,6 +230,71 @@ fn a_go_service_listening_on_its_addr_flag_is_given_the_leased_address() {
 }
 
 #[test]
+fn a_spring_boot_service_starts_from_its_jar_on_the_leased_port_and_reports_each_junit_test() {
+    let data = data_dir("java-spring");
+    let o = check_in("java-spring", &[], &data);
+    expect_rung("java-spring", &o, "tests_pass");
+    assert_eq!(o.code, 0);
+    // The jar Maven's package phase wrote, told the leased address on its command line.
+    let start = o.report["started"].as_str().unwrap_or_default();
+    assert!(
+        start.contains("-jar target/greet-0.1.0.jar --server.port=$PORT"),
+        "{start}"
+    );
+    assert_eq!(o.report["http"]["status"], 200, "{}", o.report);
+    // Surefire's XML, read test by test.
+    assert_eq!(o.report["tests"]["parsed_from"], "junit");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2, "{}", o.report);
+    let names = o.report["tests"]["tests"].to_string();
+    assert!(
+        names.contains("com.example.greet.GreetingTest::greetsTheNameGiven"),
+        "{names}"
+    );
+    // Unchanged, the second run starts from the jar it kept: no Maven build at all.
+    let again = check_in("java-spring", &["--no-tests"], &data);
+    expect_rung("java-spring", &again, "http_answers");
+    assert_eq!(again.report["installs_cached"], true, "{}", again.report);
+    let logs = again.report["logs"].to_string();
+    assert!(!logs.contains("build.log"), "{logs}");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_maven_library_is_built_and_its_junit5_tests_counted_with_the_skipped_one() {
+    let o = check("java-library", &[]);
+    expect_rung("java-library", &o, "tests_pass");
+    assert!(o.report["started"].is_null(), "{}", o.report);
+    assert_eq!(o.report["tests"]["command"], "mvn -B test");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2, "{}", o.report);
+    assert_eq!(o.report["tests"]["counts"]["skipped"], 1);
+}
+
+/// A Spring app whose `spring.datasource.url` names a server on localhost:5432 reaches
+/// the private PostgreSQL instead: it prints the port the server it reached listens on.
+#[test]
+fn a_spring_datasource_is_pointed_at_the_private_postgresql() {
+    let data = data_dir("java-spring-postgres");
+    let o = check_in("java-spring-postgres", &["--no-tests"], &data);
+    expect_rung("java-spring-postgres", &o, "http_answers");
+    let db = &o.report["databases"][0];
+    assert_eq!(db["kind"], "postgresql", "{}", o.report);
+    let port = db["port"].as_u64().expect("a database port");
+    let log = o.report["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.ends_with("service.log"))
+        .expect("a service log");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains(&format!("notes: database port {port}")),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
 fn a_missing_env_is_written_from_the_example_with_a_generated_secret() {
     let o = check("missing-env", &[]);
     expect_rung("missing-env", &o, "http_answers");

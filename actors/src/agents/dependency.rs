@@ -116,6 +116,8 @@ struct Extras {
     runtime: Option<String>,
     /// The Node constraint a fix asked for.
     node: Option<String>,
+    /// The Maven constraint a fix asked for.
+    maven: Option<String>,
     system: Vec<String>,
     /// Resolve with releases no newer than this date.
     as_of: Option<String>,
@@ -142,6 +144,10 @@ impl Extras {
                     runtime,
                     constraint,
                 } if runtime == "node" => x.node = Some(constraint.clone()),
+                Fix::UseRuntime {
+                    runtime,
+                    constraint,
+                } if runtime == "maven" => x.maven = Some(constraint.clone()),
                 Fix::UseRuntime { constraint, .. } => x.runtime = Some(constraint.clone()),
                 Fix::ResolveAsOf { date } => x.as_of = Some(date.clone()),
                 Fix::ExportLock { manager } => x.export_lock = Some(manager.clone()),
@@ -164,6 +170,9 @@ impl Extras {
         }
         if let Some(m) = &self.export_lock {
             s.push_str(&format!(" export-lock={m}"));
+        }
+        if let Some(m) = &self.maven {
+            s.push_str(&format!(" maven={m}"));
         }
         s
     }
@@ -1284,10 +1293,29 @@ async fn java(
             }
         }
     }
-    let Some(build) = plan.build.clone() else {
+    let Some(mut build) = plan.build.clone() else {
         report.env = env;
         return Ok(());
     };
+    if let Some(want) = &extras.maven {
+        // The host's Maven is too old for the build: a newer one from Maven Central, kept
+        // in the data directory, runs it (the wrapper, when there is one, gives way).
+        let home = provision_maven(req, &cache, want, &env, report).await?;
+        let bin = home.join("bin");
+        env.insert(
+            "PATH".to_string(),
+            path_with(
+                &[bin]
+                    .into_iter()
+                    .chain(bins.iter().cloned())
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        build = use_host_maven(&build);
+        report
+            .toolchain
+            .push_str(&format!(", Maven from {}", home.display()));
+    }
     // A module of a reactor is built from the root above it: its sources count too.
     let root = if build.contains(" -f ../pom.xml") {
         dir.parent().unwrap_or(&dir).to_path_buf()
@@ -1343,12 +1371,33 @@ async fn java(
         report.env = env;
         return Ok(());
     }
-    must(
+    if let Err(mut failure) = must(
         "build",
         &shell(&build, &dir, &env, &req.logs, "build"),
         &mut report.steps,
     )
-    .await?;
+    .await
+    {
+        // A wrapper that cannot fetch its distribution names the host it could not reach.
+        if build.contains("gradlew") || build.contains("mvnw") {
+            let log = report
+                .steps
+                .last()
+                .and_then(|s| s.log.clone())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(host) = WRAPPER_UNREACHABLE
+                .captures(&text)
+                .and_then(|m| m.get(1).or(m.get(2)).map(|h| h.as_str().to_string()))
+            {
+                failure.message = format!(
+                    "the build tool's wrapper could not download its distribution: {host} cannot be reached from this host; put the tool on PATH (gradle or mvn), or run where {host} is reachable ({})",
+                    failure.message
+                );
+            }
+        }
+        return Err(failure);
+    }
     report
         .imports
         .push("the project compiled: every dependency resolved".into());
@@ -1361,6 +1410,102 @@ async fn java(
     }
     report.env = env;
     Ok(())
+}
+
+/// A wrapper's download that found no route to its host.
+static WRAPPER_UNREACHABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:UnknownHostException: ([\w.-]+)|Could not resolve host: ([\w.-]+))")
+        .unwrap()
+});
+
+/// Where Maven Central keeps Maven's own distributions.
+const MAVEN_DIST: &str = "https://repo.maven.apache.org/maven2/org/apache/maven/apache-maven";
+
+/// `./mvnw ...` or `../mvnw ...` as the same command on the `mvn` found on PATH.
+fn use_host_maven(build: &str) -> String {
+    match build.split_once(' ') {
+        Some((first, rest)) if first.ends_with("mvnw") => format!("mvn {rest}"),
+        _ => build.to_string(),
+    }
+}
+
+/// The Maven 3 release Maven Central lists for `want` (`>=3.9.6`: the newest 3.9),
+/// downloaded and unpacked once under the data directory; its home.
+async fn provision_maven(
+    req: &InstallRequest,
+    cache: &Path,
+    want: &str,
+    env: &BTreeMap<String, String>,
+    report: &mut DependencyReport,
+) -> Result<PathBuf, StageFailure> {
+    let parse = |v: &str| -> Option<Vec<u32>> {
+        v.trim()
+            .trim_start_matches(">=")
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect()
+    };
+    let need = parse(want).unwrap_or_default();
+    let dists = cache.join("maven-dist");
+    std::fs::create_dir_all(&dists)
+        .map_err(|e| StageFailure::new(format!("{}: {e}", dists.display())))?;
+    let metadata = dists.join("maven-metadata.xml");
+    if !metadata.is_file() {
+        must(
+            "maven-versions",
+            &shell(
+                &format!(
+                    "curl -fsSL --retry 2 -o '{}' {MAVEN_DIST}/maven-metadata.xml",
+                    metadata.display()
+                ),
+                &dists,
+                env,
+                &req.logs,
+                "maven-versions",
+            ),
+            &mut report.steps,
+        )
+        .await?;
+    }
+    let listed = std::fs::read_to_string(&metadata).unwrap_or_default();
+    let version = regex::Regex::new(r"<version>(3\.\d+\.\d+)</version>")
+        .map_err(|e| StageFailure::new(e.to_string()))?
+        .captures_iter(&listed)
+        .filter_map(|m| Some((parse(&m[1])?, m[1].to_string())))
+        .filter(|(v, _)| *v >= need)
+        // The oldest minor release that satisfies, at its newest patch: the line the
+        // build was written for, with its fixes.
+        .max_by_key(|(v, _)| {
+            (
+                std::cmp::Reverse((v[0], v[1])),
+                v.get(2).copied().unwrap_or(0),
+            )
+        })
+        .map(|(_, v)| v)
+        .ok_or_else(|| {
+            StageFailure::new(format!(
+                "the build needs Maven {want}, and Maven Central lists no Maven 3 release that satisfies it"
+            ))
+        })?;
+    let home = dists.join(format!("apache-maven-{version}"));
+    if !home.join("bin/mvn").is_file() {
+        must(
+            "maven-download",
+            &shell(
+                &format!(
+                    "curl -fsSL --retry 2 {MAVEN_DIST}/{version}/apache-maven-{version}-bin.tar.gz | tar -xz -C '{}'",
+                    dists.display()
+                ),
+                &dists,
+                env,
+                &req.logs,
+                "maven-download",
+            ),
+            &mut report.steps,
+        )
+        .await?;
+    }
+    Ok(home)
 }
 
 /// Copies the plain files of `from` (not its folders) into `to`, created.

@@ -20,6 +20,8 @@ pub(crate) const GRADLE_OUT: &str = "build/libs";
 /// Spring Boot starters that serve HTTP.
 const WEB_STARTERS: &[&str] = &[
     "spring-boot-starter-web",
+    "spring-boot-starter-webmvc",
+    "spring-boot-starter-websocket",
     "spring-boot-starter-webflux",
     "spring-boot-starter-jersey",
     "spring-boot-starter-data-rest",

@@ -572,6 +572,46 @@ fn spring_boot_port_from_application_properties() {
 }
 
 #[test]
+fn a_spring_boot_web_service_is_started_from_the_jar_maven_writes() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run/java-spring");
+    let p = analyze(&dir).unwrap();
+    let c = root(&p);
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("mvn -B -DskipTests package")
+    );
+    assert_eq!(
+        v(&c.start_command).as_deref(),
+        Some(
+            "java -XX:TieredStopAtLevel=1 -jar target/greet-0.1.0.jar --server.port=$PORT --server.address=$HOST"
+        )
+    );
+    assert_eq!(v(&c.port), Some(8081));
+    assert_eq!(v(&c.test_command).as_deref(), Some("mvn -B test"));
+    assert_eq!(values(&c.runtime_versions), vec!["java >=17"]);
+}
+
+#[test]
+fn a_gradle_spring_service_names_its_wrapper_toolchain_port_and_database() {
+    let p = fixture("java-gradle");
+    let c = root(&p);
+    assert_eq!(v(&c.package_manager).as_deref(), Some("gradle"));
+    assert_eq!(c.name, "shop");
+    assert_eq!(
+        v(&c.build_command).as_deref(),
+        Some("./gradlew bootJar -x test")
+    );
+    assert_eq!(v(&c.test_command).as_deref(), Some("./gradlew test"));
+    assert_eq!(values(&c.runtime_versions), vec!["java >=21"]);
+    assert_eq!(values(&c.databases), vec!["postgresql"]);
+    // `${PORT:8085}`: the default behind the variable.
+    assert_eq!(v(&c.port), Some(8085));
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+    assert!(c.unsupported.is_none(), "{:?}", c.unsupported);
+}
+
+#[test]
 fn rails_php_and_dotnet_are_recognised() {
     let rails = fixture("ruby-rails");
     let c = root(&rails);

@@ -54,6 +54,30 @@ fn each_class_is_recognised_from_real_output() {
             },
         ),
         (
+            "[ERROR] Detected Maven Version: 3.8.7 is not in the allowed range [3.9,).",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "maven".into(),
+                constraint: ">=3.9".into(),
+            },
+        ),
+        (
+            "[ERROR] Failed to execute goal io.github.ascopes:protobuf-maven-plugin:5.1.7:generate-test (default) on project proto: The plugin io.github.ascopes:protobuf-maven-plugin:5.1.7 requires Maven version 3.9.6 -> [Help 1]",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "maven".into(),
+                constraint: ">=3.9.6".into(),
+            },
+        ),
+        (
+            "[ERROR] Rule 1: org.apache.maven.enforcer.rules.version.RequireJavaVersion failed with message: Detected JDK version 17.0.15 (JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64) is not in the allowed range [21,).",
+            FailureClass::RuntimeVersion,
+            Fix::UseRuntime {
+                runtime: "java".into(),
+                constraint: ">=21".into(),
+            },
+        ),
+        (
             "ModuleNotFoundError: No module named 'cv2'",
             FailureClass::UndeclaredDependency,
             Fix::InstallPackage {
