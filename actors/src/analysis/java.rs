@@ -425,7 +425,12 @@ fn maven(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             Evidence::line(&manifest, at, "java.spring-boot"),
         ));
     }
-    spring(a, dir, c, &mut databases);
+    let source = spring(a, dir, c, &mut databases);
+    let embedded = pom
+        .dependencies
+        .iter()
+        .any(|(_, art, scope, _)| EMBEDDED.contains(&art.as_str()) && scope != "test");
+    reached(source, embedded, &mut databases);
     c.databases = databases;
     if let (true, Some(web_ev)) = (pom.spring_boot(), web) {
         c.start_command = Some(Fact::new(
@@ -469,9 +474,43 @@ fn spring_start(jar: &str) -> String {
     format!("java -XX:TieredStopAtLevel=1 -jar {jar} --server.port=$PORT --server.address=$HOST")
 }
 
+/// What the default configuration's `spring.datasource.url` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Datasource {
+    /// No URL: Spring Boot takes an embedded database when there is one on the classpath.
+    Unset,
+    /// An embedded database (`jdbc:h2:`, `jdbc:hsqldb:`).
+    Embedded,
+    /// A server (`jdbc:postgresql:`, `jdbc:mysql:`), listed among the databases.
+    Server,
+}
+
+/// Embedded databases by artifact id: with one of them and no server URL in the default
+/// configuration, a server driver beside it serves an optional profile only.
+const EMBEDDED: &[&str] = &["h2", "hsqldb", "derby", "sqlite-jdbc"];
+
+/// Keeps the databases that the default configuration reaches: the drivers' only when
+/// the configuration names no URL and no embedded database is on the classpath.
+fn reached(source: Datasource, embedded: bool, databases: &mut Vec<Fact<String>>) {
+    let drivers_only =
+        |d: &Fact<String>| d.evidence.iter().all(|e| e.rule == "java.database-driver");
+    match source {
+        Datasource::Server => {}
+        Datasource::Embedded => databases.retain(|d| !drivers_only(d)),
+        Datasource::Unset if embedded => databases.retain(|d| !drivers_only(d)),
+        Datasource::Unset => {}
+    }
+}
+
 /// What a Spring Boot project's `application.properties` or `application.yml` says: the
 /// port (`server.port`, possibly `${PORT:8080}`) and the datasource's database.
-fn spring(a: &mut Analysis<'_>, dir: &str, c: &mut Component, databases: &mut Vec<Fact<String>>) {
+fn spring(
+    a: &mut Analysis<'_>,
+    dir: &str,
+    c: &mut Component,
+    databases: &mut Vec<Fact<String>>,
+) -> Datasource {
+    let mut found = Datasource::Unset;
     for props in [
         "src/main/resources/application.properties",
         "src/main/resources/application.yml",
@@ -498,8 +537,12 @@ fn spring(a: &mut Analysis<'_>, dir: &str, c: &mut Component, databases: &mut Ve
             let db = match &m[1] {
                 "postgresql" => "postgresql",
                 "mysql" | "mariadb" => "mysql",
-                _ => continue,
+                _ => {
+                    found = Datasource::Embedded;
+                    continue;
+                }
             };
+            found = Datasource::Server;
             if !databases.iter().any(|d| d.value == db) {
                 databases.push(Fact::new(
                     db.into(),
@@ -513,6 +556,7 @@ fn spring(a: &mut Analysis<'_>, dir: &str, c: &mut Component, databases: &mut Ve
             }
         }
     }
+    found
 }
 
 fn gradle(a: &mut Analysis<'_>, dir: &str, script: &str, c: &mut Component) {
@@ -590,7 +634,16 @@ fn gradle(a: &mut Analysis<'_>, dir: &str, script: &str, c: &mut Component) {
             Evidence::line(script, at, "java.spring-boot"),
         ));
     }
-    spring(a, dir, c, &mut databases);
+    let source = spring(a, dir, c, &mut databases);
+    let embedded = EMBEDDED.iter().any(|e| {
+        text.lines().any(|l| {
+            !l.contains("testImplementation")
+                && (l.contains(&format!(":{e}'"))
+                    || l.contains(&format!(":{e}\""))
+                    || l.contains(&format!(":{e}:")))
+        })
+    });
+    reached(source, embedded, &mut databases);
     c.databases = databases;
     let name = a
         .read(&join(dir, "settings.gradle"))

@@ -611,6 +611,16 @@ fn a_gradle_spring_service_names_its_wrapper_toolchain_port_and_database() {
     assert!(c.unsupported.is_none(), "{:?}", c.unsupported);
 }
 
+/// H2 on the classpath and no server URL in the default configuration: the PostgreSQL
+/// driver beside it serves an optional profile, and the run starts no database.
+#[test]
+fn a_server_driver_beside_an_embedded_database_is_not_a_database_to_start() {
+    let p = fixture("java-embedded-db");
+    let c = root(&p);
+    assert_eq!(v(&c.kind).as_deref(), Some("service"));
+    assert!(c.databases.is_empty(), "{:?}", c.databases);
+}
+
 #[test]
 fn rails_php_and_dotnet_are_recognised() {
     let rails = fixture("ruby-rails");
