@@ -1455,14 +1455,28 @@ pub fn report(record: &RunRecord) -> RunReport {
     let stopped_because = if rung >= target {
         None
     } else if let Some(t) = tests.as_ref().filter(|t| !t.passed && t.command.is_some()) {
-        Some(format!(
-            "the tests failed: {}",
-            t.counts
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
+        let counts = t
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let code = t.step.as_ref().and_then(|s| s.code);
+        Some(if t.counts.get("failed").copied().unwrap_or(0) == 0 {
+            // No test failed, yet the command did: a module that could not run its tests.
+            format!(
+                "the test command failed{} with no failing test reported ({}): see the last lines of its log",
+                code.map(|c| format!(" (exit code {c})"))
+                    .unwrap_or_default(),
+                if counts.is_empty() {
+                    "no test counted".to_string()
+                } else {
+                    counts
+                }
+            )
+        } else {
+            format!("the tests failed: {counts}")
+        })
     } else {
         record
             .phases
