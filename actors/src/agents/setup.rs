@@ -571,7 +571,8 @@ impl SetupState {
             [&user, &password, &db, &name, &port.to_string()],
         );
         spring_datasource(
-            &req.plan,
+            req,
+            "postgresql",
             format!("jdbc:postgresql://{name}:{port}/{db}"),
             &user,
             &password,
@@ -746,7 +747,8 @@ impl SetupState {
             [&user, &password, &db, "127.0.0.1", &port.to_string()],
         );
         spring_datasource(
-            &req.plan,
+            req,
+            "mysql",
             format!("jdbc:mysql://127.0.0.1:{port}/{db}"),
             &user,
             &password,
@@ -1381,15 +1383,25 @@ pub fn kind() -> AgentKind {
 
 /// The private database's address for a Java (Spring) component, in the variables
 /// Spring's relaxed binding reads before `application.properties`: `spring.datasource.url`
-/// and its user and password, so the project's own `jdbc:` URL gives way to it.
+/// and its user and password, so the project's own `jdbc:` URL gives way to it. Only a
+/// database the Java rules found the default configuration reaching (its URL, or the one
+/// server driver with no embedded database beside it) is given: one that only a compose
+/// file or an optional profile names leaves the project's datasource alone.
 fn spring_datasource(
-    plan: &reporunner_protocols::stage::Plan,
+    req: &SetupRequest,
+    kind: &str,
     jdbc: String,
     user: &str,
     password: &str,
     run_values: &mut BTreeMap<String, String>,
 ) {
-    if !matches!(plan.language.as_deref(), Some("java" | "kotlin")) {
+    if !matches!(req.plan.language.as_deref(), Some("java" | "kotlin")) {
+        return;
+    }
+    let reached = req.component.databases.iter().any(|d| {
+        d.value == kind && d.evidence.iter().any(|e| e.rule.starts_with("java."))
+    });
+    if !reached {
         return;
     }
     for (k, v) in [
