@@ -650,6 +650,46 @@ fn strip_ansi(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn surefire_and_gradle_reports_of_every_module_are_read_as_one_summary() {
+        let root = std::env::temp_dir().join(format!("rr-jvm-reports-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let surefire = root.join("core/target/surefire-reports");
+        let gradle = root.join("web/build/test-results/test");
+        std::fs::create_dir_all(&surefire).unwrap();
+        std::fs::create_dir_all(&gradle).unwrap();
+        std::fs::write(
+            surefire.join("TEST-org.acme.MathTest.xml"),
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="org.acme.MathTest" tests="2" failures="1" skipped="0">
+  <testcase name="adds" classname="org.acme.MathTest" time="0.001"/>
+  <testcase name="divides" classname="org.acme.MathTest" time="0.002">
+    <failure message="expected: &lt;2&gt; but was: &lt;3&gt;" type="org.opentest4j.AssertionFailedError">trace</failure>
+  </testcase>
+</testsuite>"#,
+        )
+        .unwrap();
+        // Surefire's plain-text summaries and a broken file are passed over.
+        std::fs::write(surefire.join("org.acme.MathTest.txt"), "Tests run: 2").unwrap();
+        std::fs::write(surefire.join("TEST-broken.xml"), "<testsuite><testcase").unwrap();
+        std::fs::write(
+            gradle.join("TEST-org.acme.WebTest.xml"),
+            r#"<testsuite name="org.acme.WebTest"><testcase name="serves()" classname="org.acme.WebTest"><skipped/></testcase></testsuite>"#,
+        )
+        .unwrap();
+        let dirs = super::jvm_report_dirs(&root);
+        assert_eq!(dirs.len(), 2, "{dirs:?}");
+        let s = super::parse_jvm_reports(&dirs).unwrap();
+        assert_eq!(s.count(super::Status::Passed), 1);
+        assert_eq!(s.count(super::Status::Failed), 1);
+        assert_eq!(s.count(super::Status::Skipped), 1);
+        let failed = s.cases.iter().find(|c| c.status == super::Status::Failed).unwrap();
+        assert_eq!(failed.name, "org.acme.MathTest::divides");
+        assert_eq!(failed.message.as_deref(), Some("expected: <2> but was: <3>"));
+        assert!(super::parse_jvm_reports(&[root.join("none")]).is_none());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
     fn go_test_json_events_name_each_test_and_read_back_as_text() {
         let out = r#"{"Action":"start","Package":"example.com/notes/cmd/seed"}
 {"Action":"skip","Package":"example.com/notes/cmd/seed","Elapsed":0}
