@@ -269,6 +269,28 @@ fn a_maven_library_is_built_and_its_junit5_tests_counted_with_the_skipped_one() 
     assert_eq!(o.report["tests"]["counts"]["skipped"], 1);
 }
 
+/// The host's Maven from before 3.9 (Debian's 3.8.7) is refused by the build's enforcer: a
+/// Maven 3.9 from Maven Central, kept in the data directory, builds and tests it.
+#[test]
+fn a_build_that_wants_a_newer_maven_gets_one_from_maven_central() {
+    let host = std::process::Command::new("mvn")
+        .arg("-v")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let old = host.contains("Apache Maven 3.") && !host.contains("Apache Maven 3.9");
+    let o = check("java-newer-maven", &[]);
+    expect_rung("java-newer-maven", &o, "tests_pass");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 2, "{}", o.report);
+    if old {
+        let repairs = o.report["repairs"].to_string();
+        assert!(
+            repairs.contains("\"runtime\":\"maven\"") && repairs.contains("helped"),
+            "{repairs}"
+        );
+    }
+}
+
 /// A Spring app whose `spring.datasource.url` names a server on localhost:5432 reaches
 /// the private PostgreSQL instead: it prints the port the server it reached listens on.
 #[test]
