@@ -259,6 +259,17 @@ fn a_spring_boot_service_starts_from_its_jar_on_the_leased_port_and_reports_each
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// A reactor whose web module needs a sibling: the module is built from the root with the
+/// modules it needs (`-pl web -am`) and started from its own jar.
+#[test]
+fn a_maven_reactors_web_module_is_built_with_its_siblings_and_serves() {
+    let o = check("java-reactor", &["--no-tests"]);
+    expect_rung("java-reactor", &o, "http_answers");
+    let start = o.report["started"].as_str().unwrap_or_default();
+    assert!(start.contains("-jar target/shop-web-1.0.0.jar"), "{start}");
+    assert_eq!(o.report["http"]["status"], 200, "{}", o.report);
+}
+
 #[test]
 fn a_maven_library_is_built_and_its_junit5_tests_counted_with_the_skipped_one() {
     let o = check("java-library", &[]);
