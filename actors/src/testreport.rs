@@ -682,9 +682,16 @@ mod tests {
         assert_eq!(s.count(super::Status::Passed), 1);
         assert_eq!(s.count(super::Status::Failed), 1);
         assert_eq!(s.count(super::Status::Skipped), 1);
-        let failed = s.cases.iter().find(|c| c.status == super::Status::Failed).unwrap();
+        let failed = s
+            .cases
+            .iter()
+            .find(|c| c.status == super::Status::Failed)
+            .unwrap();
         assert_eq!(failed.name, "org.acme.MathTest::divides");
-        assert_eq!(failed.message.as_deref(), Some("expected: <2> but was: <3>"));
+        assert_eq!(
+            failed.message.as_deref(),
+            Some("expected: <2> but was: <3>")
+        );
         assert!(super::parse_jvm_reports(&[root.join("none")]).is_none());
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -1398,9 +1398,11 @@ fn spring_datasource(
     if !matches!(req.plan.language.as_deref(), Some("java" | "kotlin")) {
         return;
     }
-    let reached = req.component.databases.iter().any(|d| {
-        d.value == kind && d.evidence.iter().any(|e| e.rule.starts_with("java."))
-    });
+    let reached = req
+        .component
+        .databases
+        .iter()
+        .any(|d| d.value == kind && d.evidence.iter().any(|e| e.rule.starts_with("java.")));
     if !reached {
         return;
     }

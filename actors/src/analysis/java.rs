@@ -385,12 +385,18 @@ fn maven(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
             Evidence::file(&manifest, "java.reactor"),
         ));
         if !pom.modules.is_empty() {
-            c.build_command = Some(Fact::new(format!("{mvn} -B -DskipTests package"), 0.8, ev));
+            c.build_command = Some(Fact::new(
+                format!("{mvn} -B -DskipTests -Dmaven.javadoc.skip=true package"),
+                0.8,
+                ev,
+            ));
         }
         return;
     }
+    // Javadoc is documentation, not what runs: a parent that binds it to `package`
+    // (Apache's) would fetch the pages it links to.
     c.build_command = Some(Fact::new(
-        format!("{mvn} -B -DskipTests package{scope}"),
+        format!("{mvn} -B -DskipTests -Dmaven.javadoc.skip=true package{scope}"),
         0.9,
         ev.clone(),
     ));

@@ -579,7 +579,7 @@ fn a_spring_boot_web_service_is_started_from_the_jar_maven_writes() {
     assert_eq!(v(&c.kind).as_deref(), Some("service"));
     assert_eq!(
         v(&c.build_command).as_deref(),
-        Some("mvn -B -DskipTests package")
+        Some("mvn -B -DskipTests -Dmaven.javadoc.skip=true package")
     );
     assert_eq!(
         v(&c.start_command).as_deref(),
