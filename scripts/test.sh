@@ -28,6 +28,8 @@ command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || mis
 # The Go fixtures are built with the host's go (an older one fetches the go.mod's own
 # toolchain from the module proxy).
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # The drift test dates a repository's last commit: git.
 command -v git >/dev/null 2>&1 || missing+=(git)
 # A project that wants MySQL gets a private MariaDB.
