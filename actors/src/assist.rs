@@ -61,6 +61,9 @@ pub struct FixQuestion<'a> {
     pub log_tail: &'a [String],
     /// The chunks of the repository's index that match the error best.
     pub context: &'a [Hit],
+    /// The project's own commands (its package scripts: `npm run seed`), which a fix
+    /// most often is.
+    pub commands: &'a [String],
 }
 
 /// The request that asks a model for one command that fixes the failure.
@@ -96,9 +99,14 @@ pub fn fix_request(q: &FixQuestion<'_>) -> GenerateRequest {
     };
     let user = format!(
         "A project failed in its {phase} phase.\n\nProject:\n{profile}\n{code}Log tail:\n{log}\n\nError:\n{errors}\n\n\
-         Give one shell command, run in the project folder, that fixes this. \
+         {commands}Give one shell command, run in the project folder, that fixes this. \
          Answer with one line: COMMAND: <the command>. If no command fixes it, answer COMMAND: none.",
         phase = q.phase,
+        commands = if q.commands.is_empty() {
+            String::new()
+        } else {
+            format!("The project's own commands: {}.\n", q.commands.join(", "))
+        },
         errors = tail(q.error_lines),
         log = tail(q.log_tail),
     );
@@ -156,6 +164,28 @@ fn bare(cmd: &str) -> String {
         .filter(|rest| rest.starts_with('\n'))
         .unwrap_or(c);
     c.trim().trim_matches('`').trim().to_string()
+}
+
+/// The one command of `commands` (the project's own) that a reply names in its words,
+/// when it names exactly one: a small model often says which command in prose instead of
+/// in the asked form. The command is checked and its effect verified like any other.
+pub fn named_command(reply: &str, commands: &[String]) -> Option<String> {
+    let named: Vec<&String> = commands
+        .iter()
+        .filter(|c| {
+            reply.match_indices(c.as_str()).any(|(at, _)| {
+                // The whole command, not a prefix of a longer one (`npm run seed:all`).
+                !reply[at + c.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_alphanumeric() || matches!(ch, ':' | '-' | '_'))
+            })
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 /// Reads the command out of a model's answer to [`fix_request`]: the text after
@@ -501,6 +531,20 @@ mod tests {
             Some("pip install -e .")
         );
         assert_eq!(read_command("COMMAND: none"), None);
+        let commands = ["npm run seed".to_string(), "npm run seed:all".to_string()];
+        assert_eq!(
+            named_command("Run npm run seed, then start it.", &commands).as_deref(),
+            Some("npm run seed")
+        );
+        assert_eq!(
+            named_command("Try npm run seed:all", &commands).as_deref(),
+            Some("npm run seed:all")
+        );
+        assert_eq!(
+            named_command("npm run seed or npm run seed:all", &commands),
+            None
+        );
+        assert_eq!(named_command("no idea", &commands), None);
         assert_eq!(read_command("COMMAND: None."), None);
         assert_eq!(read_command("I am not sure what to do."), None);
     }
@@ -636,6 +680,7 @@ mod tests {
             plan: None,
             log_tail: &[],
             context: &[],
+            commands: &[],
         });
         assert!(
             r.messages[1]
@@ -658,11 +703,17 @@ mod tests {
             plan: None,
             log_tail: &[],
             context: std::slice::from_ref(&hit),
+            commands: &["npm run seed".to_string()],
         });
         assert!(
             r.messages[1]
                 .content
                 .contains("Related files: server.js (lines 1-9)")
+        );
+        assert!(
+            r.messages[1]
+                .content
+                .contains("The project's own commands: npm run seed.")
         );
         let r = readme_request("# A\nrun it with `make serve`\n");
         assert!(r.messages[3].content.contains("run it with `make serve`"));

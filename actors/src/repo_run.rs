@@ -598,6 +598,31 @@ impl Repairer for RepoRepairer {
     }
 }
 
+/// The scripts of the component's `package.json`, as the commands that run them
+/// (`npm run seed`); the lifecycle ones (`start`, `test`, `pre*`/`post*`) left out.
+fn package_scripts(dir: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    json["scripts"]
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| {
+                    !matches!(k.as_str(), "start" | "test")
+                        && !k.starts_with("pre")
+                        && !k.starts_with("post")
+                })
+                .take(12)
+                .map(|k| format!("npm run {k}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A failure the catalogue has no fix for, put to the run's model. See [`crate::assist`].
 struct ModelFix<'a> {
     shared: &'a Shared,
@@ -636,12 +661,16 @@ impl ModelFix<'_> {
         let log_tail = newest_log_tail(&self.shared.logs(&self.ctx.run));
         let about = self.error.lines.first().map(String::as_str).unwrap_or("");
         let context = index_context(self.shared, self.ctx, about, 2).await;
+        let commands = package_scripts(
+            &Path::new(&self.analysis.workspace).join(&self.analysis.plan.component),
+        );
         let request = assist::fix_request(&assist::FixQuestion {
             phase: self.phase,
             error_lines: &self.error.lines,
             plan: Some(&self.analysis.plan),
             log_tail: &log_tail,
             context: &context,
+            commands: &commands,
         });
         let generation =
             match tokio::task::spawn_blocking(move || generator.generate(&request)).await {
@@ -660,7 +689,9 @@ impl ModelFix<'_> {
                 verdict,
             )]
         };
-        let Some(command) = assist::read_command(&generation.text) else {
+        let Some(command) = assist::read_command(&generation.text)
+            .or_else(|| assist::named_command(&generation.text, &commands))
+        else {
             return Repair {
                 record: None,
                 consultations: answered(None, Verdict::NoProposal),
