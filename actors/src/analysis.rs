@@ -17,7 +17,7 @@ mod rust;
 mod text;
 
 pub(crate) use go::{BIN_DIR as GO_BIN_DIR, built_binary, parse_go_mod};
-pub(crate) use java::{GRADLE_OUT, MAVEN_OUT, java_major};
+pub(crate) use java::{GRADLE_OUT, MAVEN_OUT, build_root as jvm_build_root, java_major};
 pub use text::looks_secret;
 
 use reporunner_protocols::profile::{

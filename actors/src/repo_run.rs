@@ -600,27 +600,17 @@ impl Repairer for RepoRepairer {
 
 /// The scripts of the component's `package.json`, as the commands that run them
 /// (`npm run seed`); the lifecycle ones (`start`, `test`, `pre*`/`post*`) left out.
-fn package_scripts(dir: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
-        return Vec::new();
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    json["scripts"]
-        .as_object()
-        .map(|o| {
-            o.keys()
-                .filter(|k| {
-                    !matches!(k.as_str(), "start" | "test")
-                        && !k.starts_with("pre")
-                        && !k.starts_with("post")
-                })
-                .take(12)
-                .map(|k| format!("npm run {k}"))
-                .collect()
+fn project_commands(dir: &Path) -> Vec<String> {
+    crate::sources::package_scripts(dir)
+        .keys()
+        .filter(|k| {
+            !matches!(k.as_str(), "start" | "test")
+                && !k.starts_with("pre")
+                && !k.starts_with("post")
         })
-        .unwrap_or_default()
+        .take(12)
+        .map(|k| format!("npm run {k}"))
+        .collect()
 }
 
 /// A failure the catalogue has no fix for, put to the run's model. See [`crate::assist`].
@@ -661,7 +651,7 @@ impl ModelFix<'_> {
         let log_tail = newest_log_tail(&self.shared.logs(&self.ctx.run));
         let about = self.error.lines.first().map(String::as_str).unwrap_or("");
         let context = index_context(self.shared, self.ctx, about, 2).await;
-        let commands = package_scripts(
+        let commands = project_commands(
             &Path::new(&self.analysis.workspace).join(&self.analysis.plan.component),
         );
         let request = assist::fix_request(&assist::FixQuestion {

@@ -1317,11 +1317,7 @@ async fn java(
             .push_str(&format!(", Maven from {}", home.display()));
     }
     // A module of a reactor is built from the root above it: its sources count too.
-    let root = if build.contains(" -f ../pom.xml") {
-        dir.parent().unwrap_or(&dir).to_path_buf()
-    } else {
-        dir.clone()
-    };
+    let root = crate::analysis::jvm_build_root(&dir, &build);
     let key = {
         let root = root.clone();
         let describe = format!("{} {} {}", report.toolchain, build, extras.describe());

@@ -193,11 +193,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
             .next()
             .is_some_and(|w| w.ends_with(t))
     });
-    let jvm_root = if command.contains(" -f ../pom.xml") {
-        dir.parent().unwrap_or(&dir).to_path_buf()
-    } else {
-        dir.clone()
-    };
+    let jvm_root = crate::analysis::jvm_build_root(&dir, &command);
     if jvm {
         for d in testreport::jvm_report_dirs(&jvm_root) {
             let _ = std::fs::remove_dir_all(d);

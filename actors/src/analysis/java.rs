@@ -17,6 +17,18 @@ pub(crate) const MAVEN_OUT: &str = "target";
 /// Gradle's jar folder.
 pub(crate) const GRADLE_OUT: &str = "build/libs";
 
+/// How a reactor module's command names the reactor's root above it.
+const REACTOR_ROOT: &str = " -f ../pom.xml";
+
+/// The folder a Maven or Gradle `command` run in `dir` builds: the reactor's root for a
+/// module built from there (its sources and reports are there), else `dir`.
+pub(crate) fn build_root(dir: &std::path::Path, command: &str) -> std::path::PathBuf {
+    match dir.parent() {
+        Some(up) if command.contains(REACTOR_ROOT) => up.to_path_buf(),
+        _ => dir.to_path_buf(),
+    }
+}
+
 /// Spring Boot starters that serve HTTP.
 const WEB_STARTERS: &[&str] = &[
     "spring-boot-starter-web",
@@ -52,6 +64,8 @@ static GRADLE_MAIN: LazyLock<Regex> = LazyLock::new(|| {
 static WRAPPER_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"distributionUrl\s*=\s*(\S*?gradle-([\d.]+(?:-rc-\d+)?)-(?:bin|all)\.zip)").unwrap()
 });
+static ROOT_PROJECT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"rootProject\.name\s*=\s*['"]([\w.-]+)['"]"#).unwrap());
 static JAVA_MAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"public\s+static\s+void\s+main\s*\(\s*(?:final\s+)?String").unwrap()
 });
@@ -344,7 +358,7 @@ fn maven(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         .filter(|p| p.modules.iter().any(|m| m.trim_end_matches('/') == module));
     let mvn = tool(a, dir, reactor.as_ref().map(|_| parent_dir), "mvnw", "mvn");
     let scope = match &reactor {
-        Some(_) => format!(" -f ../pom.xml -pl {module} -am"),
+        Some(_) => format!("{REACTOR_ROOT} -pl {module} -am"),
         None => String::new(),
     };
     if !super::other::on_path("mvn") && !mvn.contains("mvnw") {
@@ -654,12 +668,7 @@ fn gradle(a: &mut Analysis<'_>, dir: &str, script: &str, c: &mut Component) {
     let name = a
         .read(&join(dir, "settings.gradle"))
         .or_else(|| a.read(&join(dir, "settings.gradle.kts")))
-        .and_then(|t| {
-            Regex::new(r#"rootProject\.name\s*=\s*['"]([\w.-]+)['"]"#)
-                .ok()?
-                .captures(&t)
-                .map(|m| m[1].to_string())
-        });
+        .and_then(|t| ROOT_PROJECT.captures(&t).map(|m| m[1].to_string()));
     if let Some(n) = &name {
         c.name = n.clone();
     }
@@ -784,7 +793,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reactor_module_is_built_from_the_root() {
+    fn the_way_up_to_a_reactor_root_counts_its_folders() {
         assert_eq!(up("app/web", "app"), "..");
         assert_eq!(up("a/b/c", ""), "../../..");
     }

@@ -110,7 +110,6 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
     c.test_command = Some(Fact::new(eco.test.into(), 0.7, ev.clone()));
     let text = a.read(&manifest).unwrap_or_default();
 
-    let mut port = None;
     match eco.language {
         "ruby" => {
             if text.contains("'rails'") || text.contains("\"rails\"") {
@@ -159,17 +158,17 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, _want:
         }
         _ => {}
     }
-    if port.is_none()
-        && c.start_command.is_some()
-        && let Some(p) = eco.default_port
-    {
-        port = Some(Fact::new(
-            p,
-            0.4,
-            Evidence::file(&manifest, format!("{}.default-port", eco.language)),
-        ));
-    }
-    c.port = port;
+    // None of these reads a port from its configuration: the ecosystem's default.
+    c.port = eco
+        .default_port
+        .filter(|_| c.start_command.is_some())
+        .map(|p| {
+            Fact::new(
+                p,
+                0.4,
+                Evidence::file(&manifest, format!("{}.default-port", eco.language)),
+            )
+        });
     c.kind = Some(if c.start_command.is_some() {
         Fact::new("service".into(), 0.6, ev)
     } else {
