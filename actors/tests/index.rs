@@ -315,6 +315,7 @@ async fn a_tier_above_its_rights_is_refused_and_a_missing_embedder_falls_back() 
     let root = shop("rights");
     let none = LocateConfig {
         minilm_dir: Some("/nonexistent".into()),
+        installed: Vec::new(),
         pythons: Vec::new(),
         site_packages: Vec::new(),
         hf_caches: Vec::new(),

@@ -88,7 +88,7 @@ impl Node {
     /// # Errors
     /// If the Admin or one of its children fails to start, for example because another
     /// runtime in this process uses the same namespace.
-    pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
+    pub async fn start(mut config: NodeConfig) -> anyhow::Result<Node> {
         reporunner_runtime::panics::install_quiet_hook();
         let store: Option<Arc<dyn Store>> = match &config.data_dir {
             Some(dir) => Some(Arc::new(SledStore::open(dir)?)),
@@ -105,6 +105,10 @@ impl Node {
                     config.namespace.clone(),
                     work,
                 ));
+        }
+        // Models `models install` put in this node's data directory are found too.
+        if let Some(dir) = &config.data_dir {
+            config.models = config.models.clone().with_data_dir(dir);
         }
         let args = AdminArguments {
             node: config.node.clone(),
@@ -163,6 +167,11 @@ impl Node {
     /// Returns the store, when the node has a data directory.
     pub fn store(&self) -> Option<&Arc<dyn Store>> {
         self.store.as_ref()
+    }
+
+    /// Where this node looks for models: its configured places and its data directory.
+    pub fn models(&self) -> &LocateConfig {
+        &self.config.models
     }
 
     /// Returns the node's id.

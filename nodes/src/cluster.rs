@@ -294,7 +294,7 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
     wait_listening(port).await?;
     // The models it can serve: the configured ones, and those installed here.
     let mut models = config.models.clone();
-    let found = reporunner_runtime::models::locate::LocateConfig::from_env();
+    let found = node.models().clone();
     if reporunner_runtime::models::locate::minilm(&found).is_ok() {
         models.push(reporunner_runtime::models::locate::MINILM.to_string());
     }

