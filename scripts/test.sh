@@ -3,7 +3,7 @@
 #
 # It needs the Rust toolchain, Python 3 with venv and Node.js with npm (the end-to-end
 # runs install real packages from PyPI, npm and crates.io). PostgreSQL's server programs,
-# redis-server and tmux (the console runs in it under test) come from Debian's packages, installed
+# redis-server, tmux (the console runs in it under test), curl and jq (the README walk) come from Debian's packages, installed
 # here when missing (as root); Repo Runner starts its own private PostgreSQL instances
 # and stops them when each run ends. A cluster the package's installation starts is
 # stopped again on exit.
@@ -38,6 +38,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # The console is tested in a real terminal: tmux.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# The README's API commands, which the README walk runs: curl and jq.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} with apt-get"
@@ -86,6 +89,10 @@ step "the main job, checked: reporunner run --check examples/notes-app"
 data=$(mktemp -d)
 cargo run --quiet --locked -p reporunner -- run --check --data-dir "$data" examples/notes-app
 rm -rf "$data"
+
+step "the README, walked: every command of its sh blocks, as written (scripts/readme-walk.sh)"
+cargo build --quiet --locked -p reporunner --bin reporunner
+scripts/readme-walk.sh
 
 echo
 echo "all tests passed"

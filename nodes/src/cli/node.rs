@@ -338,12 +338,13 @@ pub(crate) async fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     // the proxies' names from the registry without checking whose they are: with one
     // namespace for every node, a peer leaving would unregister this node's own Admin.
     config.namespace = Namespace::new(format!("{}.{}", config.namespace.as_str(), config.node));
-    config.data_dir = Some(
-        file.data_dir
-            .clone()
-            .filter(|_| args.data.is_default())
-            .unwrap_or_else(|| args.data.resolve()),
-    );
+    // The flag or REPORUNNER_DATA_DIR, else the settings file's, else a folder of the node's
+    // own under the default one: two nodes started on one host never share a store.
+    config.data_dir = Some(match &file.data_dir {
+        _ if !args.data.is_default() => args.data.resolve(),
+        Some(dir) => dir.clone(),
+        None => args.data.resolve().join("nodes").join(config.node.as_str()),
+    });
     let cluster_config = ClusterConfig {
         port,
         cookie,
