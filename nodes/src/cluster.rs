@@ -19,6 +19,7 @@ use reporunner_protocols::Wire;
 use reporunner_protocols::admin::AgentInfo;
 use reporunner_protocols::cluster::{
     Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeState, NodeTree, PlaceRequest, Placement,
+    Refusal, RefusalReason,
 };
 use reporunner_protocols::ids::{AgentId, NodeId};
 use std::collections::BTreeMap;
@@ -189,17 +190,24 @@ struct SessionLog {
     authenticated: std::sync::Mutex<std::collections::HashMap<ractor::ActorId, String>>,
     /// Why the last peer was refused, for a worker's join to report.
     refusal: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The registered name of this node's NodeHost, which keeps the refusals for
+    /// `cluster status`.
+    host: String,
 }
 
-/// What a refusal of a peer whose name is `name` says, when the name is this node's own.
-fn name_clash(own: &str, name: &str) -> Option<String> {
-    // ractor_cluster names a peer `NAME@HOST`.
-    let bare = name.split_once('@').map_or(name, |(n, _)| n);
-    (bare == own).then(|| {
-        format!(
-            "the peer has this node's own name {own}: two nodes cannot share a name (give one another --name)"
-        )
-    })
+/// Why a peer that left before it authenticated was refused: ractor_cluster's server learns
+/// a peer's name before it challenges its cookie, so a named peer failed the challenge (or
+/// has this node's own name), and one that never named itself failed the handshake before
+/// it (TLS, or not a ractor_cluster node at all).
+fn refusal_reason(own: &str, name: Option<&str>) -> RefusalReason {
+    match name {
+        // ractor_cluster names a peer `NAME@HOST`.
+        Some(name) if name.split_once('@').map_or(name, |(n, _)| n) == own => {
+            RefusalReason::NameClash
+        }
+        Some(_) => RefusalReason::Cookie,
+        None => RefusalReason::Handshake,
+    }
 }
 
 impl SessionLog {
@@ -225,18 +233,35 @@ impl NodeEventSubscription for SessionLog {
     fn node_session_disconnected(&self, ses: ractor_cluster::node::NodeServerSessionInformation) {
         let mut authenticated = self.authenticated.lock().unwrap_or_else(|e| e.into_inner());
         let was_in = authenticated.remove(&ses.actor.get_id()).is_some();
-        let name = ses.peer_name.map(|n| n.name).unwrap_or_else(|| "?".into());
+        let peer_name = ses.peer_name.map(|n| n.name).filter(|n| !n.is_empty());
+        let name = peer_name.clone().unwrap_or_else(|| "?".into());
         if was_in {
             tracing::warn!(peer = %ses.peer_addr, node = %name, "peer left");
         } else if authenticated.values().any(|n| *n == name) {
             tracing::debug!(peer = %ses.peer_addr, node = %name, "duplicate connection closed");
-        } else if let Some(why) = name_clash(&self.own, &name) {
-            tracing::warn!(peer = %ses.peer_addr, node = %name, "peer refused: {why}");
-            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
         } else {
-            let why = "it did not authenticate (wrong cookie, TLS on one side only, or not a Repo Runner node)";
-            tracing::warn!(peer = %ses.peer_addr, node = %name, "peer refused: {why}");
-            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+            let reason = refusal_reason(&self.own, peer_name.as_deref());
+            let why = match reason {
+                RefusalReason::NameClash => format!(
+                    "the peer has this node's own name {}: two nodes cannot share a name (give one another --name)",
+                    self.own
+                ),
+                other => other.explain().to_string(),
+            };
+            tracing::warn!(peer = %ses.peer_addr, node = %name, reason = ?reason, "peer refused: {why}");
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            if let Some(host) = reporunner_runtime::naming::lookup::<NodeHostMessage>(&self.host) {
+                let _ = host.cast(NodeHostMessage::Refused(Wire::new(Refusal {
+                    peer: ses.peer_addr.to_string(),
+                    node: peer_name,
+                    reason,
+                    count: 1,
+                    last_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0),
+                })));
+            }
         }
     }
 
@@ -288,6 +313,7 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
             own: node.id().to_string(),
             authenticated: std::sync::Mutex::default(),
             refusal: refusal.clone(),
+            host: node.namespace().agent(&AgentId::new(node_host::KIND)),
         }),
     });
     let address = format!("{}:{port}", config.advertise_host);
@@ -465,12 +491,17 @@ async fn join(
         seen |= !sessions.is_empty();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // A refusal this node's session log could tell apart: a name both nodes have.
-    let clash = refusal
-        .and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).clone())
-        .filter(|why| why.contains("own name"));
-    if let Some(why) = clash {
+    // What this node's session log told apart: a name both nodes have, or a head that
+    // named itself and then failed this node's cookie challenge (so not a TLS mismatch).
+    let seen = refusal.and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    if let Some(why) = seen.as_deref().filter(|why| why.contains("own name")) {
         bail!("the head at {head} refused this node: {why}");
+    }
+    if seen.as_deref() == Some(RefusalReason::Cookie.explain()) {
+        bail!(
+            "the head at {head} refused this node: it did not accept the cookie (check --cookie \
+             or REPORUNNER_COOKIE)"
+        );
     }
     bail!(
         "the head at {head} refused this node: it did not accept the cookie (check --cookie or \
@@ -543,7 +574,7 @@ where
 ///
 /// # Errors
 /// If the head cannot be reached or refuses the client.
-pub async fn overview(client: &ClientConfig) -> anyhow::Result<(Vec<Member>, Vec<Placement>)> {
+pub async fn overview(client: &ClientConfig) -> anyhow::Result<Overview> {
     with_head(client, |head| async move {
         let members = ractor::call_t!(head, NodeHostMessage::GetMembers, 10_000)
             .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
@@ -551,9 +582,27 @@ pub async fn overview(client: &ClientConfig) -> anyhow::Result<(Vec<Member>, Vec
         let placements = ractor::call_t!(head, NodeHostMessage::GetPlacements, 10_000)
             .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
             .open()?;
-        Ok((members, placements))
+        let refusals = ractor::call_t!(head, NodeHostMessage::GetRefusals, 10_000)
+            .map_err(|e| anyhow::anyhow!("the head did not answer: {e}"))?
+            .open()?;
+        Ok(Overview {
+            members,
+            placements,
+            refusals,
+        })
     })
     .await
+}
+
+/// What the head says of its cluster: [`overview`]'s answer.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Every node it has seen, up or down.
+    pub members: Vec<Member>,
+    /// The agents it placed, where they run, and why the unplaced ones are.
+    pub placements: Vec<Placement>,
+    /// The peers it refused lately, newest first, with the reason.
+    pub refusals: Vec<Refusal>,
 }
 
 /// Asks the head for every node with its Admin's live tree.
@@ -631,4 +680,22 @@ async fn spawn_host(node: &Node, config: &NodeHostConfig) -> anyhow::Result<()> 
         .await
         .context("starting the node host")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_told_apart_by_how_far_the_peer_got() {
+        assert_eq!(
+            refusal_reason("vm-7400", Some("vm-7400@127.0.0.1")),
+            RefusalReason::NameClash
+        );
+        assert_eq!(
+            refusal_reason("vm-7400", Some("vm-7401@127.0.0.1")),
+            RefusalReason::Cookie
+        );
+        assert_eq!(refusal_reason("vm-7400", None), RefusalReason::Handshake);
+    }
 }

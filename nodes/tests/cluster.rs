@@ -447,8 +447,41 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused this node"), "{err}");
+    assert!(err.contains("cookie"), "{err}");
     // And asking with the wrong cookie gets nothing.
     assert!(status(&head_addr, "guess").is_none());
+    // Something that is not a node at all.
+    {
+        use std::io::Write as _;
+        let mut raw = std::net::TcpStream::connect(&head_addr).unwrap();
+        let _ = raw.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    }
+    // The head tells the two refusals apart in `cluster status`, newest first.
+    let v = wait_for(&head_addr, "s3cret", &[], "two refusals", |v| {
+        v["refused"].as_array().is_some_and(|r| r.len() >= 2)
+    });
+    let refused = v["refused"].as_array().unwrap();
+    let intruder = refused
+        .iter()
+        .find(|r| {
+            r["node"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("intruder"))
+        })
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(intruder["reason"], "cookie", "{v:#}");
+    assert!(
+        intruder["why"]
+            .as_str()
+            .unwrap()
+            .contains("REPORUNNER_COOKIE")
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["reason"] == "handshake" && r["node"].is_null()),
+        "{v:#}"
+    );
     // The cluster is as it was.
     assert_eq!(
         wait_nodes(&head_addr, "s3cret", 4)

@@ -337,6 +337,52 @@ pub fn reconcile(
     (steps, assignments)
 }
 
+/// Why a node refused a peer's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The peer named itself (a ractor_cluster node) but failed the cookie challenge.
+    Cookie,
+    /// The peer has this node's own name.
+    NameClash,
+    /// The peer never named itself: TLS on one side only, a certificate another CA
+    /// signed, or not a Repo Runner node.
+    Handshake,
+}
+
+impl RefusalReason {
+    /// What it means, and what to check.
+    pub fn explain(self) -> &'static str {
+        match self {
+            RefusalReason::Cookie => {
+                "its cookie is not this cluster's (check --cookie or REPORUNNER_COOKIE)"
+            }
+            RefusalReason::NameClash => {
+                "it has this node's own name: two nodes cannot share a name (give one another --name)"
+            }
+            RefusalReason::Handshake => {
+                "it did not complete the handshake (TLS on one side only, a certificate another CA signed, or not a Repo Runner node)"
+            }
+        }
+    }
+}
+
+/// A peer a node refused, as `cluster status` shows it: repeated refusals of the same
+/// peer name for the same reason are counted in one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The address the peer connected from.
+    pub peer: String,
+    /// The name it gave, when it got as far as giving one.
+    pub node: Option<String>,
+    /// Why it was refused.
+    pub reason: RefusalReason,
+    /// How many times.
+    pub count: u32,
+    /// When last, in ms since the Unix epoch.
+    pub last_ms: u64,
+}
+
 /// A `NodeHost`'s messages.
 #[derive(RactorClusterMessage)]
 pub enum NodeHostMessage {
@@ -375,6 +421,11 @@ pub enum NodeHostMessage {
     /// Returns this node's Admin's live tree.
     #[rpc]
     GetNodeTree(RpcReplyPort<Wire<Result<ActorTree, AdminError>>>),
+    /// Returns the peers this node refused lately, newest first.
+    #[rpc]
+    GetRefusals(RpcReplyPort<Wire<Vec<Refusal>>>),
+    /// Its node's session log: a peer was refused.
+    Refused(Wire<Refusal>),
     /// The head's word on the agents it placed: which this node runs, which to stop.
     Assign(Wire<Assignment>),
     /// Its own reconciliation's outcome: where agents now run, or why they do not.
@@ -396,6 +447,8 @@ impl std::fmt::Debug for NodeHostMessage {
             NodeHostMessage::Unplace(name, _) => write!(f, "Unplace({name:?})"),
             NodeHostMessage::GetTree(_) => f.write_str("GetTree"),
             NodeHostMessage::GetNodeTree(_) => f.write_str("GetNodeTree"),
+            NodeHostMessage::GetRefusals(_) => f.write_str("GetRefusals"),
+            NodeHostMessage::Refused(r) => write!(f, "Refused({r:?})"),
             NodeHostMessage::Assign(a) => write!(f, "Assign({a:?})"),
             NodeHostMessage::Reconciled(r) => write!(f, "Reconciled({r:?})"),
             NodeHostMessage::Tick => f.write_str("Tick"),

@@ -25,7 +25,7 @@ use reporunner_protocols::admin::{
 };
 use reporunner_protocols::cluster::{
     Assignment, Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, NodeState, NodeTree,
-    PlaceRequest, Placement, PlacementTable, Step, place, reconcile,
+    PlaceRequest, Placement, PlacementTable, Refusal, Step, place, reconcile,
 };
 use reporunner_protocols::host::GpuInfo;
 use reporunner_protocols::ids::{AgentId, NodeId};
@@ -105,7 +105,12 @@ pub struct NodeHostState {
     /// On a worker: the agents the head placed here, and when the head last spoke.
     placed_here: BTreeSet<AgentId>,
     head_seen_ms: u64,
+    /// The peers this node refused lately, newest first (at most [`REFUSALS_KEPT`]).
+    refusals: Vec<Refusal>,
 }
+
+/// How many refusals a node keeps for `cluster status`.
+pub const REFUSALS_KEPT: usize = 32;
 
 impl Actor for NodeHost {
     type Msg = NodeHostMessage;
@@ -169,6 +174,7 @@ impl Actor for NodeHost {
             in_flight: BTreeSet::new(),
             placed_here: BTreeSet::new(),
             head_seen_ms: crate::runs::now_ms(),
+            refusals: Vec::new(),
         })
     }
 
@@ -217,6 +223,14 @@ impl Actor for NodeHost {
                     Err(e) => Err(e.into()),
                 };
                 let _ = reply.send(Wire::new(result));
+            }
+            NodeHostMessage::GetRefusals(reply) => {
+                let _ = reply.send(Wire::new(state.refusals.clone()));
+            }
+            NodeHostMessage::Refused(refusal) => {
+                if let Ok(refusal) = refusal.open() {
+                    state.refused(refusal);
+                }
             }
             NodeHostMessage::GetPlacements(reply) => {
                 let _ = reply.send(Wire::new(
@@ -339,6 +353,30 @@ async fn cluster_tree(view: Vec<(Member, Option<ActorRef<NodeHostMessage>>)>) ->
     let mut out: Vec<(usize, NodeTree)> = set.join_all().await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, t)| t).collect()
+}
+
+impl NodeHostState {
+    /// Keeps a refusal: the same peer name refused for the same reason again is counted in
+    /// its entry, which moves to the front; the oldest go past [`REFUSALS_KEPT`].
+    fn refused(&mut self, refusal: Refusal) {
+        let same = self.refusals.iter().position(|r| {
+            r.reason == refusal.reason
+                && r.node == refusal.node
+                && (r.node.is_some() || r.peer == refusal.peer)
+        });
+        let entry = match same {
+            Some(i) => {
+                let mut old = self.refusals.remove(i);
+                old.count += refusal.count.max(1);
+                old.last_ms = refusal.last_ms;
+                old.peer = refusal.peer;
+                old
+            }
+            None => refusal,
+        };
+        self.refusals.insert(0, entry);
+        self.refusals.truncate(REFUSALS_KEPT);
+    }
 }
 
 impl NodeHostState {

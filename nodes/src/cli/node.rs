@@ -477,7 +477,11 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ClusterCommand::Status { conn, json } => {
-            let (members, placements) = cluster::overview(&conn.client()?).await?;
+            let cluster::Overview {
+                members,
+                placements,
+                refusals,
+            } = cluster::overview(&conn.client()?).await?;
             if json {
                 // Each node's info, with its state beside it.
                 let nodes: Vec<serde_json::Value> = members
@@ -489,11 +493,23 @@ pub(crate) async fn cluster(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                         v
                     })
                     .collect();
-                let out = serde_json::json!({ "nodes": nodes, "placements": placements });
+                let refused: Vec<serde_json::Value> = refusals
+                    .iter()
+                    .map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        v["why"] = r.reason.explain().into();
+                        v
+                    })
+                    .collect();
+                let out = serde_json::json!({
+                    "nodes": nodes,
+                    "placements": placements,
+                    "refused": refused,
+                });
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            print_status(&members, &placements);
+            print_status(&members, &placements, &refusals);
         }
         ClusterCommand::Stop { conn, name } => {
             let name = AgentId::parse(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -549,6 +565,7 @@ fn print_tree(tree: &ActorTree, depth: usize) {
 fn print_status(
     members: &[reporunner_protocols::cluster::Member],
     placements: &[reporunner_protocols::cluster::Placement],
+    refusals: &[reporunner_protocols::cluster::Refusal],
 ) {
     println!(
         "{:<20} {:<7} {:<5} {:<22} {:>4} {:>9} {:<5} {:>6} labels",
@@ -583,6 +600,27 @@ fn print_status(
                 p.request.spawn.name,
                 p.request.spawn.kind,
                 p.reason.as_deref().unwrap_or("waiting")
+            );
+        }
+    }
+    if !refusals.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        println!("refused (newest first):");
+        for r in refusals {
+            let times = if r.count == 1 {
+                String::new()
+            } else {
+                format!(", {} times", r.count)
+            };
+            println!(
+                "    {} from {}{times}, {} s ago: {}",
+                r.node.as_deref().unwrap_or("an unnamed peer"),
+                r.peer,
+                now.saturating_sub(r.last_ms) / 1000,
+                r.reason.explain()
             );
         }
     }
