@@ -255,6 +255,7 @@ impl NodeEventSubscription for SessionLog {
                     peer: ses.peer_addr.to_string(),
                     node: peer_name,
                     reason,
+                    detail: None,
                     count: 1,
                     last_ms: std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)

@@ -452,7 +452,6 @@ fn workers_join_with_the_cookie_and_a_wrong_cookie_is_refused() {
     assert!(status(&head_addr, "guess").is_none());
     // Something that is not a node at all.
     {
-        use std::io::Write as _;
         let mut raw = std::net::TcpStream::connect(&head_addr).unwrap();
         let _ = raw.write_all(b"GET / HTTP/1.1\r\n\r\n");
     }
@@ -1140,4 +1139,93 @@ fn nodes_without_names_join_on_one_host_and_a_name_clash_is_told_apart() {
     use std::io::Read as _;
     let _ = head.child.stderr.take().unwrap().read_to_string(&mut log);
     assert!(log.contains("two nodes cannot share a name"), "{log}");
+}
+
+/// A peer of another Repo Runner release answers in a wire version this node cannot read:
+/// it never becomes a member, and `cluster status`'s refusals say why. The peer here is an
+/// actor in the node hosts' group whose answers carry what decoding a newer release's
+/// frame gives (`UnsupportedVersion`), in the same process as a real NodeHost.
+#[tokio::test]
+async fn a_peer_of_another_wire_version_is_refused_and_said_so() {
+    use ractor::{Actor, ActorProcessingErr, ActorRef};
+    use reporunner::boot::{Node, NodeConfig};
+    use reporunner_protocols::Wire;
+    use reporunner_protocols::cluster::{NODE_HOSTS_GROUP, NodeHostMessage, RefusalReason};
+    use reporunner_protocols::codec::WireError;
+    use reporunner_protocols::ids::{AgentId, NodeId};
+    use reporunner_runtime::naming::{Namespace, lookup};
+
+    struct NewerRelease;
+    impl Actor for NewerRelease {
+        type Msg = NodeHostMessage;
+        type State = ();
+        type Arguments = ();
+        async fn pre_start(
+            &self,
+            myself: ActorRef<Self::Msg>,
+            _: (),
+        ) -> Result<(), ActorProcessingErr> {
+            ractor::pg::join(NODE_HOSTS_GROUP.to_string(), vec![myself.get_cell()]);
+            Ok(())
+        }
+        async fn handle(
+            &self,
+            _: ActorRef<Self::Msg>,
+            message: Self::Msg,
+            _: &mut (),
+        ) -> Result<(), ActorProcessingErr> {
+            if let NodeHostMessage::GetInfo(reply) = message {
+                let _ = reply.send(Wire::Malformed(WireError::UnsupportedVersion { found: 2 }));
+            }
+            Ok(())
+        }
+    }
+
+    let tag = format!("wire-version-{}", std::process::id());
+    let node = Node::start(NodeConfig {
+        node: NodeId::new(tag.clone()),
+        namespace: Namespace::new(tag.clone()),
+        ..NodeConfig::default()
+    })
+    .await
+    .unwrap();
+    reporunner::cluster::host_alone(&node, "127.0.0.1:1")
+        .await
+        .unwrap();
+    let (peer, handle) = Actor::spawn(None, NewerRelease, ()).await.unwrap();
+    let host: ActorRef<NodeHostMessage> =
+        lookup(&node.namespace().agent(&AgentId::new("node-host"))).expect("the node host");
+    let started = Instant::now();
+    let refusals = loop {
+        let refusals = ractor::call_t!(host, NodeHostMessage::GetRefusals, 5_000)
+            .unwrap()
+            .open()
+            .unwrap();
+        if !refusals.is_empty() || started.elapsed() > Duration::from_secs(30) {
+            break refusals;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let refusal = refusals.first().expect("a refusal within 30 s");
+    assert_eq!(refusal.reason, RefusalReason::Version, "{refusals:?}");
+    assert_eq!(
+        refusal.detail.as_deref(),
+        Some(
+            format!(
+                "wire version 2; this node reads {}",
+                reporunner_protocols::codec::WIRE_VERSION
+            )
+            .as_str()
+        ),
+        "{refusals:?}"
+    );
+    // It is not a member.
+    let members = ractor::call_t!(host, NodeHostMessage::GetMembers, 5_000)
+        .unwrap()
+        .open()
+        .unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    peer.stop(None);
+    let _ = handle.await;
+    node.shutdown().await.unwrap();
 }

@@ -348,6 +348,9 @@ pub enum RefusalReason {
     /// The peer never named itself: TLS on one side only, a certificate another CA
     /// signed, or not a Repo Runner node.
     Handshake,
+    /// The peer authenticated, but its answers are in a wire version this node cannot read:
+    /// another Repo Runner release.
+    Version,
 }
 
 impl RefusalReason {
@@ -363,6 +366,9 @@ impl RefusalReason {
             RefusalReason::Handshake => {
                 "it did not complete the handshake (TLS on one side only, a certificate another CA signed, or not a Repo Runner node)"
             }
+            RefusalReason::Version => {
+                "it speaks another version of the wire protocol, so it is not a member (run one Repo Runner release on every node)"
+            }
         }
     }
 }
@@ -377,6 +383,9 @@ pub struct Refusal {
     pub node: Option<String>,
     /// Why it was refused.
     pub reason: RefusalReason,
+    /// What exactly, where there is more to say (`wire version 2; this node reads 1`).
+    #[serde(default)]
+    pub detail: Option<String>,
     /// How many times.
     pub count: u32,
     /// When last, in ms since the Unix epoch.

@@ -25,8 +25,9 @@ use reporunner_protocols::admin::{
 };
 use reporunner_protocols::cluster::{
     Assignment, Member, NODE_HOSTS_GROUP, NodeHostMessage, NodeInfo, NodeState, NodeTree,
-    PlaceRequest, Placement, PlacementTable, Refusal, Step, place, reconcile,
+    PlaceRequest, Placement, PlacementTable, Refusal, RefusalReason, Step, place, reconcile,
 };
+use reporunner_protocols::codec::{WIRE_VERSION, WireError};
 use reporunner_protocols::host::GpuInfo;
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
@@ -310,14 +311,36 @@ fn heartbeat(host: ActorRef<NodeHostMessage>, hosts: Hosts, every_ms: u64) {
         let mut set = tokio::task::JoinSet::new();
         for other in others {
             set.spawn(async move {
-                ractor::call_t!(other, NodeHostMessage::GetInfo, every_ms.max(200))
-                    .ok()
-                    .and_then(|w| w.open().ok())
-                    .map(|info| (info, other))
+                match ractor::call_t!(other, NodeHostMessage::GetInfo, every_ms.max(200)) {
+                    Ok(Wire::Value(info)) => Some(Ok((info, other))),
+                    // A node of another release: its answers cannot be read, so it is not
+                    // a member; the refusal says why instead of the node just never
+                    // appearing.
+                    Ok(Wire::Malformed(WireError::UnsupportedVersion { found })) => {
+                        Some(Err(Refusal {
+                            peer: format!("the node host {}", other.get_id()),
+                            node: None,
+                            reason: RefusalReason::Version,
+                            detail: Some(format!(
+                                "wire version {found}; this node reads {WIRE_VERSION}"
+                            )),
+                            count: 1,
+                            last_ms: crate::runs::now_ms(),
+                        }))
+                    }
+                    _ => None,
+                }
             });
         }
-        let answers: Vec<(NodeInfo, ActorRef<NodeHostMessage>)> =
-            set.join_all().await.into_iter().flatten().collect();
+        let mut answers: Vec<(NodeInfo, ActorRef<NodeHostMessage>)> = Vec::new();
+        for answer in set.join_all().await.into_iter().flatten() {
+            match answer {
+                Ok(a) => answers.push(a),
+                Err(refusal) => {
+                    let _ = host.cast(NodeHostMessage::Refused(Wire::new(refusal)));
+                }
+            }
+        }
         {
             let mut map = hosts.lock().unwrap_or_else(|e| e.into_inner());
             for (info, other) in &answers {
@@ -372,7 +395,17 @@ impl NodeHostState {
                 old.peer = refusal.peer;
                 old
             }
-            None => refusal,
+            None => {
+                if refusal.reason == RefusalReason::Version {
+                    tracing::warn!(
+                        peer = %refusal.peer,
+                        detail = refusal.detail.as_deref().unwrap_or(""),
+                        "peer refused: {}",
+                        refusal.reason.explain()
+                    );
+                }
+                refusal
+            }
         };
         self.refusals.insert(0, entry);
         self.refusals.truncate(REFUSALS_KEPT);

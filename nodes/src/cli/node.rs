@@ -615,8 +615,13 @@ fn print_status(
             } else {
                 format!(", {} times", r.count)
             };
+            let detail = r
+                .detail
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
             println!(
-                "    {} from {}{times}, {} s ago: {}",
+                "    {} from {}{times}, {} s ago: {}{detail}",
                 r.node.as_deref().unwrap_or("an unnamed peer"),
                 r.peer,
                 now.saturating_sub(r.last_ms) / 1000,
