@@ -94,5 +94,8 @@ step "the README, walked: every command of its sh blocks, as written (scripts/re
 cargo build --quiet --locked -p reporunner --bin reporunner
 scripts/readme-walk.sh
 
+step "the Python client and its notebook, against a real node (scripts/python-client-test.sh)"
+scripts/python-client-test.sh
+
 echo
 echo "all tests passed"

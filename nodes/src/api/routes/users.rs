@@ -62,6 +62,7 @@ pub(crate) struct UserUpdate {
 
 /// `GET /v1/audit`: how many entries.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     /// The last `n` entries (default 100, at most 10000).
