@@ -504,6 +504,17 @@ async fn join(
              or REPORUNNER_COOKIE)"
         );
     }
+    // The head never named itself: the handshake failed before the cookie was asked.
+    if seen.as_deref() == Some(RefusalReason::Handshake.explain()) {
+        bail!(
+            "the head at {head} refused this node before the cookie was asked: {}",
+            if tls.is_some() {
+                "it did not accept this node's certificate (another CA?), or it does not use TLS"
+            } else {
+                "it wants TLS (--tls-cert, --tls-key, --tls-ca), or it is not a Repo Runner node"
+            }
+        );
+    }
     bail!(
         "the head at {head} refused this node: it did not accept the cookie (check --cookie or \
          REPORUNNER_COOKIE){}",

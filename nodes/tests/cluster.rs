@@ -738,6 +738,7 @@ fn tls_nodes_join_and_plaintext_or_foreign_peers_are_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused this node"), "{err}");
+    assert!(err.contains("wants TLS"), "{err}");
     assert!(status(&head_addr, "t").is_none());
 
     // A worker whose certificate another CA signed is refused too.
