@@ -38,6 +38,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # The console is tested in a real terminal: tmux.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# Repository code runs under bubblewrap; the confinement tests must not skip here.
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+export REPORUNNER_REQUIRE_SANDBOX=1
 # The README's API commands, which the README walk runs: curl and jq.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v jq >/dev/null 2>&1 || missing+=(jq)

@@ -45,7 +45,7 @@ use reporunner_protocols::stage::{
 };
 use reporunner_runtime::index::{Hit, Query};
 use reporunner_runtime::naming::{Namespace, lookup};
-use reporunner_runtime::process::{self, CommandSpec, Limits};
+use reporunner_runtime::process::{self, CommandSpec, Confinement, Limits};
 use reporunner_runtime::workflow::{
     Phase, PhaseContext, PhaseError, PhaseFuture, Repair, RepairFuture, Repairer, Workflow,
 };
@@ -106,6 +106,150 @@ impl Shared {
     fn logs(&self, run: &RunId) -> PathBuf {
         self.run_dir(run).join("logs")
     }
+
+    /// How the repository's commands of this run are confined: see [`confinement`].
+    fn confine(
+        &self,
+        input: &RepoRunInput,
+        run: &RunId,
+        a: &AnalysisOutput,
+    ) -> Option<Confinement> {
+        if !input.sandbox || process::sandbox().is_err() {
+            return None;
+        }
+        let top = PathBuf::from(a.root.as_deref().unwrap_or(&a.workspace));
+        Some(confinement(
+            &self.work,
+            top.parent().unwrap_or(&top),
+            &self.run_dir(run),
+            Path::new(&input.path),
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+        ))
+    }
+}
+
+/// The most processes (threads included) one confined command may have at once.
+pub const MAX_PIDS: u64 = 4096;
+
+/// Folders under the home folder that tools cache and install into (pip, npm, corepack,
+/// cargo, uv, Poetry, node-gyp, Maven, Gradle): a confined command may write them.
+const HOME_CACHES: &[&str] = &[
+    ".cache",
+    ".npm",
+    ".cargo",
+    ".local",
+    ".config",
+    ".yarn",
+    ".pnpm-store",
+    ".node-gyp",
+    ".m2",
+    ".gradle",
+];
+
+/// What a confined command must not read, under the home folder and on the host: keys,
+/// cloud and registry credentials, and the Docker socket (root on the host).
+const SECRETS: &[&str] = &[
+    "~/.ssh",
+    "~/.gnupg",
+    "~/.aws",
+    "~/.azure",
+    "~/.kube",
+    "~/.docker",
+    "~/.config/gh",
+    "~/.config/gcloud",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.pypirc",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+];
+
+/// The confinement of a run's commands: they write the run's workspace (`workspace`),
+/// its folder (`run_dir`), the data directory's caches and the tools' caches in `home`;
+/// the rest of the data directory `work` (the store with its users and tokens, other
+/// runs' workspaces) and the user's `checkout` are hidden (the checkout only when neither
+/// lies inside it), and keys and credentials are unreadable.
+pub fn confinement(
+    work: &Path,
+    workspace: &Path,
+    run_dir: &Path,
+    checkout: &Path,
+    home: Option<&Path>,
+) -> Confinement {
+    let mut hidden = vec![work.to_path_buf()];
+    if !work.starts_with(checkout) && !workspace.starts_with(checkout) {
+        hidden.push(checkout.to_path_buf());
+    }
+    let mut writable = vec![
+        workspace.to_path_buf(),
+        run_dir.to_path_buf(),
+        work.join("cache"),
+    ];
+    let mut secrets = Vec::new();
+    if let Some(home) = home {
+        writable.extend(HOME_CACHES.iter().map(|d| home.join(d)));
+    }
+    for s in SECRETS {
+        match (s.strip_prefix("~/"), home) {
+            (Some(rel), Some(home)) => secrets.push(home.join(rel)),
+            (Some(_), None) => {}
+            (None, _) => secrets.push(PathBuf::from(s)),
+        }
+    }
+    Confinement {
+        writable,
+        hidden,
+        secrets,
+        max_pids: Some(MAX_PIDS),
+        max_memory_bytes: max_memory(),
+    }
+}
+
+/// The most memory one confined command may use: three quarters of the host's, so a
+/// runaway build or service is stopped before the host (and Repo Runner) run out.
+fn max_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024 / 4 * 3)
+}
+
+/// The report's line on confinement: how the run's commands were confined, or why not.
+fn confinement_line(input: Option<&RepoRunInput>) -> Option<String> {
+    let input = input?;
+    if !input.sandbox {
+        return Some(
+            "not confined: --no-sandbox (repository code ran with this user's rights)".into(),
+        );
+    }
+    Some(match process::sandbox() {
+        Ok(()) => {
+            let (pids, memory) = process::limits_available();
+            let gib = max_memory()
+                .map(|b| b as f64 / (1u64 << 30) as f64)
+                .unwrap_or(0.0);
+            format!(
+                "confined with bubblewrap: the file system read-only but the workspace and the caches, the data directory's store and the checkout hidden, keys and credentials unreadable, a private /tmp, its own PID namespace (no process outlives the run); per command {}, {}",
+                if pids {
+                    format!("at most {MAX_PIDS} processes")
+                } else {
+                    "no process limit (this host gives no pids cgroup)".into()
+                },
+                if memory {
+                    format!("at most {gib:.1} GiB of memory")
+                } else {
+                    "no memory limit (this host gives no memory cgroup)".into()
+                }
+            )
+        }
+        Err(why) => format!("not confined: {why}"),
+    })
 }
 
 /// The `repo` workflow of a node whose actors are named under `namespace`, working under
@@ -271,6 +415,7 @@ impl Phase for RepoPhase {
                 }
                 "dependencies" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
+                    let confine = s.confine(&input, &ctx.run, &a);
                     let req = InstallRequest {
                         workspace: PathBuf::from(&a.workspace),
                         plan: a.plan,
@@ -279,6 +424,7 @@ impl Phase for RepoPhase {
                         logs: s.logs(&ctx.run),
                         install_system_deps: input.install_system_deps,
                         root: a.root.as_ref().map(PathBuf::from),
+                        confine,
                     };
                     let report = ask(
                         &s.agent(crate::agents::dependency::KIND),
@@ -297,6 +443,7 @@ impl Phase for RepoPhase {
                         .component(&a.plan.component)
                         .cloned()
                         .unwrap_or_default();
+                    let confine = s.confine(&input, &ctx.run, &a);
                     let req = SetupRequest {
                         run: ctx.run.clone(),
                         workspace: PathBuf::from(&a.workspace),
@@ -308,6 +455,7 @@ impl Phase for RepoPhase {
                         run_dir: s.run_dir(&ctx.run),
                         host: input.host.clone(),
                         install_system_deps: input.install_system_deps,
+                        confine,
                     };
                     let report = ask(
                         &s.agent(crate::agents::setup::KIND),
@@ -369,6 +517,7 @@ impl Phase for RepoPhase {
                     if !input.run_tests || a.plan.test.is_none() {
                         return Ok(serde_json::Value::Null);
                     }
+                    let confine = s.confine(&input, &ctx.run, &a);
                     let req = TestRequest {
                         workspace: PathBuf::from(&a.workspace),
                         env: run_env(ctx)?,
@@ -376,6 +525,7 @@ impl Phase for RepoPhase {
                         logs: s.logs(&ctx.run),
                         hosts_file: hosts_file(ctx),
                         repairs: ctx.repairs.clone(),
+                        confine,
                     };
                     let report = ask(
                         &s.agent(crate::agents::test_runner::KIND),
@@ -491,6 +641,7 @@ async fn start(
     input: &RepoRunInput,
     a: AnalysisOutput,
 ) -> Result<ServiceReport, PhaseError> {
+    let confine = s.confine(input, &ctx.run, &a);
     let req = StartRequest {
         run: ctx.run.clone(),
         workspace: PathBuf::from(&a.workspace),
@@ -500,6 +651,7 @@ async fn start(
         repairs: ctx.repairs.clone(),
         logs: s.logs(&ctx.run),
         hosts_file: hosts_file(ctx),
+        confine,
     };
     ask(
         &s.agent(crate::agents::runner::KIND),
@@ -762,6 +914,9 @@ impl ModelFix<'_> {
             log: Some(log.clone()),
             limits: Limits::default(),
             hosts_file: None,
+            confine: serde_json::from_value::<RepoRunInput>(self.ctx.input.clone())
+                .ok()
+                .and_then(|input| self.shared.confine(&input, &self.ctx.run, self.analysis)),
         };
         match process::run(&spec).await {
             Ok(o) => CommandResult {
@@ -1575,6 +1730,7 @@ pub fn report(record: &RunRecord) -> RunReport {
         target,
         url: health.as_ref().and_then(|h| h.url.clone()),
         stopped_because,
+        confinement: confinement_line(input.as_ref()),
         workspace: analysis.as_ref().map(|a| a.workspace.clone()),
         installs_cached: deps.as_ref().is_some_and(|d| d.cache_hit),
         repairs,

@@ -905,3 +905,130 @@ fn a_library_whose_tests_are_its_point_is_a_test_suite_with_counts() {
         o.report["tests"]
     );
 }
+
+/// The processes whose command line is `sleep 613`: the hostile fixture's daemon.
+fn hostile_daemons() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == b"sleep\x00613\x00")
+        })
+        .collect()
+}
+
+/// A hostile repository, confined: it cannot see the store (users, tokens) or the user's
+/// checkout, cannot write outside its workspace and caches, and the daemon it starts in a
+/// session of its own is gone when the run ends. The same repository run with
+/// --no-sandbox sees and does all of it, which is what shows the probes are real.
+#[test]
+fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
+    let sandbox = std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--", "/bin/true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !sandbox && std::env::var_os("REPORUNNER_REQUIRE_SANDBOX").is_none() {
+        eprintln!("skipped: bubblewrap cannot run here");
+        return;
+    }
+    let src = std::env::temp_dir().join(format!("rr-e2e-hostile-src-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).unwrap();
+    for f in ["Procfile", "requirements.txt", "server.py"] {
+        std::fs::copy(fixture("hostile").join(f), src.join(f)).unwrap();
+    }
+    let home = PathBuf::from(std::env::var("HOME").unwrap());
+    let targets = [
+        home.join(format!(".reporunner-hostile-{}", std::process::id())),
+        PathBuf::from(format!(
+            "/usr/local/reporunner-hostile-{}",
+            std::process::id()
+        )),
+    ];
+    std::fs::write(src.join("checkout.txt"), src.display().to_string()).unwrap();
+    std::fs::write(
+        src.join("targets.txt"),
+        targets
+            .iter()
+            .map(|t| format!("{}\n", t.display()))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let service_log = |o: &Outcome| {
+        let log = o.report["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.as_str())
+            .find(|l| l.ends_with("service.log"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no service log: {:#}", o.report));
+        std::fs::read_to_string(log).unwrap()
+    };
+    assert!(
+        hostile_daemons().is_empty(),
+        "a daemon of an earlier run is left"
+    );
+
+    let data = data_dir("hostile");
+    let o = check_path(&src, &["--no-tests"], &data, &[]);
+    expect_rung("hostile", &o, "http_answers");
+    let confinement = o.report["confinement"].as_str().unwrap_or_default();
+    assert!(
+        confinement.starts_with("confined with bubblewrap"),
+        "{confinement}"
+    );
+    let log = service_log(&o);
+    for want in ["store: hidden", "checkout: hidden", "daemon: started"] {
+        assert!(
+            log.contains(want),
+            "{want:?} not in the service's log:\n{log}"
+        );
+    }
+    for t in &targets {
+        assert!(
+            log.contains(&format!("write {}: refused", t.display())),
+            "{log}"
+        );
+        assert!(!t.exists(), "{} was written", t.display());
+    }
+    assert!(
+        hostile_daemons().is_empty(),
+        "the daemon outlived the confined run"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+
+    // The control: unconfined, the same probes succeed.
+    let data = data_dir("hostile-unconfined");
+    let o = check_path(&src, &["--no-tests", "--no-sandbox"], &data, &[]);
+    expect_rung("hostile unconfined", &o, "http_answers");
+    assert!(
+        o.report["confinement"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("not confined: --no-sandbox")),
+        "{:#}",
+        o.report
+    );
+    let log = service_log(&o);
+    let left: Vec<String> = hostile_daemons();
+    for pid in &left {
+        let _ = std::process::Command::new("kill").arg(pid).status();
+    }
+    for t in &targets {
+        let _ = std::fs::remove_file(t);
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&src);
+    assert!(log.contains("store: VISIBLE"), "{log}");
+    assert!(log.contains("checkout: VISIBLE"), "{log}");
+    assert!(
+        log.contains(&format!("write {}: WRITTEN", targets[0].display())),
+        "{log}"
+    );
+    assert!(
+        !left.is_empty(),
+        "unconfined, the daemon outlives the run: {log}"
+    );
+}

@@ -39,6 +39,10 @@ pub struct RepoRunInput {
     /// to that user and to those who manage users.
     #[serde(default)]
     pub user: Option<String>,
+    /// Whether the repository's commands are confined with bubblewrap (the default;
+    /// `--no-sandbox` for hosts that cannot, which the report then says).
+    #[serde(default = "yes")]
+    pub sandbox: bool,
 }
 
 fn yes() -> bool {
@@ -59,6 +63,7 @@ impl RepoRunInput {
             index: true,
             tier: Tier::Developer,
             user: None,
+            sandbox: true,
         }
     }
 }
@@ -452,6 +457,9 @@ pub struct RunReport {
     pub url: Option<String>,
     /// Why it stopped below its target, when it did.
     pub stopped_because: Option<String>,
+    /// How the repository's commands were confined, or why they were not.
+    #[serde(default)]
+    pub confinement: Option<String>,
     /// The workspace.
     pub workspace: Option<String>,
     /// Whether the installed dependencies came from the cache.

@@ -5,6 +5,12 @@
 //! Installs and test suites run to completion with [`run`]; services start with [`spawn`]
 //! and stop with [`Service::stop`], which signals the whole group, so a server's workers
 //! go with it.
+//!
+//! A command given a [`Confinement`] runs under bubblewrap: the file system read-only but
+//! for the folders it may write, the data directory and secrets out of sight, a private
+//! `/tmp`, and a PID namespace of its own, so every process it starts (a daemon that left
+//! the process group included) ends when it ends, or when this process dies; with a pids
+//! cgroup where the host lets this process make one, a fork bomb stops at its limit.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -97,6 +103,168 @@ pub struct CommandSpec {
     /// [`private_hosts`]), so a host name its code hard-codes (a compose service's)
     /// resolves for it alone.
     pub hosts_file: Option<PathBuf>,
+    /// How it is confined; `None` runs it as this process's user sees the host.
+    pub confine: Option<Confinement>,
+}
+
+/// What a confined command may see and do (see the module docs). Paths that do not
+/// exist are left out, except `writable` folders, which are made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confinement {
+    /// Folders it may write, at the same paths.
+    pub writable: Vec<PathBuf>,
+    /// Folders it sees empty (mounted before `writable`, so a writable folder inside a
+    /// hidden one is seen again): the data directory, the user's checkout.
+    pub hidden: Vec<PathBuf>,
+    /// Files and folders it cannot read (mounted last, so they stay out of sight inside
+    /// writable folders too): keys, credentials, the Docker socket.
+    pub secrets: Vec<PathBuf>,
+    /// The most processes it may have at once, when the host lets this process make a
+    /// pids cgroup.
+    pub max_pids: Option<u64>,
+    /// The most memory its processes may use together, in bytes, when the host lets
+    /// this process make a memory cgroup: past it the kernel's OOM killer ends one of them.
+    pub max_memory_bytes: Option<u64>,
+}
+
+/// Whether commands can be confined here: bubblewrap installed, and allowed to make its
+/// namespaces (root, or unprivileged user namespaces). Checked once.
+///
+/// # Errors
+/// Why not, and what is needed, in words.
+pub fn sandbox() -> Result<(), String> {
+    static CHECK: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    CHECK
+        .get_or_init(|| {
+            let out = std::process::Command::new("bwrap")
+                .args(BWRAP_BASE)
+                .args(["--", "/bin/true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            match out {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(format!(
+                    "bubblewrap cannot make its namespaces here (it needs root or unprivileged user namespaces): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Err(e) => Err(format!(
+                    "bubblewrap (bwrap) is not installed ({e}): install Debian's bubblewrap, or run with --no-sandbox"
+                )),
+            }
+        })
+        .clone()
+}
+
+/// The mounts every confined command gets: the host read-only, its devices, a /proc of
+/// its own PID namespace, and a private /tmp; it dies with its parent.
+const BWRAP_BASE: &[&str] = &[
+    "--die-with-parent",
+    "--unshare-pid",
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev-bind",
+    "/dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--tmpfs",
+    "/tmp",
+];
+
+impl Confinement {
+    /// bubblewrap's arguments for a command run in `cwd`, up to and including `--`.
+    fn bwrap_args(&self, cwd: &std::path::Path, hosts: Option<&std::path::Path>) -> Vec<String> {
+        let mut args: Vec<String> = BWRAP_BASE.iter().map(|a| a.to_string()).collect();
+        let text = |p: &std::path::Path| p.display().to_string();
+        for dir in self.hidden.iter().filter(|d| d.is_dir()) {
+            args.extend(["--tmpfs".into(), text(dir)]);
+        }
+        for dir in &self.writable {
+            let _ = std::fs::create_dir_all(dir);
+            if dir.is_dir() {
+                args.extend(["--bind".into(), text(dir), text(dir)]);
+            }
+        }
+        for secret in &self.secrets {
+            if secret.is_dir() {
+                args.extend(["--tmpfs".into(), text(secret)]);
+            } else if secret.exists() {
+                args.extend(["--ro-bind".into(), "/dev/null".into(), text(secret)]);
+            }
+        }
+        if let Some(hosts) = hosts {
+            args.extend(["--ro-bind".into(), text(hosts), "/etc/hosts".into()]);
+        }
+        args.extend(["--chdir".into(), text(cwd), "--".into()]);
+        args
+    }
+}
+
+/// A cgroup of its own for one command under `controller` (`pids`, `memory`), with
+/// `limits` (file, value) written into it: cgroup v2 where this process may make children
+/// of its cgroup with that controller, else v1's hierarchy of that controller. `None`
+/// where the host allows neither.
+fn limit_cgroup(controller: &str, limits: &[(&str, String)]) -> Option<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("reporunner-{}-{n}", std::process::id());
+    let v2 = std::path::Path::new("/sys/fs/cgroup");
+    let root = if std::fs::read_to_string(v2.join("cgroup.subtree_control"))
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
+    {
+        v2.to_path_buf()
+    } else {
+        v2.join(controller)
+    };
+    let dir = root.join(&name);
+    std::fs::create_dir(&dir).ok()?;
+    for (file, value) in limits {
+        if std::fs::write(dir.join(file), value).is_err() {
+            let _ = std::fs::remove_dir(&dir);
+            return None;
+        }
+    }
+    Some(dir)
+}
+
+/// A pids cgroup limited to `max` processes.
+fn pids_cgroup(max: u64) -> Option<PathBuf> {
+    limit_cgroup("pids", &[("pids.max", max.to_string())])
+}
+
+/// A memory cgroup limited to `max` bytes (v2's `memory.max`, v1's `memory.limit_in_bytes`).
+fn memory_cgroup(max: u64) -> Option<PathBuf> {
+    limit_cgroup("memory", &[("memory.max", max.to_string())])
+        .or_else(|| limit_cgroup("memory", &[("memory.limit_in_bytes", max.to_string())]))
+}
+
+/// Whether this host lets this process make pids and memory cgroups, so a confinement's
+/// `max_pids` and `max_memory_bytes` are enforced. Checked once.
+pub fn limits_available() -> (bool, bool) {
+    static CHECK: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
+    *CHECK.get_or_init(|| {
+        let made = |dir: Option<PathBuf>| match dir {
+            Some(dir) => {
+                remove_cgroup(&dir);
+                true
+            }
+            None => false,
+        };
+        (made(pids_cgroup(1024)), made(memory_cgroup(1 << 30)))
+    })
+}
+
+/// Removes a command's pids cgroup once its processes are gone.
+fn remove_cgroup(dir: &std::path::Path) {
+    for _ in 0..20 {
+        if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 /// Whether this host can give a command its own `/etc/hosts`: `unshare` from util-linux,
@@ -156,7 +324,14 @@ impl CommandSpec {
             log: None,
             limits: Limits::default(),
             hosts_file: None,
+            confine: None,
         }
+    }
+
+    /// This command, confined as `confine` says (or not, for `None`).
+    pub fn confined(mut self, confine: Option<&Confinement>) -> Self {
+        self.confine = confine.cloned();
+        self
     }
 
     /// Returns the command as a person would type it.
@@ -167,7 +342,68 @@ impl CommandSpec {
             .join(" ")
     }
 
-    fn command(&self) -> Command {
+    fn command(&self) -> (Command, Vec<PathBuf>) {
+        if let Some(confine) = &self.confine {
+            return self.bwrapped(confine);
+        }
+        (self.plain(), Vec::new())
+    }
+
+    /// The command under bubblewrap, moved first into its pids and memory cgroups when
+    /// they can be made (by a shell that then execs bubblewrap, so nothing it starts is
+    /// outside them).
+    fn bwrapped(&self, confine: &Confinement) -> (Command, Vec<PathBuf>) {
+        let cgroups: Vec<PathBuf> = [
+            confine.max_pids.and_then(pids_cgroup),
+            confine.max_memory_bytes.and_then(memory_cgroup),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut cmd = if cgroups.is_empty() {
+            Command::new("bwrap")
+        } else {
+            let enter: String = cgroups
+                .iter()
+                .map(|d| format!("echo $$ > '{}/cgroup.procs' && ", d.display()))
+                .collect();
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("{enter}exec bwrap \"$@\" || exit 96"))
+                .arg("sh");
+            c
+        };
+        cmd.args(confine.bwrap_args(&self.cwd, self.hosts_file.as_deref()));
+        let script = self.limits_prelude();
+        if script.is_empty() {
+            cmd.arg(&self.program).args(&self.args);
+        } else {
+            cmd.arg("/bin/sh")
+                .arg("-c")
+                .arg(format!("{script}exec \"$0\" \"$@\""))
+                .arg(&self.program)
+                .args(&self.args);
+        }
+        self.finish_command(&mut cmd);
+        (cmd, cgroups)
+    }
+
+    /// The shell's `ulimit` lines for the spec's limits.
+    fn limits_prelude(&self) -> String {
+        let mut script = String::new();
+        if let Some(t) = self.limits.cpu_secs {
+            script.push_str(&format!("ulimit -t {t}; "));
+        }
+        if let Some(v) = self.limits.address_space_kib {
+            script.push_str(&format!("ulimit -v {v}; "));
+        }
+        if let Some(n) = self.limits.open_files {
+            script.push_str(&format!("ulimit -n {n}; "));
+        }
+        script
+    }
+
+    fn plain(&self) -> Command {
         let has_limits = self.limits != Limits::default();
         let mut cmd = if has_limits || self.hosts_file.is_some() {
             // A prelude then `exec`: the limits bind the program, not just a wrapper, the
@@ -177,15 +413,7 @@ impl CommandSpec {
             if self.hosts_file.is_some() {
                 script.push_str("h=$1; shift; mount --bind \"$h\" /etc/hosts || exit 97; ");
             }
-            if let Some(t) = self.limits.cpu_secs {
-                script.push_str(&format!("ulimit -t {t}; "));
-            }
-            if let Some(v) = self.limits.address_space_kib {
-                script.push_str(&format!("ulimit -v {v}; "));
-            }
-            if let Some(n) = self.limits.open_files {
-                script.push_str(&format!("ulimit -n {n}; "));
-            }
+            script.push_str(&self.limits_prelude());
             script.push_str("exec \"$0\" \"$@\"");
             let mut c = match &self.hosts_file {
                 Some(_) => {
@@ -206,6 +434,12 @@ impl CommandSpec {
             c.args(&self.args);
             c
         };
+        self.finish_command(&mut cmd);
+        cmd
+    }
+
+    /// The working directory, the clean environment, the pipes and the process group.
+    fn finish_command(&self, cmd: &mut Command) {
         cmd.current_dir(&self.cwd)
             .env_clear()
             .envs(
@@ -220,7 +454,6 @@ impl CommandSpec {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        cmd
     }
 }
 
@@ -359,6 +592,8 @@ struct Running {
     started: Instant,
     command: String,
     log: Option<PathBuf>,
+    /// Its limit cgroups, removed when it has finished.
+    cgroups: Vec<PathBuf>,
 }
 
 async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
@@ -377,13 +612,16 @@ async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
         }
         None => None,
     };
-    let mut child = spec
-        .command()
-        .spawn()
-        .map_err(|source| ProcessError::Spawn {
+    let (mut command, cgroups) = spec.command();
+    let mut child = command.spawn().map_err(|source| {
+        for dir in &cgroups {
+            remove_cgroup(dir);
+        }
+        ProcessError::Spawn {
             command: spec.display(),
             source,
-        })?;
+        }
+    })?;
     let pid = child.id().unwrap_or(0);
     let capture = Arc::new(Mutex::new(Capture {
         last_output: Some(Instant::now()),
@@ -404,6 +642,7 @@ async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
         started: Instant::now(),
         command: spec.display(),
         log: spec.log.clone(),
+        cgroups,
     })
 }
 
@@ -417,6 +656,9 @@ impl Running {
         // grandchild may hold them longer, so they get a moment and no more.
         for r in self.readers {
             let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+        }
+        for dir in &self.cgroups {
+            remove_cgroup(dir);
         }
         let c = self.capture.lock().unwrap_or_else(|e| e.into_inner());
         use std::os::unix::process::ExitStatusExt;

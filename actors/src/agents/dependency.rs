@@ -18,6 +18,7 @@ use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::{DependencyReport, Plan, PlanKind};
 use reporunner_runtime::kinds::AgentKind;
+use reporunner_runtime::process::Confinement;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,9 @@ pub struct InstallRequest {
     pub install_system_deps: bool,
     /// The copy of the enclosing repository, when the workspace is one of its members.
     pub root: Option<PathBuf>,
+    /// How the repository's own commands (installs, builds) are confined; `None` runs
+    /// them unconfined (`--no-sandbox`, or a host without bubblewrap).
+    pub confine: Option<Confinement>,
 }
 
 /// The Dependency agent's messages.
@@ -317,7 +321,8 @@ impl DependencyState {
             );
             must(
                 "venv",
-                &shell(&create, &dir, &BTreeMap::new(), &req.logs, "venv"),
+                &shell(&create, &dir, &BTreeMap::new(), &req.logs, "venv")
+                    .confined(req.confine.as_ref()),
                 &mut report.steps,
             )
             .await?;
@@ -334,7 +339,8 @@ impl DependencyState {
                         &plain,
                         &req.logs,
                         "upgrade-pip",
-                    ),
+                    )
+                    .confined(req.confine.as_ref()),
                     &mut report.steps,
                 )
                 .await?;
@@ -404,7 +410,8 @@ impl DependencyState {
             for (n, part) in parts.iter().enumerate() {
                 let own = part.trim() == "pip install -e .";
                 let purpose = if own { "install project" } else { "install" };
-                let spec = shell(part, &dir, &tool_env, &req.logs, purpose);
+                let spec =
+                    shell(part, &dir, &tool_env, &req.logs, purpose).confined(req.confine.as_ref());
                 let (step, outcome) = crate::agents::stage::run_step(purpose, &spec).await;
                 report.steps.push(step.clone());
                 if step.ok {
@@ -429,7 +436,8 @@ impl DependencyState {
             if extras.editable && !script.contains("-e .") {
                 must(
                     "install project",
-                    &shell("pip install -e .", &dir, &env, &req.logs, "install-project"),
+                    &shell("pip install -e .", &dir, &env, &req.logs, "install-project")
+                        .confined(req.confine.as_ref()),
                     &mut report.steps,
                 )
                 .await?;
@@ -581,7 +589,7 @@ async fn pip_install(
     let log = purpose.replace(' ', "-");
     must(
         purpose,
-        &shell(&script, dir, env, &req.logs, &log),
+        &shell(&script, dir, env, &req.logs, &log).confined(req.confine.as_ref()),
         &mut report.steps,
     )
     .await?;
@@ -664,7 +672,8 @@ async fn tool(
     );
     must(
         &format!("install {name}"),
-        &shell(&script, &req.workspace, &BTreeMap::new(), &req.logs, name),
+        &shell(&script, &req.workspace, &BTreeMap::new(), &req.logs, name)
+            .confined(req.confine.as_ref()),
         steps,
     )
     .await?;
@@ -891,7 +900,7 @@ async fn node_install(
         }
         let installed = must(
             "install",
-            &shell(&script, &dir, &env, &req.logs, "install"),
+            &shell(&script, &dir, &env, &req.logs, "install").confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await;
@@ -908,7 +917,8 @@ async fn node_install(
                 env.remove("npm_config_before");
                 must(
                     "install (this registry cannot resolve as of the date)",
-                    &shell(&script, &dir, &env, &req.logs, "install"),
+                    &shell(&script, &dir, &env, &req.logs, "install")
+                        .confined(req.confine.as_ref()),
                     &mut report.steps,
                 )
                 .await?;
@@ -921,7 +931,7 @@ async fn node_install(
             let s = format!("npm install --no-save {}", extras.packages.join(" "));
             must(
                 "install extras",
-                &shell(&s, &dir, &env, &req.logs, "install-extras"),
+                &shell(&s, &dir, &env, &req.logs, "install-extras").confined(req.confine.as_ref()),
                 &mut report.steps,
             )
             .await?;
@@ -939,7 +949,7 @@ async fn node_install(
     if let Some(build) = plan.build.as_ref().filter(|_| !extras.dev_server) {
         must(
             "build",
-            &shell(build, &dir, &env, &req.logs, "build"),
+            &shell(build, &dir, &env, &req.logs, "build").confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await?;
@@ -1020,7 +1030,7 @@ async fn package_manager_shim(
         let check = format!("'{}' --version", shim.display());
         let (step, outcome) = crate::agents::stage::run_step(
             &format!("{pm} shim"),
-            &shell(&check, dir, env, &req.logs, pm),
+            &shell(&check, dir, env, &req.logs, pm).confined(req.confine.as_ref()),
         )
         .await;
         // Fetching the package manager is tool time, like an install.
@@ -1099,7 +1109,7 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
     }
     let built = must(
         "build",
-        &shell(&build, &dir, &build_env, &req.logs, "build"),
+        &shell(&build, &dir, &build_env, &req.logs, "build").confined(req.confine.as_ref()),
         &mut report.steps,
     )
     .await;
@@ -1172,7 +1182,8 @@ async fn go(
     if extras.unfrozen {
         must(
             "go mod tidy",
-            &shell("go mod tidy", &dir, &env, &req.logs, "go-mod-tidy"),
+            &shell("go mod tidy", &dir, &env, &req.logs, "go-mod-tidy")
+                .confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await?;
@@ -1186,7 +1197,7 @@ async fn go(
         } else {
             must(
                 "install",
-                &shell(install, &dir, &env, &req.logs, "install"),
+                &shell(install, &dir, &env, &req.logs, "install").confined(req.confine.as_ref()),
                 &mut report.steps,
             )
             .await?;
@@ -1201,7 +1212,7 @@ async fn go(
     if let Some(build) = &plan.build {
         must(
             "build",
-            &shell(build, &dir, &env, &req.logs, "build"),
+            &shell(build, &dir, &env, &req.logs, "build").confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await?;
@@ -1369,7 +1380,7 @@ async fn java(
     }
     if let Err(mut failure) = must(
         "build",
-        &shell(&build, &dir, &env, &req.logs, "build"),
+        &shell(&build, &dir, &env, &req.logs, "build").confined(req.confine.as_ref()),
         &mut report.steps,
     )
     .await
@@ -1458,7 +1469,8 @@ async fn provision_maven(
                 env,
                 &req.logs,
                 "maven-versions",
-            ),
+            )
+            .confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await?;
@@ -1496,7 +1508,7 @@ async fn provision_maven(
                 env,
                 &req.logs,
                 "maven-download",
-            ),
+            ).confined(req.confine.as_ref()),
             &mut report.steps,
         )
         .await?;
@@ -1621,7 +1633,8 @@ impl BuildDatabase {
             }
             let applied = must(
                 "migrate the build database",
-                &shell(&script, dir, &env, &req.logs, "build-db-migrate"),
+                &shell(&script, dir, &env, &req.logs, "build-db-migrate")
+                    .confined(req.confine.as_ref()),
                 &mut report.steps,
             )
             .await;
@@ -1649,7 +1662,7 @@ async fn generic(req: &InstallRequest, report: &mut DependencyReport) -> Result<
         if let Some(cmd) = cmd {
             must(
                 purpose,
-                &shell(cmd, &dir, &env, &req.logs, purpose),
+                &shell(cmd, &dir, &env, &req.logs, purpose).confined(req.confine.as_ref()),
                 &mut report.steps,
             )
             .await?;

@@ -48,6 +48,8 @@ pub struct StartRequest {
     pub logs: PathBuf,
     /// The hosts file the service sees as `/etc/hosts`, when the setup made one.
     pub hosts_file: Option<PathBuf>,
+    /// How the repository's commands are confined; `None` runs them unconfined.
+    pub confine: Option<reporunner_runtime::process::Confinement>,
 }
 
 /// What the Runner sees of a run's service now.
@@ -221,6 +223,7 @@ impl RunnerState {
             spec.env = env;
             spec.log = Some(log.clone());
             spec.hosts_file = req.hosts_file.clone();
+            spec.confine = req.confine.clone();
             let service = process::spawn(&spec)
                 .await
                 .map_err(|e| StageFailure::new(format!("`{start}` did not start: {e}")))?;

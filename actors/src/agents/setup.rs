@@ -51,6 +51,9 @@ pub struct SetupRequest {
     pub host: String,
     /// Whether Debian packages may be installed (as root only).
     pub install_system_deps: bool,
+    /// How the repository's own commands (migrations, init scripts) are confined; `None`
+    /// runs them unconfined. The databases Repo Runner starts for it are not confined.
+    pub confine: Option<reporunner_runtime::process::Confinement>,
 }
 
 /// The Setup agent's messages.
@@ -405,7 +408,8 @@ impl SetupState {
         merge_env(&mut env, &report.env);
         let hosts_file = report.hosts_file.as_ref().map(PathBuf::from);
         let step = |script: &str, purpose: &str| {
-            let mut spec = shell(script, &dir, &env, &req.logs, purpose);
+            let mut spec =
+                shell(script, &dir, &env, &req.logs, purpose).confined(req.confine.as_ref());
             spec.hosts_file = hosts_file.clone();
             spec
         };

@@ -36,6 +36,8 @@ pub struct TestRequest {
     pub logs: PathBuf,
     /// The hosts file the tests see as `/etc/hosts`, when the setup made one.
     pub hosts_file: Option<PathBuf>,
+    /// How the repository's commands are confined; `None` runs them unconfined.
+    pub confine: Option<reporunner_runtime::process::Confinement>,
     /// The repairs applied so far: test modules left out, with why.
     pub repairs: Vec<RepairRecord>,
 }
@@ -203,7 +205,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     // under CI.
     let mut env = req.env.clone();
     env.entry("CI".into()).or_insert_with(|| "true".into());
-    let mut spec = shell(&script, &dir, &env, &req.logs, "tests");
+    let mut spec = shell(&script, &dir, &env, &req.logs, "tests").confined(req.confine.as_ref());
     spec.hosts_file = req.hosts_file.clone();
     let (mut step, outcome) = run_step("tests", &spec).await;
     let mut lines = outcome.error_lines.clone();

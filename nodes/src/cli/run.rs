@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// and kept: a later run re-indexes only the files that changed).
     #[arg(long)]
     no_index: bool,
+    /// Run the repository's commands unconfined, with this user's rights (for hosts where
+    /// bubblewrap cannot make its namespaces; the report says so). Confined by default.
+    #[arg(long)]
+    no_sandbox: bool,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -87,6 +91,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         index: !args.no_index,
         tier: reporunner_protocols::access::Tier::Developer,
         user: None,
+        sandbox: !args.no_sandbox,
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),
@@ -359,6 +364,9 @@ pub(crate) fn render(r: &RunReport) -> String {
     if let Some(ws) = &r.workspace {
         let _ = writeln!(out, "workspace: {ws}");
     }
+    if let Some(c) = &r.confinement {
+        let _ = writeln!(out, "sandbox: {c}");
+    }
     if r.installs_cached {
         let _ = writeln!(
             out,
@@ -510,6 +518,7 @@ mod tests {
             target: Rung::HttpAnswers,
             url: None,
             stopped_because: None,
+            confinement: None,
             workspace: None,
             installs_cached: false,
             repairs: vec![],

@@ -200,3 +200,212 @@ async fn a_private_hosts_file_resolves_for_the_command_alone() {
     assert!(!host.contains("cachebox"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether confinement can be tested here; scripts/test.sh installs bubblewrap and sets
+/// REPORUNNER_REQUIRE_SANDBOX, so there these tests never skip.
+fn sandboxed() -> bool {
+    match sandbox() {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("REPORUNNER_REQUIRE_SANDBOX").is_some() => {
+            panic!("confinement is required here: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("reporunner-confine-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_confined_command_writes_only_where_it_may_and_sees_no_hidden_or_secret_files() {
+    if !sandboxed() {
+        return;
+    }
+    let root = scratch("fs");
+    let (work, store, secret) = (root.join("work"), root.join("data"), root.join("key"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(store.join("db")).unwrap();
+    std::fs::write(store.join("db/tokens"), "rr_secret").unwrap();
+    std::fs::write(&secret, "PRIVATE KEY").unwrap();
+    let cache = store.join("cache");
+    // Outside /tmp (which is private to the command anyway), on the read-only host.
+    let escape = PathBuf::from(format!("/var/tmp/reporunner-escape-{}", std::process::id()));
+    let script = format!(
+        "echo ok > {w}/made && echo made; \
+         (echo x > {r}) 2>/dev/null && echo wrote-outside || echo outside-refused; \
+         ls {s}/db 2>/dev/null | wc -l; \
+         echo c > {c}/entry && echo cache-written; \
+         cat {k} 2>/dev/null | wc -c; \
+         echo t > /tmp/mine && echo tmp-written",
+        w = work.display(),
+        r = escape.display(),
+        s = store.display(),
+        c = cache.display(),
+        k = secret.display(),
+    );
+    let mut spec = CommandSpec::new("/bin/sh", &["-c", &script], &work);
+    spec.confine = Some(Confinement {
+        writable: vec![work.clone(), cache.clone()],
+        hidden: vec![store.clone()],
+        secrets: vec![secret.clone()],
+        ..Confinement::default()
+    });
+    let out = run(&spec).await.unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        out.head,
+        [
+            "made",
+            "outside-refused",
+            "0",
+            "cache-written",
+            "0",
+            "tmp-written"
+        ],
+        "{out:?}"
+    );
+    assert!(work.join("made").exists());
+    assert!(!escape.exists());
+    // The cache inside the hidden data directory was written through to the host.
+    assert!(cache.join("entry").exists());
+    // Its private /tmp is gone with it.
+    assert!(!std::path::Path::new("/tmp/mine").exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn a_daemon_that_left_the_process_group_ends_with_the_service() {
+    if !sandboxed() {
+        return;
+    }
+    let root = scratch("daemon");
+    let pidfile = root.join("daemon.pid");
+    // The daemon makes a session of its own (setsid), so signalling the service's
+    // process group does not reach it: only the PID namespace does.
+    let script = format!(
+        "setsid sh -c 'echo $$ > {p}; exec sleep 300' & sleep 300",
+        p = pidfile.display()
+    );
+    let mut spec = CommandSpec::new("/bin/sh", &["-c", &script], &root);
+    spec.confine = Some(Confinement {
+        writable: vec![root.clone()],
+        ..Confinement::default()
+    });
+    let service = spawn(&spec).await.unwrap();
+    wait_until(Duration::from_secs(10), "the daemon's pid file", || {
+        let p = pidfile.clone();
+        async move { std::fs::read_to_string(&p).is_ok_and(|s| !s.trim().is_empty()) }
+    })
+    .await
+    .unwrap();
+    // The pid it wrote is its pid inside the namespace; find it on the host by its
+    // command line instead.
+    let host_pid = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == b"sleep\x00300\x00")
+                    && std::fs::read_to_string(format!("/proc/{p}/stat"))
+                        .is_ok_and(|s| s.split_whitespace().nth(5) != Some(&service_sid()))
+            })
+    };
+    let daemon = host_pid().expect("the daemon runs");
+    assert!(alive(&daemon));
+    service.stop(Duration::from_millis(500)).await;
+    wait_until(
+        Duration::from_secs(10),
+        "the daemon to end with the service",
+        || {
+            let d = daemon.clone();
+            async move { !alive(&d) }
+        },
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// This test process's session id, which the service shares and the daemon does not.
+fn service_sid() -> String {
+    std::fs::read_to_string("/proc/self/stat")
+        .unwrap()
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_fork_bomb_stops_at_its_pids_limit() {
+    if !sandboxed() {
+        return;
+    }
+    let root = scratch("pids");
+    // Forks until the kernel refuses, then says how many children it got.
+    let bomb = "import os, time\nn = 0\nfor _ in range(200):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    n += 1\nprint('started', n, flush=True)\n";
+    let mut spec = CommandSpec::new("python3", &["-c", bomb], &root);
+    spec.confine = Some(Confinement {
+        writable: vec![root.clone()],
+        max_pids: Some(32),
+        ..Confinement::default()
+    });
+    spec.timeout = Some(Duration::from_secs(60));
+    let probe = pids_cgroup(1);
+    let Some(probe) = probe else {
+        eprintln!("skipped: this host lets this process make no pids cgroup");
+        return;
+    };
+    remove_cgroup(&probe);
+    let started = Instant::now();
+    let out = run(&spec).await.unwrap();
+    // Forks past the limit fail; the shell and its children end together (the namespace
+    // goes with its first process), well before the sleeps would.
+    let text = format!("{:?}", out.head);
+    let n: usize = out
+        .head
+        .iter()
+        .find_map(|l| l.strip_prefix("started "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(n < 32, "{n} children under a limit of 32: {text}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_stopped_at_its_memory_limit() {
+    if !sandboxed() {
+        return;
+    }
+    if !limits_available().1 {
+        eprintln!("skipped: this host lets this process make no memory cgroup");
+        return;
+    }
+    let root = scratch("memory");
+    // Asks for 1 GiB, a MiB at a time, touching each.
+    let hog = "chunks = []\nfor i in range(1024):\n    chunks.append(bytearray(1 << 20))\n    if i % 64 == 0:\n        print('MiB', i, flush=True)\nprint('survived', flush=True)\n";
+    let mut spec = CommandSpec::new("python3", &["-c", hog], &root);
+    spec.confine = Some(Confinement {
+        writable: vec![root.clone()],
+        max_memory_bytes: Some(64 << 20),
+        ..Confinement::default()
+    });
+    spec.timeout = Some(Duration::from_secs(60));
+    let out = run(&spec).await.unwrap();
+    assert!(!out.success(), "{out:?}");
+    assert!(!out.tail.iter().any(|l| l == "survived"), "{out:?}");
+    // It got going before the limit stopped it.
+    assert!(out.head.iter().any(|l| l.starts_with("MiB")), "{out:?}");
+}
