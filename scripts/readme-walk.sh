@@ -161,7 +161,7 @@ commands=$(awk '
   }' "$readme")
 
 block=0
-cd "$work" && mkdir -p data && cd "$root" || exit 1
+mkdir -p "$XDG_DATA_HOME"
 while IFS= read -r line; do
   if [[ $line == "#BLOCK" ]]; then
     stop_background

@@ -257,10 +257,7 @@ impl NodeEventSubscription for SessionLog {
                     reason,
                     detail: None,
                     count: 1,
-                    last_ms: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as u64)
-                        .unwrap_or(0),
+                    last_ms: reporunner_actors::runs::now_ms(),
                 })));
             }
         }
@@ -321,11 +318,11 @@ pub async fn start(node: &Node, config: &ClusterConfig) -> anyhow::Result<Cluste
     wait_listening(port).await?;
     // The models it can serve: the configured ones, and those installed here.
     let mut models = config.models.clone();
-    let found = node.models().clone();
-    if reporunner_runtime::models::locate::minilm(&found).is_ok() {
+    let found = node.models();
+    if reporunner_runtime::models::locate::minilm(found).is_ok() {
         models.push(reporunner_runtime::models::locate::MINILM.to_string());
     }
-    if reporunner_runtime::models::locate::smollm2(&found).is_ok() {
+    if reporunner_runtime::models::locate::smollm2(found).is_ok() {
         models.push(reporunner_runtime::models::locate::SMOLLM2.to_string());
     }
     models.sort();

@@ -272,6 +272,21 @@ fn analyze_with_a_model_keeps_a_start_command_only_with_a_cited_readme_line() {
     }
 }
 
+/// `reporunner` with no place to find a model: no interpreter, home, PATH, virtualenv,
+/// Hugging Face cache, configured folder or data directory of the host's.
+fn no_models_anywhere() -> Command {
+    let mut cmd = reporunner();
+    cmd.env("REPORUNNER_MODELS_PYTHON", "/nonexistent/python")
+        .env("HOME", "/nonexistent/home")
+        .env("PATH", "/nonexistent/bin")
+        .env_remove("REPORUNNER_MINILM_DIR")
+        .env_remove("REPORUNNER_DATA_DIR")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("HF_HOME")
+        .env_remove("HF_HUB_CACHE");
+    cmd
+}
+
 #[test]
 fn models_list_says_where_each_model_is_or_where_it_looked() {
     let out = reporunner()
@@ -301,16 +316,9 @@ fn models_list_says_where_each_model_is_or_where_it_looked() {
     }
 
     // Nowhere to look: each says what it tried, how to install it, and what stands in.
-    let out = reporunner()
+    let out = no_models_anywhere()
         .args(["models", "list", "--json"])
-        .env("REPORUNNER_MODELS_PYTHON", "/nonexistent/python")
         .env("REPORUNNER_MINILM_DIR", "/nonexistent/minilm")
-        .env("HOME", "/nonexistent/home")
-        .env("PATH", "/nonexistent/bin")
-        .env_remove("VIRTUAL_ENV")
-        .env_remove("HF_HOME")
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("REPORUNNER_DATA_DIR")
         .output()
         .unwrap();
     assert!(
@@ -353,15 +361,8 @@ fn models_install_puts_the_models_in_the_data_directory_where_commands_find_them
     let _ = std::fs::remove_dir_all(&data);
     // Nowhere else to look.
     let isolated = || {
-        let mut cmd = reporunner();
-        cmd.env("REPORUNNER_DATA_DIR", &data)
-            .env("REPORUNNER_MODELS_PYTHON", "/nonexistent/python")
-            .env("HOME", "/nonexistent/home")
-            .env("PATH", "/nonexistent/bin")
-            .env_remove("REPORUNNER_MINILM_DIR")
-            .env_remove("VIRTUAL_ENV")
-            .env_remove("HF_HOME")
-            .env_remove("HF_HUB_CACHE");
+        let mut cmd = no_models_anywhere();
+        cmd.env("REPORUNNER_DATA_DIR", &data);
         cmd
     };
 

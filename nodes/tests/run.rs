@@ -126,6 +126,18 @@ fn fixes(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// The service's whole log, from the report's list of logs.
+fn service_log(o: &Outcome) -> String {
+    let log = o.report["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.ends_with("service.log"))
+        .unwrap_or_else(|| panic!("no service log: {:#}", o.report));
+    std::fs::read_to_string(log).unwrap()
+}
+
 fn url_port(o: &Outcome) -> u16 {
     let url = o.report["url"].as_str().expect("a url");
     url.trim_end_matches('/')
@@ -312,14 +324,7 @@ fn a_spring_datasource_is_pointed_at_the_private_postgresql() {
     let db = &o.report["databases"][0];
     assert_eq!(db["kind"], "postgresql", "{}", o.report);
     let port = db["port"].as_u64().expect("a database port");
-    let log = o.report["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| l.as_str())
-        .find(|l| l.ends_with("service.log"))
-        .expect("a service log");
-    let text = std::fs::read_to_string(log).unwrap();
+    let text = service_log(&o);
     assert!(
         text.contains(&format!("notes: database port {port}")),
         "{text}"
@@ -956,17 +961,6 @@ fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
             .collect::<String>(),
     )
     .unwrap();
-    let service_log = |o: &Outcome| {
-        let log = o.report["logs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|l| l.as_str())
-            .find(|l| l.ends_with("service.log"))
-            .map(str::to_string)
-            .unwrap_or_else(|| panic!("no service log: {:#}", o.report));
-        std::fs::read_to_string(log).unwrap()
-    };
     assert!(
         hostile_daemons().is_empty(),
         "a daemon of an earlier run is left"

@@ -136,25 +136,35 @@ pub fn sandbox() -> Result<(), String> {
     static CHECK: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     CHECK
         .get_or_init(|| {
-            let out = std::process::Command::new("bwrap")
-                .args(BWRAP_BASE)
-                .args(["--", "/bin/true"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output();
-            match out {
-                Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(format!(
-                    "bubblewrap cannot make its namespaces here (it needs root or unprivileged user namespaces): {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-                Err(e) => Err(format!(
+            let mut probe = std::process::Command::new("bwrap");
+            probe.args(BWRAP_BASE).args(["--", "/bin/true"]);
+            try_once(probe).map_err(|failure| match failure {
+                Ok(stderr) => format!(
+                    "bubblewrap cannot make its namespaces here (it needs root or unprivileged user namespaces): {stderr}"
+                ),
+                Err(e) => format!(
                     "bubblewrap (bwrap) is not installed ({e}): install Debian's bubblewrap, or run with --no-sandbox"
-                )),
-            }
+                ),
+            })
         })
         .clone()
+}
+
+/// Runs a probe of what this host allows, with no input or output but its error text:
+/// `Ok` when it succeeded, else `Err(Ok(stderr))` when it ran and failed, or
+/// `Err(Err(e))` when it could not be started.
+fn try_once(mut probe: std::process::Command) -> Result<(), Result<String, std::io::Error>> {
+    let out = probe
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(Err)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Ok(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+    }
 }
 
 /// The mounts every confined command gets: the host read-only, its devices, a /proc of
@@ -278,24 +288,17 @@ pub fn private_hosts() -> Result<(), String> {
     CHECK
         .get_or_init(|| {
             let args = hosts_namespace_args();
-            let out = std::process::Command::new("unshare")
+            let mut probe = std::process::Command::new("unshare");
+            probe
                 .args(&args)
-                .args(["/bin/sh", "-c", "mount --bind /etc/hosts /etc/hosts"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output();
-            match out {
-                Ok(o) if o.status.success() => Ok(()),
-                Ok(o) => Err(format!(
-                    "a private /etc/hosts needs root or unprivileged user namespaces: `unshare {}` failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-                Err(e) => Err(format!(
-                    "a private /etc/hosts needs util-linux's unshare: {e}"
-                )),
-            }
+                .args(["/bin/sh", "-c", "mount --bind /etc/hosts /etc/hosts"]);
+            try_once(probe).map_err(|failure| match failure {
+                Ok(stderr) => format!(
+                    "a private /etc/hosts needs root or unprivileged user namespaces: `unshare {}` failed: {stderr}",
+                    args.join(" ")
+                ),
+                Err(e) => format!("a private /etc/hosts needs util-linux's unshare: {e}"),
+            })
         })
         .clone()
 }

@@ -604,10 +604,7 @@ fn print_status(
         }
     }
     if !refusals.is_empty() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now = reporunner_actors::runs::now_ms();
         println!("refused (newest first):");
         for r in refusals {
             let times = if r.count == 1 {
