@@ -7,13 +7,17 @@
 //! Its supervision logic is the runtime's [`SupervisorCore`], the same that drives every
 //! [`Supervisor`]; the Admin adds the kind registry and the wire-facing messages.
 
+use crate::managers::business_orchestrator::{
+    self, BusinessMessage, BusinessOrchestrator, BusinessOrchestratorArguments,
+};
 use crate::managers::model_manager::{ModelManager, ModelManagerArguments, default_generator};
 use crate::managers::orchestrator_manager::{
     InterruptedRuns, OrchestratorManager, OrchestratorManagerArguments,
 };
 use crate::managers::port_manager::{PortManager, PortManagerArguments, PortRange};
 use crate::managers::user_manager::{self, UserManager, UserManagerArguments};
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
+use reporunner_protocols::business::{BusinessCheckpoint, ClientInfo, ClientSettings, ClientSpec};
 use reporunner_protocols::Wire;
 pub use reporunner_protocols::admin::AdminMessage;
 use reporunner_protocols::admin::{
@@ -106,6 +110,13 @@ pub struct AdminState {
     /// Checkpointed agents that could not be spawned again (their kind is not registered
     /// yet, say). They stay in the checkpoint and show in the tree as stopped.
     pending: Vec<(AgentCheckpoint, String)>,
+    /// The workflows runs can execute: business clients pick their phases from them.
+    workflows: WorkflowRegistry,
+    /// What business clients' managers do with runs a dead process left running.
+    interrupted: InterruptedRuns,
+    /// The business clients, in creation order, each with its orchestrator's spec. A
+    /// client whose orchestrator could not start again stays here (and in the checkpoint).
+    clients: Vec<String>,
 }
 
 impl Actor for Admin {
@@ -137,6 +148,7 @@ impl Actor for Admin {
         };
         let users = UserManagerArguments {
             store: args.store.clone(),
+            client: None,
         };
         let models = ModelManagerArguments {
             node: args.node.clone(),
@@ -189,6 +201,9 @@ impl Actor for Admin {
             store: args.store,
             agents: Vec::new(),
             pending: Vec::new(),
+            workflows: args.workflows,
+            interrupted: args.interrupted_runs,
+            clients: Vec::new(),
         };
         if let Err(e) = state.restore().await {
             state.core.shutdown().await;
@@ -242,6 +257,15 @@ impl Actor for Admin {
                 });
                 let _ = reply.send(Wire::new(saved));
             }
+            AdminMessage::CreateClient(spec, reply) => {
+                let _ = reply.send(Wire::new(state.create_client(spec).await));
+            }
+            AdminMessage::GetClients(reply) => {
+                let _ = reply.send(Wire::new(state.client_infos().await));
+            }
+            AdminMessage::RemoveClient(name, reply) => {
+                let _ = reply.send(Wire::new(state.remove_client(name).await));
+            }
             // A malformed ticket (only a peer could send one) is dropped, not fatal.
             AdminMessage::RestartDue(due) => match due.open() {
                 Ok(due) => state.core.restart_due(due.into()).await?,
@@ -291,6 +315,17 @@ impl AdminState {
                 reason: format!("cannot restore the tree: {e}"),
             })?
             .unwrap_or_default();
+        for client in checkpoint.clients {
+            // Its settings are in its own checkpoint, which its orchestrator reads.
+            let spec = ClientSpec {
+                name: client.clone(),
+                settings: ClientSettings::new(""),
+            };
+            if let Err(e) = self.start_client(spec).await {
+                tracing::warn!(client = %client, error = %e, "checkpointed client not restored");
+            }
+            self.clients.push(client);
+        }
         for agent in checkpoint.agents {
             match self
                 .start_agent(agent.name.clone(), &agent.kind, agent.config.clone())
@@ -326,6 +361,7 @@ impl AdminState {
                 .cloned()
                 .chain(self.pending.iter().map(|(a, _)| a.clone()))
                 .collect(),
+            clients: self.clients.clone(),
         };
         store
             .save_checkpoint(CheckpointKind::Admin, TREE_CHECKPOINT, &record)
@@ -472,6 +508,125 @@ impl AdminState {
         }
     }
 
+    /// Starts the orchestrator of the client `spec` under the Admin.
+    async fn start_client(&mut self, spec: ClientSpec) -> Result<ActorCell, AdminError> {
+        let Some(store) = self.store.clone() else {
+            return Err(AdminError::Failed {
+                name: spec.name,
+                reason: "this node has no data directory, so it cannot keep business clients"
+                    .into(),
+            });
+        };
+        let id = self.namespace.business(&spec.name);
+        let name = spec.name.clone();
+        let args = BusinessOrchestratorArguments {
+            spec,
+            namespace: self.namespace.clone(),
+            store,
+            workflows: self.workflows.clone(),
+            interrupted: self.interrupted,
+        };
+        self.core
+            .start_child(
+                ChildSpec::new(id, move || (BusinessOrchestrator, args.clone()))
+                    .kind(business_orchestrator::KIND),
+            )
+            .await
+            .map_err(|e| match e {
+                SupervisionError::DuplicateChild { .. } | SupervisionError::NameTaken { .. } => {
+                    AdminError::NameTaken { name: name.clone() }
+                }
+                other => AdminError::Failed {
+                    name: name.clone(),
+                    reason: other.to_string(),
+                },
+            })
+    }
+
+    async fn create_client(&mut self, spec: Wire<ClientSpec>) -> Result<ClientInfo, AdminError> {
+        let spec = spec.open()?;
+        if self.clients.contains(&spec.name) {
+            return Err(AdminError::NameTaken { name: spec.name });
+        }
+        let settings =
+            business_orchestrator::validate(&spec, &self.workflows).map_err(|reason| {
+                AdminError::InvalidConfig {
+                    kind: business_orchestrator::KIND.into(),
+                    reason,
+                }
+            })?;
+        // A client created again under a name it had finds its data, with these settings.
+        if let Some(store) = &self.store {
+            let _ = store.remove(
+                reporunner_runtime::store::Tree::Checkpoints,
+                reporunner_runtime::store::checkpoint_key(CheckpointKind::Business, &spec.name)
+                    .as_bytes(),
+            );
+        }
+        let name = spec.name.clone();
+        let cell = self
+            .start_client(ClientSpec {
+                name: name.clone(),
+                settings,
+            })
+            .await?;
+        self.clients.push(name.clone());
+        self.checkpoint().await?;
+        tracing::info!(client = %name, "business client created");
+        client_info(cell.into())
+            .await
+            .ok_or_else(|| AdminError::Unavailable {
+                reason: format!("client {name}'s orchestrator did not answer"),
+            })
+    }
+
+    async fn client_infos(&self) -> Vec<ClientInfo> {
+        let mut out = Vec::with_capacity(self.clients.len());
+        for name in &self.clients {
+            let cell = self.core.child_cell(&self.namespace.business(name));
+            let info = match cell {
+                Some(cell) => client_info(cell.into()).await,
+                None => None,
+            };
+            out.push(info.unwrap_or_else(|| ClientInfo {
+                name: name.clone(),
+                settings: self
+                    .store
+                    .as_ref()
+                    .and_then(|s| {
+                        s.load_checkpoint::<BusinessCheckpoint>(CheckpointKind::Business, name)
+                            .ok()
+                            .flatten()
+                    })
+                    .map_or_else(|| ClientSettings::new(""), |c| c.spec.settings),
+                created_ms: 0,
+                orchestrator: self.namespace.business(name),
+                running: false,
+            }));
+        }
+        out
+    }
+
+    async fn remove_client(&mut self, name: Wire<String>) -> Result<(), AdminError> {
+        let name = name.open()?;
+        if !self.clients.contains(&name) {
+            return Err(AdminError::NotFound { name });
+        }
+        let id = self.namespace.business(&name);
+        match self.core.terminate_child(&id).await {
+            Ok(()) | Err(SupervisionError::NotFound { .. }) => {}
+            Err(e) => {
+                return Err(AdminError::Failed {
+                    name,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        self.clients.retain(|c| c != &name);
+        tracing::info!(client = %name, "business client removed");
+        self.checkpoint().await
+    }
+
     async fn tree(&self) -> ActorTree {
         let mut children = self.core.child_trees(&self.node).await;
         // Agents waiting for their kind show, stopped, under the agent supervisor.
@@ -498,6 +653,17 @@ impl AdminState {
             uptime_ms: self.started_at.elapsed().as_millis() as u64,
             children,
         }
+    }
+}
+
+/// What a client's orchestrator says of its client; none if it did not answer.
+async fn client_info(orchestrator: ActorRef<BusinessMessage>) -> Option<ClientInfo> {
+    match orchestrator
+        .call(BusinessMessage::Info, Some(AGENT_CALL_TIMEOUT))
+        .await
+    {
+        Ok(CallResult::Success(info)) => Some(info),
+        _ => None,
     }
 }
 

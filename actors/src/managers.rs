@@ -1,5 +1,6 @@
 //! The managers: long-lived actors that make decisions, supervised by the Admin.
 
+pub mod business_orchestrator;
 pub mod model_manager;
 pub mod orchestrator_manager;
 pub mod port_manager;

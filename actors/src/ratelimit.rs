@@ -34,7 +34,7 @@ pub struct OverLimit {
 pub struct RateLimits<C: Clock = MonotonicClock> {
     clock: C,
     /// By user: the tier the limiter was made for, and the limiter.
-    users: Mutex<HashMap<String, (Tier, Limiter<C>)>>,
+    users: Mutex<HashMap<String, ((Tier, u32), Limiter<C>)>>,
 }
 
 impl<C: Clock> std::fmt::Debug for RateLimits<C> {
@@ -64,13 +64,24 @@ impl<C: Clock + Clone> RateLimits<C> {
     /// # Errors
     /// [`OverLimit`] when the user has no request left now.
     pub fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit> {
-        let per_hour = tier.requests_per_hour();
+        self.check_within(user, tier, None)
+    }
+
+    /// Counts one request of `user`, of `tier`, whose allowance is at most `cap` requests
+    /// an hour (a business client's own limit); a changed tier or cap starts afresh.
+    ///
+    /// # Errors
+    /// [`OverLimit`] when the user has no request left now.
+    pub fn check_within(&self, user: &str, tier: Tier, cap: Option<u32>) -> Result<(), OverLimit> {
+        let per_hour = cap.map_or(tier.requests_per_hour(), |c| {
+            c.clamp(1, tier.requests_per_hour())
+        });
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let entry = users
             .entry(user.to_string())
-            .or_insert_with(|| (tier, self.limiter(per_hour)));
-        if entry.0 != tier {
-            *entry = (tier, self.limiter(per_hour));
+            .or_insert_with(|| ((tier, per_hour), self.limiter(per_hour)));
+        if entry.0 != (tier, per_hour) {
+            *entry = ((tier, per_hour), self.limiter(per_hour));
         }
         entry.1.check().map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
@@ -97,7 +108,15 @@ pub trait Limit: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// # Errors
     /// [`OverLimit`] when the user has no request left now.
-    fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit>;
+    fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit> {
+        self.check_within(user, tier, None)
+    }
+
+    /// Counts one request of `user`, of `tier`, allowed at most `cap` requests an hour.
+    ///
+    /// # Errors
+    /// [`OverLimit`] when the user has no request left now.
+    fn check_within(&self, user: &str, tier: Tier, cap: Option<u32>) -> Result<(), OverLimit>;
 }
 
 impl<C> Limit for RateLimits<C>
@@ -105,8 +124,8 @@ where
     C: Clock + Clone + Send + Sync + 'static,
     C::Instant: Send + Sync,
 {
-    fn check(&self, user: &str, tier: Tier) -> Result<(), OverLimit> {
-        RateLimits::check(self, user, tier)
+    fn check_within(&self, user: &str, tier: Tier, cap: Option<u32>) -> Result<(), OverLimit> {
+        RateLimits::check_within(self, user, tier, cap)
     }
 }
 
@@ -145,6 +164,20 @@ mod tests {
             }
             assert!(limits.check("u", tier).is_err());
         }
+    }
+
+    #[test]
+    fn a_cap_lowers_the_allowance_but_never_raises_it() {
+        let limits = RateLimits::with_clock(FakeRelativeClock::default());
+        for _ in 0..3 {
+            limits.check_within("u", Tier::Admin, Some(3)).unwrap();
+        }
+        let over = limits.check_within("u", Tier::Admin, Some(3)).unwrap_err();
+        assert_eq!(over.per_hour, 3);
+        for _ in 0..10 {
+            limits.check_within("f", Tier::Free, Some(500)).unwrap();
+        }
+        assert!(limits.check_within("f", Tier::Free, Some(500)).is_err());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::{AdminClient, AdminError, AdminMessage};
 use reporunner_protocols::assist::{Consultation, Purpose, Verdict};
 use reporunner_protocols::env::EnvDetectorMessage;
+use reporunner_protocols::host::IndexerKind;
 use reporunner_protocols::ids::{AgentId, RunId};
 use reporunner_protocols::profile::{AnalyzeRequest, Component, DetectionMessage, ProjectProfile};
 use reporunner_protocols::repair::{CommandResult, FailureClass, Fix, RepairOutcome, RepairRecord};
@@ -43,7 +44,7 @@ use reporunner_protocols::stage::{
     REPO_WORKFLOW, RepoRunInput, RunReport, Rung, ServiceReport, SetupReport, StepReport,
     TestReport,
 };
-use reporunner_runtime::index::{Hit, Query};
+use reporunner_runtime::index::{Hit, IndexKind, Query};
 use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::process::{self, CommandSpec, Confinement, Limits};
 use reporunner_runtime::workflow::{
@@ -83,6 +84,39 @@ pub const PHASES: &[&str] = &[
     "health",
     "tests",
 ];
+
+/// What each phase reads of the phases before it: a business client's own list of the
+/// phases must keep, for every phase it keeps, the ones that phase needs.
+pub const PHASE_NEEDS: &[(&str, &[&str])] = &[
+    ("environment", &[]),
+    ("analysis", &[]),
+    ("index", &["analysis"]),
+    ("dependencies", &["analysis"]),
+    ("setup", &["analysis", "dependencies"]),
+    ("start", &["analysis", "dependencies", "setup"]),
+    ("health", &["analysis", "start"]),
+    ("tests", &["analysis", "dependencies", "setup"]),
+];
+
+/// Refuses a list of the phases in which a phase lacks one it reads ([`PHASE_NEEDS`]).
+///
+/// # Errors
+/// The first phase that lacks one, and what it needs.
+pub fn check_phases(phases: &[String]) -> Result<(), String> {
+    for phase in phases {
+        let needs = PHASE_NEEDS
+            .iter()
+            .find(|(p, _)| p == phase)
+            .map_or(&[][..], |(_, n)| *n);
+        if let Some(missing) = needs.iter().find(|n| !phases.iter().any(|p| p == *n)) {
+            return Err(format!(
+                "the {phase} phase reads the {missing} phase's result, so a workflow with {phase} needs {}",
+                needs.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// How long an install or a test suite may take, end to end.
 const LONG: Duration = Duration::from_secs(60 * 60);
@@ -411,7 +445,10 @@ impl Phase for RepoPhase {
                     if !input.index {
                         return Ok(serde_json::Value::Null);
                     }
-                    to_json(&index_workspace(s, Path::new(&a.workspace), input.tier).await)
+                    to_json(
+                        &index_workspace(s, Path::new(&a.workspace), input.tier, input.indexer)
+                            .await,
+                    )
                 }
                 "dependencies" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
@@ -545,11 +582,16 @@ impl Phase for RepoPhase {
 /// Builds or updates the workspace's context index, as the machine's owner would (the
 /// developer tier: the best index the host offers). Indexing never fails a run: an error
 /// is recorded in the report instead.
-async fn index_workspace(s: &Shared, workspace: &Path, tier: Tier) -> IndexReport {
+async fn index_workspace(
+    s: &Shared,
+    workspace: &Path,
+    tier: Tier,
+    indexer: Option<IndexerKind>,
+) -> IndexReport {
     let request = IndexRequest {
         root: workspace.to_path_buf(),
         tier,
-        kind: None,
+        kind: indexer.map(IndexKind::from),
     };
     let answer = ask(
         &s.agent(crate::agents::context_indexer::KIND),

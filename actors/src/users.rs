@@ -3,7 +3,8 @@
 //! - A user has a name, an argon2id password hash (PHC string; the password itself is never
 //!   stored or logged), a tier, a status (active or disabled) and a creation time.
 //! - An API token is `rr_<id>_<secret>`: a public id of 48 random bits to find and revoke it
-//!   by, and a secret of 256 random bits. It is shown once; the store keeps the secret's
+//!   by, and a secret of 256 random bits. A business client's users' tokens name the client
+//!   too, `rr_<client>.<id>_<secret>`, so a node knows whose book to look them up in. It is shown once; the store keeps the secret's
 //!   SHA-256 only, compared in constant time.
 //! - A wrong password, an unknown user, a disabled user, a wrong or revoked token all get
 //!   the same error, [`UserError::Unauthorized`], after the same work (an unknown user's
@@ -182,7 +183,6 @@ fn random_hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The id and the secret of a token `rr_<id>_<secret>`.
 /// Whether `name` has the form of a user name: 1 to 64 of a-z, 0-9, `.`, `_`, `-`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -192,15 +192,34 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
-fn parse_token(token: &str) -> Option<(&str, &str)> {
+/// The id and the secret of a token `rr_<id>_<secret>` of the node, or
+/// `rr_<client>.<id>_<secret>` of the business client `client`.
+fn parse_token<'t>(token: &'t str, client: Option<&str>) -> Option<(&'t str, &'t str)> {
     let (id, secret) = token.strip_prefix("rr_")?.split_once('_')?;
+    let id = match (id.split_once('.'), client) {
+        (None, None) => id,
+        (Some((c, id)), Some(client)) if c == client => id,
+        _ => return None,
+    };
     (id.len() == 12 && secret.len() == 64).then_some((id, secret))
+}
+
+/// The business client a token belongs to: `acme` for `rr_acme.<id>_<secret>`, none for
+/// a node's own `rr_<id>_<secret>`. It only reads the token's form; whether the token is
+/// good is for that client's [`UserBook`] to say.
+pub fn token_client(token: &str) -> Option<&str> {
+    let (id, _) = token.strip_prefix("rr_")?.split_once('_')?;
+    id.split_once('.').map(|(client, _)| client)
 }
 
 /// The users of a store. See the module docs.
 #[derive(Debug, Clone)]
 pub struct UserBook {
     store: Arc<dyn Store>,
+    /// The business client these users belong to: its name is in their tokens.
+    client: Option<String>,
+    /// The tiers they may hold; none: any.
+    tiers: Option<Vec<Tier>>,
 }
 
 /// The least length of a password.
@@ -209,7 +228,37 @@ pub const MIN_PASSWORD: usize = 8;
 impl UserBook {
     /// The users of `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            client: None,
+            tiers: None,
+        }
+    }
+
+    /// The users of the business client `client`, kept in `store` (its own scope), who may
+    /// hold only `tiers`. Their tokens name the client (`rr_<client>.<id>_<secret>`), and
+    /// a token of another client or of the node is not theirs.
+    pub fn for_client(store: Arc<dyn Store>, client: &str, tiers: Vec<Tier>) -> Self {
+        Self {
+            store,
+            client: Some(client.to_string()),
+            tiers: Some(tiers),
+        }
+    }
+
+    /// Refuses a tier these users may not hold.
+    fn may_hold(&self, tier: Tier) -> Result<(), UserError> {
+        match &self.tiers {
+            Some(tiers) if !tiers.contains(&tier) => Err(UserError::Invalid(format!(
+                "the {tier} tier is not one this client's users may hold ({})",
+                tiers
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Writes an audit entry: who (`actor`) did what (`action`) to what (`target`), and how
@@ -276,6 +325,7 @@ impl UserBook {
                 "{name:?} is not a user name: 1 to 64 of a-z, 0-9, '.', '_', '-' (and not \"local\")"
             )));
         }
+        self.may_hold(tier)?;
         if password.chars().count() < MIN_PASSWORD {
             return Err(UserError::Invalid(format!(
                 "the password is too short: at least {MIN_PASSWORD} characters"
@@ -362,6 +412,8 @@ impl UserBook {
         name: &str,
         tier: Tier,
     ) -> Result<UserView, UserError> {
+        self.may_manage(actor, "users.set_tier", name)?;
+        self.may_hold(tier)?;
         self.change(actor, "users.set_tier", name, |u| u.tier = tier)
     }
 
@@ -408,7 +460,10 @@ impl UserBook {
             return Err(UserError::NotFound(name.to_string()));
         }
         let (id, secret) = (random_hex(6), random_hex(32));
-        let token = format!("rr_{id}_{secret}");
+        let token = match &self.client {
+            Some(client) => format!("rr_{client}.{id}_{secret}"),
+            None => format!("rr_{id}_{secret}"),
+        };
         self.store
             .put_record(
                 Tree::Tokens,
@@ -491,7 +546,7 @@ impl UserBook {
     /// # Errors
     /// [`UserError::Unauthorized`] for an unknown or revoked token or a disabled user, alike.
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, UserError> {
-        let (id, secret) = parse_token(token).unwrap_or(("", ""));
+        let (id, secret) = parse_token(token, self.client.as_deref()).unwrap_or(("", ""));
         let record: Option<TokenRecord> = if id.is_empty() {
             None
         } else {

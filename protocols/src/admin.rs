@@ -4,6 +4,7 @@
 //! should go through [`AdminClient`], which wraps the request and unwraps the typed reply.
 
 use crate::codec::{Wire, WireError};
+use crate::business::{ClientInfo, ClientSpec};
 use crate::ids::{AgentId, NodeId};
 use crate::kinds::AgentKindDescriptor;
 use ractor::{ActorRef, RpcReplyPort, rpc::CallResult};
@@ -189,12 +190,17 @@ pub struct AgentCheckpoint {
     pub config: String,
 }
 
-/// The Admin's checkpoint of its tree: the agents it spawned, in spawn order. A head node
-/// that restarts spawns them again from it. Stored as `admin_tree`.
+/// The Admin's checkpoint of its tree: the agents it spawned, in spawn order, and the
+/// business clients it created. A head node that restarts spawns them again from it.
+/// Stored as `admin_tree`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminTreeCheckpoint {
     /// The agents, in spawn order.
     pub agents: Vec<AgentCheckpoint>,
+    /// The business clients, in creation order; each one's settings are in its own
+    /// checkpoint (`business_<client>`).
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 impl crate::record::Record for AdminTreeCheckpoint {
@@ -243,6 +249,20 @@ pub enum AdminMessage {
     /// agents it holds (0 on a node without a store, which keeps no checkpoint).
     #[rpc]
     Checkpoint(RpcReplyPort<Wire<Result<usize, AdminError>>>),
+    /// Creates a business client's orchestrator, with its own users, store scope and
+    /// workflow, and checkpoints the tree.
+    #[rpc]
+    CreateClient(
+        Wire<ClientSpec>,
+        RpcReplyPort<Wire<Result<ClientInfo, AdminError>>>,
+    ),
+    /// Returns the business clients, in creation order.
+    #[rpc]
+    GetClients(RpcReplyPort<Wire<Vec<ClientInfo>>>),
+    /// Stops a business client's orchestrator and forgets it; its data stays in the store
+    /// (a client created again under that name finds it).
+    #[rpc]
+    RemoveClient(Wire<String>, RpcReplyPort<Wire<Result<(), AdminError>>>),
 }
 
 impl std::fmt::Debug for AdminMessage {
@@ -255,6 +275,9 @@ impl std::fmt::Debug for AdminMessage {
             AdminMessage::GetKinds(..) => "GetKinds",
             AdminMessage::RestartDue(..) => "RestartDue",
             AdminMessage::Checkpoint(..) => "Checkpoint",
+            AdminMessage::CreateClient(..) => "CreateClient",
+            AdminMessage::GetClients(..) => "GetClients",
+            AdminMessage::RemoveClient(..) => "RemoveClient",
         })
     }
 }
@@ -357,6 +380,35 @@ impl AdminClient {
         self.ask(AdminMessage::Checkpoint).await?
     }
 
+    /// Creates the business client `spec`, with its own orchestrator.
+    ///
+    /// # Errors
+    /// [`AdminError::NameTaken`] for a client that exists, [`AdminError::InvalidConfig`]
+    /// for settings it cannot hold (kind `business-orchestrator`), [`AdminError::Failed`]
+    /// without a store, or [`AdminError::Unavailable`].
+    pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientInfo, AdminError> {
+        self.ask(|reply| AdminMessage::CreateClient(Wire::new(spec), reply))
+            .await?
+    }
+
+    /// The business clients, in creation order.
+    ///
+    /// # Errors
+    /// [`AdminError::Unavailable`] if the Admin does not answer.
+    pub async fn clients(&self) -> Result<Vec<ClientInfo>, AdminError> {
+        self.ask(AdminMessage::GetClients).await
+    }
+
+    /// Stops the business client `name`'s orchestrator and forgets it; its data stays.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for no such client, or [`AdminError::Unavailable`].
+    pub async fn remove_client(&self, name: &str) -> Result<(), AdminError> {
+        let name = name.to_string();
+        self.ask(|reply| AdminMessage::RemoveClient(Wire::new(name), reply))
+            .await?
+    }
+
     async fn ask<T: Send + 'static>(
         &self,
         build: impl FnOnce(RpcReplyPort<Wire<T>>) -> AdminMessage,
@@ -443,6 +495,21 @@ mod tests {
         .unwrap()
         {
             AdminMessage::RestartDue(w) => assert_eq!(w, Wire::Value(due)),
+            other => panic!("{other:?}"),
+        }
+        let spec = ClientSpec {
+            name: "acme".into(),
+            settings: crate::business::ClientSettings::new("/srv/acme"),
+        };
+        let (tx, _rx) = ractor::concurrency::oneshot();
+        match AdminMessage::deserialize(
+            AdminMessage::CreateClient(Wire::new(spec.clone()), RpcReplyPort::from(tx))
+                .serialize()
+                .unwrap(),
+        )
+        .unwrap()
+        {
+            AdminMessage::CreateClient(w, _) => assert_eq!(w, Wire::Value(spec)),
             other => panic!("{other:?}"),
         }
     }

@@ -28,6 +28,7 @@
 pub mod access;
 pub mod admin;
 pub mod assist;
+pub mod business;
 pub mod cluster;
 pub mod codec;
 pub mod env;

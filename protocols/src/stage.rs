@@ -43,6 +43,10 @@ pub struct RepoRunInput {
     /// `--no-sandbox` for hosts that cannot, which the report then says).
     #[serde(default = "yes")]
     pub sandbox: bool,
+    /// The context indexer to use instead of the tier's choice (a business client's
+    /// setting); none: the tier's.
+    #[serde(default)]
+    pub indexer: Option<crate::host::IndexerKind>,
 }
 
 fn yes() -> bool {
@@ -64,6 +68,7 @@ impl RepoRunInput {
             tier: Tier::Developer,
             user: None,
             sandbox: true,
+            indexer: None,
         }
     }
 }

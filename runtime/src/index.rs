@@ -56,6 +56,17 @@ impl IndexKind {
     }
 }
 
+impl From<reporunner_protocols::host::IndexerKind> for IndexKind {
+    fn from(kind: reporunner_protocols::host::IndexerKind) -> Self {
+        use reporunner_protocols::host::IndexerKind as K;
+        match kind {
+            K::Simple => IndexKind::Simple,
+            K::Vector => IndexKind::Vector,
+            K::Collection => IndexKind::Collection,
+        }
+    }
+}
+
 impl std::fmt::Display for IndexKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -72,6 +72,17 @@ impl Namespace {
         format!("{}.agent.{id}", self.0)
     }
 
+    /// Returns the name of the business client `client`'s orchestrator.
+    pub fn business(&self, client: &str) -> String {
+        format!("{}.business.{client}", self.0)
+    }
+
+    /// Returns the namespace of the business client `client`'s own managers (its users,
+    /// its runs): they register under it, apart from the node's and other clients'.
+    pub fn client(&self, client: &str) -> Namespace {
+        Namespace(format!("{}.client.{client}", self.0))
+    }
+
     /// Returns the process group every agent of this namespace joins.
     pub fn agents_group(&self) -> String {
         format!("{}.agents", self.0)

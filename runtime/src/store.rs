@@ -23,13 +23,14 @@ mod lock;
 mod sled_store;
 
 pub use lock::DataDirLock;
-pub use sled_store::{BACKGROUND_FLUSH_MS, SledStore};
+pub use sled_store::{BACKGROUND_FLUSH_MS, SledStore, valid_scope};
 
 use reporunner_protocols::record::{self, Record, RecordError};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// The trees of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,8 +171,19 @@ pub type FlushFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> +
 /// A key-value store of named trees. Reads and writes are synchronous (they hit memory);
 /// durability is asked for with [`Store::flush`].
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// Returns the data directory.
+    /// Returns the data directory (a scope's own folder in it, for a scope).
     fn data_dir(&self) -> &Path;
+
+    /// A store over the same database whose trees belong to `scope` alone: nothing written
+    /// through it can be read through the unscoped store or another scope, and nothing of
+    /// theirs through it. Ids ([`Store::generate_id`]) and flushes stay shared, so ids never
+    /// repeat across scopes. Its data directory is `<dir>/scopes/<scope>`, made if missing.
+    /// This is how each business client's users, runs and audit log are kept apart.
+    ///
+    /// # Errors
+    /// A scope name that is not 1 to 64 of a-z, 0-9, `.`, `-` ([`valid_scope`]), or the
+    /// database's or the folder's error.
+    fn scope(&self, scope: &str) -> Result<Arc<dyn Store>, StoreError>;
 
     /// Returns the value at `key`.
     ///

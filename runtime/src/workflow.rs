@@ -186,6 +186,42 @@ impl Workflow {
     pub fn phase_names(&self) -> Vec<String> {
         self.phases.iter().map(|p| p.name().to_string()).collect()
     }
+
+    /// A workflow of some of this one's phases, in this one's order, with its repairer:
+    /// how a business client runs its own list of the registered phases.
+    ///
+    /// # Errors
+    /// A name that is not one of its phases, one named twice, one out of order, or none.
+    pub fn subset(&self, phases: &[String]) -> Result<Workflow, String> {
+        if phases.is_empty() {
+            return Err("a workflow needs at least one phase".into());
+        }
+        let mut picked: Vec<Arc<dyn Phase>> = Vec::with_capacity(phases.len());
+        let mut last: Option<usize> = None;
+        for name in phases {
+            let Some(at) = self.phases.iter().position(|p| p.name() == name) else {
+                return Err(format!(
+                    "{name:?} is not a phase of the {} workflow; its phases are {}",
+                    self.name,
+                    self.phase_names().join(", ")
+                ));
+            };
+            if last.is_some_and(|l| at <= l) {
+                return Err(format!(
+                    "{name:?} is named twice or out of order; the {} workflow's order is {}",
+                    self.name,
+                    self.phase_names().join(", ")
+                ));
+            }
+            last = Some(at);
+            picked.push(self.phases[at].clone());
+        }
+        Ok(Workflow {
+            name: self.name.clone(),
+            phases: picked,
+            repairer: self.repairer.clone(),
+        })
+    }
 }
 
 /// The workflows runs can execute. Clones share one registry.

@@ -29,8 +29,11 @@ pub struct UserManager;
 /// Its arguments: the store, when the node has one (without it every request is refused).
 #[derive(Debug, Clone)]
 pub struct UserManagerArguments {
-    /// The node's store.
+    /// The node's store (a business client's scope of it, for a client's users).
     pub store: Option<Arc<dyn Store>>,
+    /// The business client whose users these are, and the tiers they may hold; none: the
+    /// node's own users.
+    pub client: Option<(String, Vec<Tier>)>,
 }
 
 /// What the UserManager is asked.
@@ -150,7 +153,10 @@ impl Actor for UserManager {
         _myself: ActorRef<Self::Msg>,
         args: UserManagerArguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(args.store.map(UserBook::new))
+        Ok(args.store.map(|store| match args.client {
+            Some((client, tiers)) => UserBook::for_client(store, &client, tiers),
+            None => UserBook::new(store),
+        }))
     }
 
     async fn handle(

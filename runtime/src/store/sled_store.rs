@@ -12,17 +12,45 @@ pub const BACKGROUND_FLUSH_MS: u64 = 500;
 #[derive(Debug, Clone)]
 pub struct SledStore {
     inner: Arc<Inner>,
+    /// The trees this handle reads and writes: the store's own, or a scope's.
+    view: Arc<View>,
 }
 
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     db: sled::Db,
-    /// One sled tree per [`Tree`], in [`Tree::ALL`] order.
-    trees: Vec<sled::Tree>,
     commit: GroupCommit,
     /// Dropped last: the lock outlives the database handle.
     _lock: DataDirLock,
+}
+
+/// The trees of the unscoped store, or of one scope ([`Store::scope`]).
+#[derive(Debug)]
+struct View {
+    /// What [`Store::data_dir`] answers: the directory, or the scope's folder in it.
+    dir: PathBuf,
+    /// One sled tree per [`Tree`], in [`Tree::ALL`] order.
+    trees: Vec<sled::Tree>,
+}
+
+/// The sled tree name of `tree` in `scope` (none: the store's own trees). A scope's names
+/// hold a `/`, which no unscoped tree's name does, so no scope can name another's trees.
+fn tree_name(scope: Option<&str>, tree: Tree) -> String {
+    match scope {
+        None => tree.name().to_string(),
+        Some(scope) => format!("scope/{scope}/{}", tree.name()),
+    }
+}
+
+/// Whether `scope` may name a scope: 1 to 64 of a-z, 0-9, `.`, `-`, starting with a letter
+/// or digit.
+pub fn valid_scope(scope: &str) -> bool {
+    (1..=64).contains(&scope.len())
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && scope.as_bytes()[0].is_ascii_alphanumeric()
 }
 
 /// Group commit: the first flusher to arrive becomes the leader and fsyncs once for every
@@ -55,27 +83,26 @@ impl SledStore {
             .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
             .open()
             .map_err(|e| db_error(dir, e))?;
-        let trees = Tree::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| db_error(dir, e))?;
+        let trees = open_trees(&db, dir, None)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 db,
-                trees,
                 commit: GroupCommit {
                     state: Mutex::new(CommitState::default()),
                     durable: watch::Sender::new(0),
                 },
                 _lock: lock,
             }),
+            view: Arc::new(View {
+                dir: dir.to_path_buf(),
+                trees,
+            }),
         })
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
-        &self.inner.trees[tree.index()]
+        &self.view.trees[tree.index()]
     }
 
     fn err(&self, e: sled::Error) -> StoreError {
@@ -151,6 +178,14 @@ async fn fsync(db: &sled::Db) -> Result<sled::Result<usize>, tokio::task::JoinEr
     }
 }
 
+fn open_trees(db: &sled::Db, dir: &Path, scope: Option<&str>) -> Result<Vec<sled::Tree>, StoreError> {
+    Tree::ALL
+        .iter()
+        .map(|t| db.open_tree(tree_name(scope, *t)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| db_error(dir, e))
+}
+
 fn db_error(dir: &Path, e: sled::Error) -> StoreError {
     StoreError::Database {
         dir: dir.to_path_buf(),
@@ -160,7 +195,29 @@ fn db_error(dir: &Path, e: sled::Error) -> StoreError {
 
 impl Store for SledStore {
     fn data_dir(&self) -> &Path {
-        &self.inner.dir
+        &self.view.dir
+    }
+
+    fn scope(&self, scope: &str) -> Result<Arc<dyn Store>, StoreError> {
+        if !valid_scope(scope) {
+            return Err(StoreError::Database {
+                dir: self.inner.dir.clone(),
+                reason: format!(
+                    "{scope:?} is not a scope name (1 to 64 of a-z, 0-9, '.', '-', starting with a letter or digit)"
+                ),
+            });
+        }
+        // Scopes do not nest: a scope of a scope is a scope of the whole store.
+        let dir = self.inner.dir.join("scopes").join(scope);
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            dir: dir.clone(),
+            source,
+        })?;
+        let trees = open_trees(&self.inner.db, &self.inner.dir, Some(scope))?;
+        Ok(Arc::new(SledStore {
+            inner: self.inner.clone(),
+            view: Arc::new(View { dir, trees }),
+        }))
     }
 
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

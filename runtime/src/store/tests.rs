@@ -198,3 +198,46 @@ fn keys_and_directories_follow_the_seed_and_xdg() {
     );
     assert_eq!(default_data_dir(|_| None), PathBuf::from(".reporunner"));
 }
+
+#[tokio::test]
+async fn scopes_are_apart_from_each_other_and_from_the_store_and_survive_a_reopen() {
+    let dir = TempDir::new();
+    {
+        let store = SledStore::open(&dir.0).unwrap();
+        let acme = store.scope("acme").unwrap();
+        let globex = store.scope("globex").unwrap();
+        store.put_record(Tree::Users, "ann", &note(0)).unwrap();
+        acme.put_record(Tree::Users, "ann", &note(1)).unwrap();
+        acme.put_record(Tree::Audit, "1", &note(11)).unwrap();
+        globex.put_record(Tree::Users, "bob", &note(2)).unwrap();
+        // Same key, three answers; scans see their own scope only.
+        assert_eq!(store.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(0)));
+        assert_eq!(acme.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(1)));
+        assert_eq!(globex.get_record::<Note>(Tree::Users, "ann").unwrap(), None);
+        assert_eq!(acme.get_record::<Note>(Tree::Users, "bob").unwrap(), None);
+        let keys = |s: &dyn Store, t| -> Vec<Vec<u8>> {
+            s.scan_prefix(t, b"").unwrap().into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(keys(&store, Tree::Users), vec![b"ann".to_vec()]);
+        assert_eq!(keys(&*globex, Tree::Users), vec![b"bob".to_vec()]);
+        assert!(keys(&store, Tree::Audit).is_empty());
+        assert!(keys(&*globex, Tree::Audit).is_empty());
+        // Ids never repeat across scopes.
+        let a = acme.generate_id().unwrap();
+        let b = globex.generate_id().unwrap();
+        let c = store.generate_id().unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(acme.data_dir(), dir.0.join("scopes/acme"));
+        assert!(acme.data_dir().is_dir());
+        // One flush covers every scope.
+        acme.flush().await.unwrap();
+        for bad in ["", "Acme", "a/b", "../x", "-x", &"x".repeat(65)] {
+            assert!(store.scope(bad).is_err(), "{bad:?}");
+        }
+    }
+    let store = SledStore::open(&dir.0).unwrap();
+    let acme = store.scope("acme").unwrap();
+    assert_eq!(acme.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(1)));
+    assert_eq!(acme.get_record::<Note>(Tree::Audit, "1").unwrap(), Some(note(11)));
+    assert_eq!(store.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(0)));
+}

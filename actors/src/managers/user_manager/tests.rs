@@ -19,6 +19,7 @@ async fn users_are_kept_and_checked_by_message() {
         UserManager,
         UserManagerArguments {
             store: Some(store.clone()),
+            client: None,
         },
     )
     .await
@@ -93,7 +94,10 @@ async fn without_a_store_every_request_is_refused_not_dropped() {
     let (actor, handle) = Actor::spawn(
         Some(name.into()),
         UserManager,
-        UserManagerArguments { store: None },
+        UserManagerArguments {
+            store: None,
+            client: None,
+        },
     )
     .await
     .unwrap();
