@@ -246,17 +246,27 @@ impl UserBook {
         }
     }
 
-    /// Refuses a tier these users may not hold.
-    fn may_hold(&self, tier: Tier) -> Result<(), UserError> {
+    /// Refuses a tier these users may not hold; the refusal is audited.
+    fn may_hold(
+        &self,
+        actor: &Principal,
+        action: &str,
+        name: &str,
+        tier: Tier,
+    ) -> Result<(), UserError> {
         match &self.tiers {
-            Some(tiers) if !tiers.contains(&tier) => Err(UserError::Invalid(format!(
-                "the {tier} tier is not one this client's users may hold ({})",
-                tiers
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            Some(tiers) if !tiers.contains(&tier) => {
+                let message = format!(
+                    "the {tier} tier is not one this client's users may hold ({})",
+                    tiers
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                self.audit(actor, action, name, &format!("refused: {message}"));
+                Err(UserError::Invalid(message))
+            }
             _ => Ok(()),
         }
     }
@@ -325,7 +335,7 @@ impl UserBook {
                 "{name:?} is not a user name: 1 to 64 of a-z, 0-9, '.', '_', '-' (and not \"local\")"
             )));
         }
-        self.may_hold(tier)?;
+        self.may_hold(actor, "users.add", name, tier)?;
         if password.chars().count() < MIN_PASSWORD {
             return Err(UserError::Invalid(format!(
                 "the password is too short: at least {MIN_PASSWORD} characters"
@@ -413,7 +423,7 @@ impl UserBook {
         tier: Tier,
     ) -> Result<UserView, UserError> {
         self.may_manage(actor, "users.set_tier", name)?;
-        self.may_hold(tier)?;
+        self.may_hold(actor, "users.set_tier", name, tier)?;
         self.change(actor, "users.set_tier", name, |u| u.tier = tier)
     }
 

@@ -8,7 +8,14 @@
 //! matrix ([`Right`]): any tier uses runs, analysis and search (and sees only its own
 //! runs); Admin and Developer manage users and use the admin functions (the tree, the
 //! audit log, the cluster's nodes, the metrics); only Developer controls the Admin agent
-//! itself (spawn, stop, restart, checkpoint). Requests that do work (every `POST`,
+//! itself (spawn, stop, restart, checkpoint) and creates business clients.
+//!
+//! # Business clients
+//! A business client's users log in with `client` in `/v1/login`, and their tokens name
+//! the client (`rr_<client>.<id>_<secret>`). Every request of theirs is served through
+//! the client's orchestrator: its users, its store scope (runs, events, audit log), its
+//! repository root, its indexer, its limits. They see nothing of the node's or another
+//! client's, and never the node's admin functions, whatever their tier. Requests that do work (every `POST`,
 //! `PATCH` and `DELETE`) count against the tier's hourly allowance; reads do not, so a
 //! console or a script watching a run does not spend it. Over the allowance, the answer
 //! is 429 with `Retry-After`. Refusals and admin actions go to the audit log.
@@ -35,11 +42,12 @@ use axum::response::IntoResponse;
 use error::ApiError;
 use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::ratelimit::{Limit, RateLimits};
-use reporunner_actors::users::{Principal, UserError};
+use reporunner_actors::managers::business_orchestrator::{BusinessMessage, ClientContext};
+use reporunner_actors::users::{Principal, UserError, token_client};
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::AdminClient;
 use reporunner_protocols::ids::NodeId;
-use reporunner_runtime::naming::Namespace;
+use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::store::Store;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -59,8 +67,13 @@ pub enum Right {
     Use,
     /// User management and the admin functions: Admin and Developer.
     Manage,
-    /// The Admin agent itself (spawn, stop, restart, checkpoint): Developer only.
+    /// The Admin agent itself (spawn, stop, restart, checkpoint) and the business
+    /// clients: Developer only.
     ControlAdmin,
+    /// The node's own admin functions (the tree, the kinds, the cluster's nodes, the
+    /// metrics): Admin and Developer of the node. A business client's users never have it,
+    /// whatever their tier: they manage their client, not the node.
+    Node,
 }
 
 impl Right {
@@ -68,8 +81,16 @@ impl Right {
     pub fn allows(self, tier: Tier) -> bool {
         match self {
             Right::Use => true,
-            Right::Manage => tier.manages_users(),
+            Right::Manage | Right::Node => tier.manages_users(),
             Right::ControlAdmin => tier.controls_admin(),
+        }
+    }
+
+    /// Whether a business client's user of `tier` has this right.
+    pub fn allows_client(self, tier: Tier) -> bool {
+        match self {
+            Right::Use | Right::Manage => self.allows(tier),
+            Right::ControlAdmin | Right::Node => false,
         }
     }
 
@@ -77,7 +98,10 @@ impl Right {
         match self {
             Right::Use => "use the API",
             Right::Manage => "manage users or use the admin functions (admin and developer only)",
-            Right::ControlAdmin => "control the Admin agent (developer only)",
+            Right::ControlAdmin => {
+                "control the Admin agent or the business clients (developer only)"
+            }
+            Right::Node => "use the node's admin functions (admin and developer only)",
         }
     }
 }
@@ -112,23 +136,36 @@ impl ApiState {
         action: &str,
         target: &str,
     ) -> Result<(), ApiError> {
-        if right.allows(caller.0.tier) {
-            return Ok(());
-        }
-        let message = format!("the {} tier may not {}", caller.0.tier, right.words());
-        self.users
+        let message = match &caller.1 {
+            None if right.allows(caller.0.tier) => return Ok(()),
+            Some(_) if right.allows_client(caller.0.tier) => return Ok(()),
+            Some(client) if right.allows(caller.0.tier) => format!(
+                "a user of the business client {} may not {}",
+                client.name,
+                right.words()
+            ),
+            _ => format!("the {} tier may not {}", caller.0.tier, right.words()),
+        };
+        self.users_for(caller)
             .audit(&caller.0, action, target, &format!("refused: {message}"))
             .await;
         Err(ApiError::forbidden(message))
     }
 
-    /// Counts a request that does work against the caller's hourly allowance; a refusal
-    /// is written to the audit log.
+    /// Counts a request that does work against the caller's hourly allowance (below its
+    /// client's own limit, for a client's user); a refusal is written to the audit log.
     pub(crate) async fn charge(&self, caller: &Caller, action: &str) -> Result<(), ApiError> {
-        match self.limits.check(&caller.0.name, caller.0.tier) {
+        let (key, cap) = match &caller.1 {
+            Some(client) => (
+                format!("{}/{}", client.name, caller.0.name),
+                client.settings.requests_per_hour,
+            ),
+            None => (caller.0.name.clone(), None),
+        };
+        match self.limits.check_within(&key, caller.0.tier, cap) {
             Ok(()) => Ok(()),
             Err(over) => {
-                self.users
+                self.users_for(caller)
                     .audit(&caller.0, action, "", &format!("refused: {over}"))
                     .await;
                 self.metrics.rate_limited(caller.0.tier);
@@ -137,12 +174,53 @@ impl ApiState {
         }
     }
 
-    /// Resolves a repository path of a request: relative to the repository root (or
-    /// absolute inside it), with symlinks and `..` resolved, and still inside the root.
-    pub(crate) fn repo_path(&self, path: &str) -> Result<PathBuf, ApiError> {
-        resolve_inside(&self.repo_root, path)
+    /// Resolves a repository path of a request: relative to the caller's repository root
+    /// (the node's, or its client's), or absolute inside it, with symlinks and `..`
+    /// resolved, and still inside the root.
+    pub(crate) fn repo_path(&self, caller: &Caller, path: &str) -> Result<PathBuf, ApiError> {
+        match &caller.1 {
+            Some(client) => resolve_inside(&client.repo_root, path),
+            None => resolve_inside(&self.repo_root, path),
+        }
+    }
+
+    /// The users the caller is one of: the node's, or its client's.
+    pub(crate) fn users_for<'a>(&'a self, caller: &'a Caller) -> &'a UsersClient {
+        caller.1.as_ref().map_or(&self.users, |c| &c.users)
+    }
+
+    /// The store the caller's runs live in: the node's, or its client's scope.
+    pub(crate) fn store_for(&self, caller: &Caller) -> Arc<dyn Store> {
+        caller
+            .1
+            .as_ref()
+            .map_or_else(|| self.store.clone(), |c| c.store.clone())
+    }
+
+    /// The namespace of the managers that serve the caller: the node's, or its client's.
+    pub(crate) fn managers_for<'a>(&'a self, caller: &'a Caller) -> &'a Namespace {
+        caller.1.as_ref().map_or(&self.namespace, |c| &c.namespace)
+    }
+
+    /// The business client `name`'s context, from its orchestrator; none if there is no
+    /// such client (or its orchestrator does not answer now).
+    pub(crate) async fn client(&self, name: &str) -> Option<ClientContext> {
+        if !reporunner_protocols::business::valid_client_name(name) {
+            return None;
+        }
+        let orchestrator = lookup::<BusinessMessage>(&self.namespace.business(name))?;
+        match orchestrator
+            .call(BusinessMessage::Contact, Some(CONTACT_TIMEOUT))
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(context)) => Some(context),
+            _ => None,
+        }
     }
 }
+
+/// How long a request waits for its client's orchestrator to answer.
+const CONTACT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Resolves `path` (relative to `root`, or absolute) to a folder inside `root`.
 fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, ApiError> {
@@ -196,9 +274,10 @@ async fn refuse_announced_bodies(
     next.run(request).await
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, and the business client it belongs to (none: a
+/// user of the node itself).
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub(crate) Principal);
+pub(crate) struct Caller(pub(crate) Principal, pub(crate) Option<ClientContext>);
 
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
@@ -213,8 +292,21 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthorized)?;
-        match state.users.authenticate(token.trim()).await {
-            Ok(principal) => Ok(Caller(principal)),
+        let token = token.trim();
+        // A client's token names its client: its orchestrator's users say whose it is.
+        let client = match token_client(token) {
+            Some(name) => match state.client(name).await {
+                Some(context) => Some(context),
+                None => {
+                    state.metrics.unauthorized();
+                    return Err(ApiError::unauthorized());
+                }
+            },
+            None => None,
+        };
+        let users = client.as_ref().map_or(&state.users, |c| &c.users);
+        match users.authenticate(token).await {
+            Ok(principal) => Ok(Caller(principal, client)),
             Err(UserError::Unauthorized) => {
                 state.metrics.unauthorized();
                 Err(ApiError::unauthorized())

@@ -355,6 +355,41 @@ async fn every_tier_on_every_endpoint_gets_what_the_seed_matrix_says() {
                 Needs::DeveloperOnly,
                 StatusCode::OK,
             ),
+            (
+                Method::POST,
+                "/v1/clients".into(),
+                Some(format!(r#"{{"name":"c-{t}","repo_root":"app"}}"#)),
+                Needs::DeveloperOnly,
+                StatusCode::CREATED,
+            ),
+            (
+                Method::GET,
+                "/v1/clients".into(),
+                None,
+                Needs::DeveloperOnly,
+                StatusCode::OK,
+            ),
+            (
+                Method::GET,
+                format!("/v1/clients/c-{t}"),
+                None,
+                Needs::DeveloperOnly,
+                StatusCode::OK,
+            ),
+            (
+                Method::POST,
+                format!("/v1/clients/c-{t}/users"),
+                Some(r#"{"name":"first","tier":"free","password":"a long password"}"#.into()),
+                Needs::DeveloperOnly,
+                StatusCode::CREATED,
+            ),
+            (
+                Method::DELETE,
+                format!("/v1/clients/c-{t}"),
+                None,
+                Needs::DeveloperOnly,
+                StatusCode::NO_CONTENT,
+            ),
         ];
         for (method, path, body, needs, ok) in &table {
             let what = format!("{tier} {method} {path}");
@@ -381,9 +416,9 @@ async fn every_tier_on_every_endpoint_gets_what_the_seed_matrix_says() {
             }
         }
     }
-    // Free, Advanced, Premium and Tester are refused the 10 admin functions and the 4
-    // actions on the Admin agent; Admin the 4.
-    assert_eq!(refusals, 4 * 14 + 4);
+    // Free, Advanced, Premium and Tester are refused the 10 admin functions, the 4
+    // actions on the Admin agent and the 5 on business clients; Admin the 9.
+    assert_eq!(refusals, 4 * 19 + 9);
     let audit = server.book.audit_log(100_000).unwrap();
     let refused = audit[audit_before..]
         .iter()
@@ -973,6 +1008,11 @@ async fn the_openapi_document_describes_every_endpoint_the_server_routes() {
         "POST /v1/admin/agents/{name}/restart",
         "POST /v1/admin/checkpoint",
         "GET /v1/cluster/nodes",
+        "POST /v1/clients",
+        "GET /v1/clients",
+        "GET /v1/clients/{name}",
+        "DELETE /v1/clients/{name}",
+        "POST /v1/clients/{name}/users",
     ]
     .into_iter()
     .map(String::from)
@@ -997,4 +1037,298 @@ async fn the_openapi_document_describes_every_endpoint_the_server_routes() {
         );
     }
     server.stop().await;
+}
+
+/// A node with the API on a free loopback port, on `data` with the repositories in
+/// `root`: what `reporunner serve` runs. Returns the node, its URL and the API's stop.
+async fn serve_on(
+    tag: &str,
+    data: &Path,
+    root: &Path,
+) -> (Node, String, tokio::sync::oneshot::Sender<()>) {
+    let node = Node::start(NodeConfig {
+        node: NodeId::new(tag),
+        namespace: Namespace::new(tag),
+        data_dir: Some(data.to_path_buf()),
+        ..NodeConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(
+        &node,
+        ApiConfig {
+            repo_root: root.to_path_buf(),
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        api.serve(listener, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (node, url, stop)
+}
+
+/// Logs `name` in, of `client`, and returns an API client with the token.
+async fn login_as(url: &str, client: Option<&str>, name: &str) -> ApiClient {
+    let token: serde_json::Value = ApiClient::new(url, None)
+        .unwrap()
+        .post(
+            "/v1/login",
+            &serde_json::json!({"name": name, "password": "a long password", "client": client}),
+        )
+        .await
+        .unwrap();
+    ApiClient::new(url, Some(token["token"].as_str().unwrap().to_string())).unwrap()
+}
+
+async fn run_ends(api: &ApiClient, id: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let view: serde_json::Value = api.get(&format!("/v1/runs/{id}")).await.unwrap();
+        if view["run"]["status"] != "running" {
+            return view;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_survive_a_restart() {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tag = format!("api-biz-{}-{n}", std::process::id());
+    let dir = std::env::temp_dir().join(&tag);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (data, root) = (dir.join("data"), dir.join("repos"));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run/static");
+    for client in ["acme", "globex"] {
+        reporunner_runtime::workspace::copy_repository(&fixture, &root.join(client).join("site"))
+            .unwrap();
+    }
+    let (node, url, stop) = serve_on(&tag, &data, &root).await;
+    let book = UserBook::new(node.store().unwrap().clone());
+    book.add(&Principal::local(), "ops", Tier::Developer, "a long password")
+        .unwrap();
+    book.add(&Principal::local(), "boss", Tier::Admin, "a long password")
+        .unwrap();
+    drop(book);
+    let ops = login_as(&url, None, "ops").await;
+    let boss = login_as(&url, None, "boss").await;
+
+    // The node's developer creates two clients at runtime, each with its first admin.
+    let acme: serde_json::Value = ops
+        .post(
+            "/v1/clients",
+            &serde_json::json!({
+                "name": "acme", "repo_root": "acme",
+                "phases": ["environment", "analysis", "index"], "indexer": "simple",
+                "admin": {"name": "ana", "password": "a long password"},
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(acme["client"]["settings"]["phases"].as_array().unwrap().len(), 3);
+    assert_eq!(acme["admin"]["tier"], "admin");
+    let globex: serde_json::Value = ops
+        .post(
+            "/v1/clients",
+            &serde_json::json!({
+                "name": "globex", "repo_root": "globex", "tiers": ["free", "admin"],
+                "admin": {"name": "gil", "password": "a long password"},
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(globex["client"]["running"], true);
+    // Not the node's admin tier, and not outside the node's repository root.
+    let answer = send(
+        &boss,
+        &Method::POST,
+        "/v1/clients",
+        Some(r#"{"name":"sneaky","repo_root":"acme"}"#),
+    )
+    .await;
+    expect(&answer, StatusCode::FORBIDDEN, "forbidden", "the node's admin creating a client");
+    let answer = send(
+        &ops,
+        &Method::POST,
+        "/v1/clients",
+        Some(r#"{"name":"far","repo_root":"/etc"}"#),
+    )
+    .await;
+    expect(&answer, StatusCode::BAD_REQUEST, "path_outside_root", "a root outside");
+    let answer = send(
+        &ops,
+        &Method::POST,
+        "/v1/clients",
+        Some(r#"{"name":"acme","repo_root":"acme"}"#),
+    )
+    .await;
+    expect(&answer, StatusCode::CONFLICT, "conflict", "a second acme");
+
+    // Each client's users log in to their own client only.
+    let ana = login_as(&url, Some("acme"), "ana").await;
+    let gil = login_as(&url, Some("globex"), "gil").await;
+    let anon = ApiClient::new(&url, None).unwrap();
+    for (client, name) in [("globex", "ana"), ("nobody", "ana"), ("acme", "ops")] {
+        let answer = send(
+            &anon,
+            &Method::POST,
+            "/v1/login",
+            Some(&format!(
+                r#"{{"name":"{name}","password":"a long password","client":"{client}"}}"#
+            )),
+        )
+        .await;
+        expect(&answer, StatusCode::UNAUTHORIZED, "unauthorized", &format!("{name} at {client}"));
+    }
+    let me: serde_json::Value = ana.get("/v1/me").await.unwrap();
+    assert_eq!((me["client"].as_str(), me["controls_admin"].as_bool()), (Some("acme"), Some(false)));
+    // A client's admin manages its own users, within its tiers.
+    let _: serde_json::Value = ana
+        .post(
+            "/v1/users",
+            &serde_json::json!({"name": "amy", "tier": "premium", "password": "a long password"}),
+        )
+        .await
+        .unwrap();
+    let answer = send(
+        &gil,
+        &Method::POST,
+        "/v1/users",
+        Some(r#"{"name":"pete","tier":"premium","password":"a long password"}"#),
+    )
+    .await;
+    expect(&answer, StatusCode::BAD_REQUEST, "invalid_request", "a tier globex does not allow");
+    // And never the node's admin functions, whatever its tier.
+    for (method, path) in [
+        (Method::GET, "/v1/admin/tree"),
+        (Method::GET, "/v1/cluster/nodes"),
+        (Method::GET, "/metrics"),
+        (Method::GET, "/v1/clients"),
+        (Method::POST, "/v1/admin/checkpoint"),
+    ] {
+        let answer = send(&ana, &method, path, None).await;
+        expect(&answer, StatusCode::FORBIDDEN, "forbidden", &format!("ana {method} {path}"));
+    }
+
+    // Runs, each in its client's root and store.
+    let a_run: serde_json::Value = ana
+        .post("/v1/runs", &serde_json::json!({"path": "site"}))
+        .await
+        .unwrap();
+    let g_run: serde_json::Value = gil
+        .post("/v1/runs", &serde_json::json!({"path": "site", "index": false}))
+        .await
+        .unwrap();
+    let (a_id, g_id) = (a_run["id"].as_str().unwrap(), g_run["id"].as_str().unwrap());
+    let answer = send(
+        &ana,
+        &Method::POST,
+        "/v1/runs",
+        Some(r#"{"path":"../globex/site"}"#),
+    )
+    .await;
+    expect(&answer, StatusCode::BAD_REQUEST, "path_outside_root", "acme reaching globex");
+    let a_view = run_ends(&ana, a_id).await;
+    let g_view = run_ends(&gil, g_id).await;
+    assert_eq!(a_view["run"]["status"], "succeeded", "{a_view}");
+    let phases: Vec<&str> = a_view["run"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["environment", "analysis", "index"]);
+    assert_eq!(a_view["report"]["index"]["kind"], "simple", "{}", a_view["report"]);
+    assert_eq!(g_view["report"]["rung"], "http_answers", "{}", g_view["report"]);
+    for (who, mine, theirs) in [(&ana, a_id, g_id), (&gil, g_id, a_id)] {
+        let runs: Vec<serde_json::Value> = who.get("/v1/runs").await.unwrap();
+        let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [mine]);
+        for path in [format!("/v1/runs/{theirs}"), format!("/v1/runs/{theirs}/events")] {
+            let answer = send(who, &Method::GET, &path, None).await;
+            expect(&answer, StatusCode::NOT_FOUND, "not_found", &path);
+        }
+    }
+    // The node's own users see neither client's runs.
+    let node_runs: Vec<serde_json::Value> = ops.get("/v1/runs").await.unwrap();
+    assert!(node_runs.is_empty(), "{node_runs:?}");
+    let answer = send(&ops, &Method::GET, &format!("/v1/runs/{a_id}"), None).await;
+    expect(&answer, StatusCode::NOT_FOUND, "not_found", "the node reading acme's run");
+
+    // Users and audit entries, each client's own.
+    let names = |users: Vec<serde_json::Value>| -> Vec<String> {
+        users.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(ana.get("/v1/users").await.unwrap()), ["amy", "ana"]);
+    assert_eq!(names(gil.get("/v1/users").await.unwrap()), ["gil"]);
+    let audit = |entries: Vec<serde_json::Value>| -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| format!("{} {} {} {}", e["actor"], e["action"], e["target"], e["outcome"]))
+            .collect()
+    };
+    let a_audit = audit(ana.get("/v1/audit").await.unwrap());
+    let g_audit = audit(gil.get("/v1/audit").await.unwrap());
+    let n_audit = audit(ops.get("/v1/audit").await.unwrap());
+    assert!(a_audit.iter().any(|e| e.contains("users.add") && e.contains("amy")), "{a_audit:?}");
+    assert!(a_audit.iter().any(|e| e.contains("admin.tree") && e.contains("refused")));
+    assert!(g_audit.iter().any(|e| e.contains("pete") && e.contains("refused")), "{g_audit:?}");
+    // (ana's failed login at globex is globex's to see: the name is what was typed.)
+    assert!(!g_audit.iter().any(|e| e.contains("amy")), "{g_audit:?}");
+    assert!(!a_audit.iter().any(|e| e.contains("gil") || e.contains("pete")));
+    assert!(n_audit.iter().any(|e| e.contains("clients.create") && e.contains("acme")));
+    assert!(!n_audit.iter().any(|e| e.contains("amy") || e.contains("pete")), "{n_audit:?}");
+    // A client's token relabelled as another's is nobody's.
+    let forged = token_of(&url, "acme", "ana").await.replacen("rr_acme.", "rr_globex.", 1);
+    let answer = send(
+        &ApiClient::new(&url, Some(forged)).unwrap(),
+        &Method::GET,
+        "/v1/runs",
+        None,
+    )
+    .await;
+    expect(&answer, StatusCode::UNAUTHORIZED, "unauthorized", "a relabelled token");
+
+    // A restarted head brings every client back: settings, users, tokens and runs.
+    let _ = stop.send(());
+    drop((ana, gil, ops, boss));
+    node.shutdown().await.unwrap();
+    let (node, url, stop) = serve_on(&format!("{tag}-again"), &data, &root).await;
+    let ops = login_as(&url, None, "ops").await;
+    let clients: Vec<serde_json::Value> = ops.get("/v1/clients").await.unwrap();
+    let listed: Vec<(&str, bool)> = clients
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["running"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(listed, [("acme", true), ("globex", true)]);
+    assert_eq!(clients[0]["settings"]["indexer"], "simple");
+    let ana = login_as(&url, Some("acme"), "ana").await;
+    let again = run_ends(&ana, a_id).await;
+    assert_eq!(again["run"]["status"], "succeeded");
+    let tree: serde_json::Value = ops.get("/v1/admin/tree").await.unwrap();
+    assert!(tree.to_string().contains(&format!("{tag}-again.business.acme")), "{tree}");
+    let _ = stop.send(());
+    drop((ana, ops));
+    node.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh token of `name` of `client`.
+async fn token_of(url: &str, client: &str, name: &str) -> String {
+    let token: serde_json::Value = ApiClient::new(url, None)
+        .unwrap()
+        .post(
+            "/v1/login",
+            &serde_json::json!({"name": name, "password": "a long password", "client": client}),
+        )
+        .await
+        .unwrap();
+    token["token"].as_str().unwrap().to_string()
 }

@@ -332,7 +332,7 @@ pub(crate) async fn scrape(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    state.require(&caller, Right::Manage, "metrics", "").await?;
+    state.require(&caller, Right::Node, "metrics", "").await?;
     let snap = snapshot(&state).await;
     let text = render(&state.metrics, snap).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 /// The API's OpenAPI 3.1 document.
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "Repo Runner", description = "Gets source repositories running by themselves: runs and their live events, analysis, search, users, the Admin agent, the cluster."),
+    info(title = "Repo Runner", description = "Gets source repositories running by themselves: runs and their live events, analysis, search, users, the Admin agent, the cluster, business clients."),
     paths(
         super::healthz,
         document,
@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         r::users::revoke, r::users::audit,
         r::admin::tree, r::admin::kinds, r::admin::spawn, r::admin::stop, r::admin::restart,
         r::admin::checkpoint, r::admin::nodes,
+        r::clients::create, r::clients::list, r::clients::show, r::clients::remove,
+        r::clients::add_user,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Token),
@@ -29,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "Users, tokens and the audit log"),
         (name = "admin", description = "The Admin agent: tree, spawn, stop, restart, checkpoint"),
         (name = "cluster", description = "The cluster's nodes"),
+        (name = "clients", description = "Business clients: their own users, store and workflow"),
         (name = "metrics", description = "Prometheus metrics"),
         (name = "health", description = "Liveness"),
     )
@@ -46,7 +49,7 @@ impl Modify for Token {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("rr_<id>_<secret>")
+                    .bearer_format("rr_<id>_<secret>, or rr_<client>.<id>_<secret>")
                     .build(),
             ),
         );

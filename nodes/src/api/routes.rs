@@ -1,6 +1,7 @@
 //! The endpoints, by resource.
 
 pub(super) mod admin;
+pub(super) mod clients;
 pub(super) mod runs;
 pub(super) mod users;
 pub(super) mod work;
@@ -40,6 +41,12 @@ pub(crate) fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/admin/agents/{name}/restart", post(admin::restart))
         .route("/v1/admin/checkpoint", post(admin::checkpoint))
         .route("/v1/cluster/nodes", get(admin::nodes))
+        .route("/v1/clients", post(clients::create).get(clients::list))
+        .route(
+            "/v1/clients/{name}",
+            get(clients::show).delete(clients::remove),
+        )
+        .route("/v1/clients/{name}/users", post(clients::add_user))
         .with_state(state)
 }
 

@@ -92,6 +92,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tier: reporunner_protocols::access::Tier::Developer,
         user: None,
         sandbox: !args.no_sandbox,
+        indexer: None,
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),

@@ -51,7 +51,10 @@ async fn audited<T>(
         Ok(_) => "ok".to_string(),
         Err(e) => format!("failed: {}", e.message),
     };
-    state.users.audit(&caller.0, action, target, &outcome).await;
+    state
+        .users_for(caller)
+        .audit(&caller.0, action, target, &outcome)
+        .await;
     result
 }
 
@@ -70,7 +73,7 @@ pub(crate) async fn tree(
     caller: Caller,
 ) -> Result<Json<ActorTree>, ApiError> {
     state
-        .require(&caller, Right::Manage, "admin.tree", "")
+        .require(&caller, Right::Node, "admin.tree", "")
         .await?;
     Ok(Json(state.admin.tree().await?))
 }
@@ -85,7 +88,7 @@ pub(crate) async fn kinds(
     caller: Caller,
 ) -> Result<Json<Vec<AgentKindDescriptor>>, ApiError> {
     state
-        .require(&caller, Right::Manage, "admin.kinds", "")
+        .require(&caller, Right::Node, "admin.kinds", "")
         .await?;
     Ok(Json(state.admin.kinds().await?))
 }
@@ -199,7 +202,7 @@ pub(crate) async fn nodes(
     caller: Caller,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     state
-        .require(&caller, Right::Manage, "cluster.nodes", "")
+        .require(&caller, Right::Node, "cluster.nodes", "")
         .await?;
     Ok(Json(members(&state).await?))
 }

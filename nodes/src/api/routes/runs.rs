@@ -8,6 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
+use reporunner_actors::managers::business_orchestrator::{
+    BusinessError, BusinessMessage, ClientContext,
+};
 use reporunner_actors::repo_run;
 use reporunner_actors::runs::RunBook;
 use reporunner_protocols::ids::RunId;
@@ -66,8 +69,8 @@ pub(crate) struct RunView {
     report: Option<RunReport>,
 }
 
-fn runs_client(state: &ApiState) -> Result<RunsClient, ApiError> {
-    lookup(&state.namespace.orchestrator_manager())
+fn runs_client(state: &ApiState, caller: &Caller) -> Result<RunsClient, ApiError> {
+    lookup(&state.managers_for(caller).orchestrator_manager())
         .map(RunsClient::new)
         .ok_or_else(|| ApiError::unavailable("the orchestrator manager is restarting"))
 }
@@ -92,7 +95,7 @@ fn visible(caller: &Caller, run: &RunRecord) -> bool {
 /// so ids of other users' runs tell nothing.
 fn load(state: &ApiState, caller: &Caller, id: &str) -> Result<RunRecord, ApiError> {
     let id = parse_id(id)?;
-    RunBook::new(state.store.clone())
+    RunBook::new(state.store_for(caller))
         .load(&id)?
         .filter(|r| visible(caller, r))
         .ok_or_else(|| ApiError::not_found(format!("no run {id}")))
@@ -113,7 +116,7 @@ pub(crate) async fn start(
         .require(&caller, Right::Use, "runs.start", &body.path)
         .await?;
     state.charge(&caller, "runs.start").await?;
-    let path = state.repo_path(&body.path)?;
+    let path = state.repo_path(&caller, &body.path)?;
     if let Some(model) = &body.model
         && (model.is_empty() || model.contains(['/', '\\']) || model.starts_with('.'))
     {
@@ -134,8 +137,17 @@ pub(crate) async fn start(
         user: Some(caller.0.name.clone()),
         ..RepoRunInput::new(path.display().to_string())
     };
-    let json = serde_json::to_string(&input).map_err(|e| ApiError::internal(e.to_string()))?;
-    let id = runs_client(&state)?.start(REPO_WORKFLOW, &json).await?;
+    let id = match &caller.1 {
+        // A client's run starts through its orchestrator: its phases, indexer and limits.
+        Some(client) => start_for_client(&state, client, input).await?,
+        None => {
+            let json =
+                serde_json::to_string(&input).map_err(|e| ApiError::internal(e.to_string()))?;
+            runs_client(&state, &caller)?
+                .start(REPO_WORKFLOW, &json)
+                .await?
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(Started {
@@ -143,6 +155,33 @@ pub(crate) async fn start(
             id: id.to_string(),
         }),
     ))
+}
+
+async fn start_for_client(
+    state: &ApiState,
+    client: &ClientContext,
+    input: RepoRunInput,
+) -> Result<RunId, ApiError> {
+    let orchestrator = lookup::<BusinessMessage>(&state.namespace.business(&client.name))
+        .ok_or_else(|| ApiError::unavailable("the client's orchestrator is restarting"))?;
+    let answer = orchestrator
+        .call(
+            |reply| BusinessMessage::StartRun(Box::new(input), reply),
+            Some(Duration::from_secs(30)),
+        )
+        .await;
+    match answer {
+        Ok(ractor::rpc::CallResult::Success(Ok(id))) => Ok(id),
+        Ok(ractor::rpc::CallResult::Success(Err(BusinessError::Run(e)))) => Err(e.into()),
+        Ok(ractor::rpc::CallResult::Success(Err(e))) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "busy",
+            e.to_string(),
+        )),
+        _ => Err(ApiError::unavailable(
+            "the client's orchestrator did not answer",
+        )),
+    }
 }
 
 /// The caller's runs (every run, for those who manage users), newest first.
@@ -154,7 +193,7 @@ pub(crate) async fn list(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
-    let runs = RunBook::new(state.store.clone()).list()?;
+    let runs = RunBook::new(state.store_for(&caller)).list()?;
     Ok(Json(
         runs.into_iter().filter(|r| visible(&caller, r)).collect(),
     ))
@@ -191,7 +230,7 @@ pub(crate) async fn stop(
     let run = load(&state, &caller, &id)?;
     state.charge(&caller, "runs.stop").await?;
     // A run that reached its end keeps its service running until it is stopped.
-    let was_running = match runs_client(&state)?.stop(&run.id).await {
+    let was_running = match runs_client(&state, &caller)?.stop(&run.id).await {
         Ok(()) => true,
         Err(RunError::NotRunning { .. }) => false,
         Err(e) => return Err(e.into()),
@@ -228,7 +267,7 @@ pub(crate) async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let follow = Follow {
-        book: RunBook::new(state.store.clone()),
+        book: RunBook::new(state.store_for(&caller)),
         run: run.id,
         after,
         queue: VecDeque::new(),

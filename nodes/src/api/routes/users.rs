@@ -31,6 +31,8 @@ pub(crate) struct Me {
     pub(crate) manages_users: bool,
     /// Whether the tier controls the Admin agent itself.
     pub(crate) controls_admin: bool,
+    /// The business client the user belongs to; none: a user of the node itself.
+    pub(crate) client: Option<String>,
 }
 
 /// `POST /v1/users`: a new user.
@@ -38,12 +40,12 @@ pub(crate) struct Me {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     /// 1 to 64 of a-z, 0-9, `.`, `_`, `-`.
-    name: String,
+    pub(crate) name: String,
     /// free, advanced, premium, tester, admin or developer.
     #[schema(value_type = String)]
-    tier: Tier,
+    pub(crate) tier: Tier,
     /// At least 8 characters. It is kept only as an argon2id hash.
-    password: String,
+    pub(crate) password: String,
 }
 
 /// `PATCH /v1/users/{name}`: a new tier, a new status, or both.
@@ -77,6 +79,9 @@ pub(crate) struct LoginBody {
     name: String,
     /// Its password.
     password: String,
+    /// The business client the user belongs to; none: a user of the node itself.
+    #[serde(default)]
+    client: Option<String>,
 }
 
 /// A new API token for a user's own name and password: how a user of any tier gets a
@@ -98,17 +103,29 @@ pub(crate) async fn login(
         name: body.name.clone(),
         tier: Tier::Free,
     };
-    if let Err(over) = state
-        .limits
-        .check(&format!("login:{}", body.name), Tier::Free)
-    {
-        state
-            .users
+    // An unknown client gets the answer a wrong password gets.
+    let client = match &body.client {
+        Some(name) => match state.client(name).await {
+            Some(context) => Some(context),
+            None => {
+                state.metrics.unauthorized();
+                return Err(ApiError::unauthorized());
+            }
+        },
+        None => None,
+    };
+    let users = client.as_ref().map_or(&state.users, |c| &c.users);
+    let key = match &client {
+        Some(c) => format!("login:{}/{}", c.name, body.name),
+        None => format!("login:{}", body.name),
+    };
+    if let Err(over) = state.limits.check(&key, Tier::Free) {
+        users
             .audit(&who, "users.login", &body.name, &format!("refused: {over}"))
             .await;
         return Err(over.into());
     }
-    match state.users.login(&body.name, &body.password).await {
+    match users.login(&body.name, &body.password).await {
         Ok(token) => Ok((StatusCode::CREATED, Json(token))),
         Err(UserError::Unauthorized) => {
             state.metrics.unauthorized();
@@ -124,13 +141,18 @@ pub(crate) async fn login(
     security(("token" = [])))]
 pub(crate) async fn me(caller: Caller) -> Json<Me> {
     let tier = caller.0.tier;
+    let cap = caller.1.as_ref().and_then(|c| c.settings.requests_per_hour);
+    let client = caller.1.is_some();
     Json(Me {
         name: caller.0.name,
         tier,
-        requests_per_hour: tier.requests_per_hour(),
+        requests_per_hour: cap.map_or(tier.requests_per_hour(), |c| {
+            c.clamp(1, tier.requests_per_hour())
+        }),
         gpu: tier.gpu().to_string(),
         manages_users: tier.manages_users(),
-        controls_admin: tier.controls_admin(),
+        controls_admin: tier.controls_admin() && !client,
+        client: caller.1.map(|c| c.name),
     })
 }
 
@@ -146,7 +168,7 @@ pub(crate) async fn list(
     state
         .require(&caller, Right::Manage, "users.list", "*")
         .await?;
-    Ok(Json(state.users.list(&caller.0).await?))
+    Ok(Json(state.users_for(&caller).list(&caller.0).await?))
 }
 
 /// Adds a user.
@@ -166,7 +188,7 @@ pub(crate) async fn add(
         .await?;
     state.charge(&caller, "users.add").await?;
     let view = state
-        .users
+        .users_for(&caller)
         .add(&caller.0, &body.name, body.tier, &body.password)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -192,10 +214,10 @@ pub(crate) async fn update(
     state.charge(&caller, "users.update").await?;
     let mut view = None;
     if let Some(tier) = body.tier {
-        view = Some(state.users.set_tier(&caller.0, &name, tier).await?);
+        view = Some(state.users_for(&caller).set_tier(&caller.0, &name, tier).await?);
     }
     if let Some(status) = body.status {
-        view = Some(state.users.set_status(&caller.0, &name, status).await?);
+        view = Some(state.users_for(&caller).set_status(&caller.0, &name, status).await?);
     }
     view.map(Json)
         .ok_or_else(|| ApiError::invalid("nothing to change: give tier, status or both"))
@@ -220,7 +242,7 @@ pub(crate) async fn token(
     state.charge(&caller, "users.token").await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.users.issue_token(&caller.0, &name).await?),
+        Json(state.users_for(&caller).issue_token(&caller.0, &name).await?),
     ))
 }
 
@@ -239,7 +261,7 @@ pub(crate) async fn revoke(
         .require(&caller, Right::Manage, "users.revoke", &id)
         .await?;
     state.charge(&caller, "users.revoke").await?;
-    state.users.revoke_token(&caller.0, &id).await?;
+    state.users_for(&caller).revoke_token(&caller.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,5 +281,5 @@ pub(crate) async fn audit(
         .await?;
     let Query(query) = query?;
     let n = query.n.unwrap_or(100).min(10_000);
-    Ok(Json(state.users.audit_log(n).await?))
+    Ok(Json(state.users_for(&caller).audit_log(n).await?))
 }

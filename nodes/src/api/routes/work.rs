@@ -61,7 +61,7 @@ pub(crate) async fn analyze(
         .require(&caller, Right::Use, "analyze", &body.path)
         .await?;
     state.charge(&caller, "analyze").await?;
-    let path = state.repo_path(&body.path)?;
+    let path = state.repo_path(&caller, &body.path)?;
     let profile =
         crate::cli::analyze::analyze(&state.admin, &state.namespace, &path, None, caller.0.tier)
             .await
@@ -85,7 +85,20 @@ pub(crate) async fn search(
         .require(&caller, Right::Use, "search", &body.path)
         .await?;
     state.charge(&caller, "search").await?;
-    let root = state.repo_path(&body.path)?;
+    let root = state.repo_path(&caller, &body.path)?;
+    // A client's searches use its indexer.
+    let client_indexer = caller
+        .1
+        .as_ref()
+        .and_then(|c| c.settings.indexer)
+        .map(IndexKind::from);
+    if let (Some(theirs), Some(asked)) = (client_indexer, body.indexer)
+        && theirs != asked
+    {
+        return Err(ApiError::forbidden(format!(
+            "this client's workflow uses the {theirs} indexer, not {asked}"
+        )));
+    }
     let k = body.k.unwrap_or(5);
     if !(1..=50).contains(&k) {
         return Err(ApiError::invalid("k must be 1 to 50"));
@@ -97,7 +110,7 @@ pub(crate) async fn search(
         index: IndexRequest {
             root,
             tier: caller.0.tier,
-            kind: body.indexer,
+            kind: client_indexer.or(body.indexer),
         },
         query: Query {
             text: body.query,
