@@ -33,6 +33,9 @@ export XDG_DATA_HOME=$work/data
 unset REPORUNNER_DATA_DIR REPORUNNER_TOKEN REPORUNNER_URL
 export RR_NAME=ana RR_PASSWORD="a long password"
 echo "$RR_PASSWORD" | "$bin" users add "$RR_NAME" --tier admin --password-stdin >/dev/null
+export RR_CLIENT=shop RR_CLIENT_USER=carl
+echo "$RR_PASSWORD" | "$bin" clients create "$RR_CLIENT" --repo-root examples \
+  --admin "$RR_CLIENT_USER" --password-stdin >/dev/null
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin" serve --port "$port" --repo-root examples >"$work/serve.log" 2>&1 &

@@ -534,7 +534,7 @@ impl AdminState {
             .await
             .map_err(|e| match e {
                 SupervisionError::DuplicateChild { .. } | SupervisionError::NameTaken { .. } => {
-                    AdminError::NameTaken { name: name.clone() }
+                    AdminError::ClientExists { name: name.clone() }
                 }
                 other => AdminError::Failed {
                     name: name.clone(),
@@ -546,7 +546,7 @@ impl AdminState {
     async fn create_client(&mut self, spec: Wire<ClientSpec>) -> Result<ClientInfo, AdminError> {
         let spec = spec.open()?;
         if self.clients.contains(&spec.name) {
-            return Err(AdminError::NameTaken { name: spec.name });
+            return Err(AdminError::ClientExists { name: spec.name });
         }
         let settings =
             business_orchestrator::validate(&spec, &self.workflows).map_err(|reason| {
@@ -610,7 +610,7 @@ impl AdminState {
     async fn remove_client(&mut self, name: Wire<String>) -> Result<(), AdminError> {
         let name = name.open()?;
         if !self.clients.contains(&name) {
-            return Err(AdminError::NotFound { name });
+            return Err(AdminError::NoClient { name });
         }
         let id = self.namespace.business(&name);
         match self.core.terminate_child(&id).await {

@@ -101,7 +101,7 @@ impl Right {
             Right::ControlAdmin => {
                 "control the Admin agent or the business clients (developer only)"
             }
-            Right::Node => "use the node's admin functions (admin and developer only)",
+            Right::Node => "use the node's own admin functions (the node's admin and developer only)",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `reporunner` command line. clap types live here and nowhere else.
 
 pub(crate) mod analyze;
+mod clients;
 mod console;
 mod env;
 mod models;
@@ -78,6 +79,9 @@ pub enum Command {
     /// The users of the local store, or of a running node's API with --url: add, list,
     /// set-tier, disable, enable, token, revoke, audit.
     Users(users::UsersArgs),
+    /// Business clients, each with its own orchestrator, users, store and workflow:
+    /// create, list, show, remove, add-user.
+    Clients(clients::ClientsArgs),
     /// Run one node with the HTTP API (runs, analysis, search, users, admin, metrics).
     Serve(serve::ServeArgs),
     /// The TUI attached to a node's supervisor through its API: nodes, the live actor
@@ -101,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::run(args).await,
         Command::Search(args) => search::run(args).await,
         Command::Users(args) => users::run(args).await,
+        Command::Clients(args) => clients::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Console(args) => console::run(args).await,
     }

@@ -177,6 +177,18 @@ pub enum AdminError {
     /// The request or reply did not survive the wire.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// A business client of that name exists.
+    #[error("a business client named {name:?} exists")]
+    ClientExists {
+        /// The name asked for.
+        name: String,
+    },
+    /// No business client of that name exists.
+    #[error("no business client named {name:?}")]
+    NoClient {
+        /// The name asked for.
+        name: String,
+    },
 }
 
 /// One agent as the Admin's checkpoint records it: enough to spawn it again.
@@ -383,7 +395,7 @@ impl AdminClient {
     /// Creates the business client `spec`, with its own orchestrator.
     ///
     /// # Errors
-    /// [`AdminError::NameTaken`] for a client that exists, [`AdminError::InvalidConfig`]
+    /// [`AdminError::ClientExists`] for a client that exists, [`AdminError::InvalidConfig`]
     /// for settings it cannot hold (kind `business-orchestrator`), [`AdminError::Failed`]
     /// without a store, or [`AdminError::Unavailable`].
     pub async fn create_client(&self, spec: ClientSpec) -> Result<ClientInfo, AdminError> {
@@ -402,7 +414,7 @@ impl AdminClient {
     /// Stops the business client `name`'s orchestrator and forgets it; its data stays.
     ///
     /// # Errors
-    /// [`AdminError::NotFound`] for no such client, or [`AdminError::Unavailable`].
+    /// [`AdminError::NoClient`] for no such client, or [`AdminError::Unavailable`].
     pub async fn remove_client(&self, name: &str) -> Result<(), AdminError> {
         let name = name.to_string();
         self.ask(|reply| AdminMessage::RemoveClient(Wire::new(name), reply))

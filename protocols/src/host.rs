@@ -24,6 +24,21 @@ impl std::fmt::Display for IndexerKind {
     }
 }
 
+impl std::str::FromStr for IndexerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "simple" => Ok(IndexerKind::Simple),
+            "vector" => Ok(IndexerKind::Vector),
+            "collection" => Ok(IndexerKind::Collection),
+            other => Err(format!(
+                "{other:?} is not an indexer: simple, vector or collection"
+            )),
+        }
+    }
+}
+
 /// Everything the EnvDetector found out about a host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostProfile {

@@ -26,6 +26,15 @@ class Checkpointed(TypedDict):
     """The agents it holds."""
 
 
+class CreatedClient(TypedDict):
+    """A created client, and its first user."""
+
+    admin: NotRequired[Optional[Dict[str, Any]]]
+    """Its first user, if one was asked for."""
+    client: Dict[str, Any]
+    """The client as its orchestrator holds it."""
+
+
 class ErrorBody(TypedDict):
     """The body of every error answer: `{"error": {"code": "...", "message": "..."}}`."""
 
@@ -45,9 +54,20 @@ class ErrorDetail(TypedDict):
     """What went wrong, in words."""
 
 
+class FirstUser(TypedDict):
+    """The client's first user: an Admin of the client, who manages its other users."""
+
+    name: str
+    """1 to 64 of a-z, 0-9, `.`, `_`, `-`."""
+    password: str
+    """At least 8 characters. It is kept only as an argon2id hash."""
+
+
 class LoginBody(TypedDict):
     """`POST /v1/login`: a user's name and password."""
 
+    client: NotRequired[Optional[str]]
+    """The business client the user belongs to; none: a user of the node itself."""
     name: str
     """The user."""
     password: str
@@ -57,6 +77,8 @@ class LoginBody(TypedDict):
 class Me(TypedDict):
     """The caller, and what its tier allows."""
 
+    client: NotRequired[Optional[str]]
+    """The business client the user belongs to; none: a user of the node itself."""
     controls_admin: bool
     """Whether the tier controls the Admin agent itself."""
     gpu: str
@@ -69,6 +91,27 @@ class Me(TypedDict):
     """Requests that do work, an hour."""
     tier: str
     """The tier."""
+
+
+class NewClient(TypedDict):
+    """`POST /v1/clients`: a new business client and its workflow settings."""
+
+    admin: NotRequired[Any]
+    indexer: NotRequired[Optional[str]]
+    """The context indexer its runs and searches use (`simple`, `vector`, `collection`);
+    by default each user's tier chooses."""
+    max_concurrent_runs: NotRequired[Optional[int]]
+    """At most this many of its runs at once."""
+    name: str
+    """1 to 32 of a-z, 0-9 and `-`, starting with a letter."""
+    phases: NotRequired[Optional[List[str]]]
+    """The phases its runs execute, in the registered order (default all)."""
+    repo_root: str
+    """The client's repositories' folder, inside the node's repository root."""
+    requests_per_hour: NotRequired[Optional[int]]
+    """At most this many requests that do work, an hour, per user."""
+    tiers: NotRequired[Optional[List[str]]]
+    """The tiers its users may hold (default every tier but developer)."""
 
 
 class NewUser(TypedDict):
@@ -190,6 +233,29 @@ class Operations:
     def audit(self, *, n: Optional[int] = None) -> List[Dict[str, Any]]:
         """GET /v1/audit: The last entries of the audit log, oldest first: admin actions and refusals."""
         return self._transport.call('GET', '/v1/audit', body=None, query={'n': n}, mode='json')  # type: ignore[return-value]
+
+    def clients_add_user(self, name: str, body: NewUser) -> Dict[str, Any]:
+        """POST /v1/clients/{name}/users: Adds a user to a business client, as the node's developer (a client's own admins add
+        theirs with `POST /v1/users`)."""
+        return self._transport.call('POST', f'/v1/clients/{name}/users', body=body, query=None, mode='json')  # type: ignore[return-value]
+
+    def clients_create(self, body: NewClient) -> CreatedClient:
+        """POST /v1/clients: Creates a business client: its orchestrator starts at once, under the Admin, and a
+        restarted head brings it back."""
+        return self._transport.call('POST', '/v1/clients', body=body, query=None, mode='json')  # type: ignore[return-value]
+
+    def clients_list(self) -> List[Dict[str, Any]]:
+        """GET /v1/clients: The business clients, in creation order."""
+        return self._transport.call('GET', '/v1/clients', body=None, query=None, mode='json')  # type: ignore[return-value]
+
+    def clients_remove(self, name: str) -> None:
+        """DELETE /v1/clients/{name}: Stops a business client's orchestrator and forgets it. Its data stays in the store: a
+        client created again under the name finds its users and runs."""
+        return self._transport.call('DELETE', f'/v1/clients/{name}', body=None, query=None, mode='none')  # type: ignore[return-value]
+
+    def clients_show(self, name: str) -> Dict[str, Any]:
+        """GET /v1/clients/{name}: One business client."""
+        return self._transport.call('GET', f'/v1/clients/{name}', body=None, query=None, mode='json')  # type: ignore[return-value]
 
     def cluster_nodes(self) -> List[Dict[str, Any]]:
         """GET /v1/cluster/nodes: The cluster's nodes: what each offers, whether it is up, and when it was last seen."""

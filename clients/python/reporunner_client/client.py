@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterator, Optional
 
-from ._api import Operations, RunView, Started, StartRun
+from ._api import LoginBody, Operations, RunView, Started, StartRun
 from ._transport import Event, Transport
 
 
@@ -23,11 +23,20 @@ class Client(Operations):
 
     @classmethod
     def with_password(
-        cls, url: str, name: str, password: str, timeout: float = 30.0
+        cls,
+        url: str,
+        name: str,
+        password: str,
+        timeout: float = 30.0,
+        client: Optional[str] = None,
     ) -> "Client":
         """A client with a new token of the user `name`, from its password
-        (`POST /v1/login`)."""
-        issued = cls(url, None, timeout).login({"name": name, "password": password})
+        (`POST /v1/login`); `client` names the business client the user belongs to
+        (none: a user of the node itself)."""
+        body: LoginBody = {"name": name, "password": password}
+        if client is not None:
+            body["client"] = client
+        issued = cls(url, None, timeout).login(body)
         return cls(url, issued["token"], timeout)
 
     @property

@@ -52,6 +52,21 @@ class ClientTests(unittest.TestCase):
         self.assertTrue(answer["hits"], answer)
         self.assertIn("path", answer["hits"][0])
 
+    def test_a_business_clients_user_sees_its_client_only(self):
+        shop = Client.with_password(
+            URL, os.environ["RR_CLIENT_USER"], PASSWORD, client=os.environ["RR_CLIENT"]
+        )
+        self.assertTrue(shop.token.startswith(f"rr_{os.environ['RR_CLIENT']}."))
+        me = shop.me()
+        self.assertEqual(me["client"], os.environ["RR_CLIENT"])
+        self.assertFalse(me["controls_admin"])
+        # None of the node's users, and none of its admin functions.
+        self.assertEqual(shop.runs_list(), [])
+        self.assertEqual([u["name"] for u in shop.users_list()], [os.environ["RR_CLIENT_USER"]])
+        with self.assertRaises(ApiError) as caught:
+            shop.admin_tree()
+        self.assertEqual(caught.exception.status, 403)
+
     def test_a_run_is_followed_event_by_event_to_its_report(self):
         started = self.rr.start_run("notes-app", run_tests=True)
         self.assertEqual(started["events"], f"/v1/runs/{started['id']}/events")

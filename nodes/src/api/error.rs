@@ -188,8 +188,10 @@ impl From<AdminError> for ApiError {
             AdminError::UnknownKind { .. }
             | AdminError::InvalidName { .. }
             | AdminError::InvalidConfig { .. } => Self::invalid(message),
-            AdminError::NameTaken { .. } => Self::new(StatusCode::CONFLICT, "conflict", message),
-            AdminError::NotFound { .. } => Self::not_found(message),
+            AdminError::NameTaken { .. } | AdminError::ClientExists { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            AdminError::NotFound { .. } | AdminError::NoClient { .. } => Self::not_found(message),
             AdminError::Forbidden { .. } => Self::forbidden(message),
             AdminError::NoNodeFits { .. } | AdminError::Unavailable { .. } => {
                 Self::unavailable(message)

@@ -200,7 +200,22 @@ enum UsersCommand {
     },
 }
 
-fn print_user(u: &UserView) {
+/// The password of `--password P` or, with `--password-stdin`, standard input's first line.
+pub(super) fn read_password(password: Option<String>, stdin: bool) -> anyhow::Result<String> {
+    Ok(match (password, stdin) {
+        (Some(p), false) => p,
+        (None, true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from standard input")?;
+            text.lines().next().unwrap_or("").to_string()
+        }
+        _ => bail!("give the password: --password P, or --password-stdin"),
+    })
+}
+
+pub(super) fn print_user(u: &UserView) {
     println!(
         "{:<20} {:<10} {:<9} tokens: {}",
         u.name,
@@ -234,17 +249,7 @@ pub(crate) async fn run(args: UsersArgs) -> anyhow::Result<ExitCode> {
             password,
             password_stdin,
         } => {
-            let password = match (password, password_stdin) {
-                (Some(p), false) => p,
-                (None, true) => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading the password from standard input")?;
-                    text.lines().next().unwrap_or("").to_string()
-                }
-                _ => bail!("give the password: --password P, or --password-stdin"),
-            };
+            let password = read_password(password, password_stdin)?;
             show(&users.add(&name, tier, &password).await?)?;
         }
         UsersCommand::List => {

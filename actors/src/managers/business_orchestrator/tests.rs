@@ -105,7 +105,7 @@ async fn clients_are_created_at_runtime_kept_apart_and_brought_back_by_a_restart
     // A second client of the same name is refused.
     assert!(matches!(
         admin.create_client(rig.spec("acme")).await,
-        Err(AdminError::NameTaken { .. })
+        Err(AdminError::ClientExists { .. })
     ));
     let tree = admin.tree().await.unwrap();
     let node = tree.find(&rig.ns.business("acme")).expect("in the tree");
@@ -204,7 +204,7 @@ async fn clients_are_created_at_runtime_kept_apart_and_brought_back_by_a_restart
     assert!(lookup::<BusinessMessage>(&rig.ns.business("globex")).is_none());
     assert!(matches!(
         admin.remove_client("globex").await,
-        Err(AdminError::NotFound { .. })
+        Err(AdminError::NoClient { .. })
     ));
     stop(admin, handle).await;
     let (admin, handle) = rig.admin().await;
