@@ -17,13 +17,13 @@ use crate::managers::orchestrator_manager::{
 use crate::managers::port_manager::{PortManager, PortManagerArguments, PortRange};
 use crate::managers::user_manager::{self, UserManager, UserManagerArguments};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
-use reporunner_protocols::business::{BusinessCheckpoint, ClientInfo, ClientSettings, ClientSpec};
 use reporunner_protocols::Wire;
 pub use reporunner_protocols::admin::AdminMessage;
 use reporunner_protocols::admin::{
     ActorStatus, ActorTree, AdminError, AdminTreeCheckpoint, AgentCheckpoint, AgentInfo,
     SpawnAgentRequest,
 };
+use reporunner_protocols::business::{BusinessCheckpoint, ClientInfo, ClientSettings, ClientSpec};
 use reporunner_protocols::ids::{AgentId, NodeId};
 use reporunner_runtime::kinds::{KindError, KindRegistry, SpawnContext};
 use reporunner_runtime::naming::Namespace;
@@ -588,20 +588,22 @@ impl AdminState {
                 Some(cell) => client_info(cell.into()).await,
                 None => None,
             };
-            out.push(info.unwrap_or_else(|| ClientInfo {
-                name: name.clone(),
-                settings: self
-                    .store
-                    .as_ref()
-                    .and_then(|s| {
-                        s.load_checkpoint::<BusinessCheckpoint>(CheckpointKind::Business, name)
-                            .ok()
-                            .flatten()
-                    })
-                    .map_or_else(|| ClientSettings::new(""), |c| c.spec.settings),
-                created_ms: 0,
-                orchestrator: self.namespace.business(name),
-                running: false,
+            out.push(info.unwrap_or_else(|| {
+                ClientInfo {
+                    name: name.clone(),
+                    settings: self
+                        .store
+                        .as_ref()
+                        .and_then(|s| {
+                            s.load_checkpoint::<BusinessCheckpoint>(CheckpointKind::Business, name)
+                                .ok()
+                                .flatten()
+                        })
+                        .map_or_else(|| ClientSettings::new(""), |c| c.spec.settings),
+                    created_ms: 0,
+                    orchestrator: self.namespace.business(name),
+                    running: false,
+                }
             }));
         }
         out

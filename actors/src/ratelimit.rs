@@ -16,6 +16,9 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// What a user's limiter was made for: its tier and its requests an hour.
+type Allowance = (Tier, u32);
+
 type Limiter<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// A request over the limit: when to try again.
@@ -34,7 +37,7 @@ pub struct OverLimit {
 pub struct RateLimits<C: Clock = MonotonicClock> {
     clock: C,
     /// By user: the tier the limiter was made for, and the limiter.
-    users: Mutex<HashMap<String, ((Tier, u32), Limiter<C>)>>,
+    users: Mutex<HashMap<String, (Allowance, Limiter<C>)>>,
 }
 
 impl<C: Clock> std::fmt::Debug for RateLimits<C> {

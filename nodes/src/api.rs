@@ -40,9 +40,9 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::IntoResponse;
 use error::ApiError;
+use reporunner_actors::managers::business_orchestrator::{BusinessMessage, ClientContext};
 use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::ratelimit::{Limit, RateLimits};
-use reporunner_actors::managers::business_orchestrator::{BusinessMessage, ClientContext};
 use reporunner_actors::users::{Principal, UserError, token_client};
 use reporunner_protocols::access::Tier;
 use reporunner_protocols::admin::AdminClient;
@@ -101,7 +101,9 @@ impl Right {
             Right::ControlAdmin => {
                 "control the Admin agent or the business clients (developer only)"
             }
-            Right::Node => "use the node's own admin functions (the node's admin and developer only)",
+            Right::Node => {
+                "use the node's own admin functions (the node's admin and developer only)"
+            }
         }
     }
 }

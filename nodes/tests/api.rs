@@ -1112,8 +1112,13 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
     }
     let (node, url, stop) = serve_on(&tag, &data, &root).await;
     let book = UserBook::new(node.store().unwrap().clone());
-    book.add(&Principal::local(), "ops", Tier::Developer, "a long password")
-        .unwrap();
+    book.add(
+        &Principal::local(),
+        "ops",
+        Tier::Developer,
+        "a long password",
+    )
+    .unwrap();
     book.add(&Principal::local(), "boss", Tier::Admin, "a long password")
         .unwrap();
     drop(book);
@@ -1132,7 +1137,13 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         )
         .await
         .unwrap();
-    assert_eq!(acme["client"]["settings"]["phases"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        acme["client"]["settings"]["phases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(acme["admin"]["tier"], "admin");
     let globex: serde_json::Value = ops
         .post(
@@ -1153,7 +1164,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         Some(r#"{"name":"sneaky","repo_root":"acme"}"#),
     )
     .await;
-    expect(&answer, StatusCode::FORBIDDEN, "forbidden", "the node's admin creating a client");
+    expect(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "the node's admin creating a client",
+    );
     let answer = send(
         &ops,
         &Method::POST,
@@ -1161,7 +1177,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         Some(r#"{"name":"far","repo_root":"/etc"}"#),
     )
     .await;
-    expect(&answer, StatusCode::BAD_REQUEST, "path_outside_root", "a root outside");
+    expect(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "path_outside_root",
+        "a root outside",
+    );
     let answer = send(
         &ops,
         &Method::POST,
@@ -1185,10 +1206,18 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
             )),
         )
         .await;
-        expect(&answer, StatusCode::UNAUTHORIZED, "unauthorized", &format!("{name} at {client}"));
+        expect(
+            &answer,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &format!("{name} at {client}"),
+        );
     }
     let me: serde_json::Value = ana.get("/v1/me").await.unwrap();
-    assert_eq!((me["client"].as_str(), me["controls_admin"].as_bool()), (Some("acme"), Some(false)));
+    assert_eq!(
+        (me["client"].as_str(), me["controls_admin"].as_bool()),
+        (Some("acme"), Some(false))
+    );
     // A client's admin manages its own users, within its tiers.
     let _: serde_json::Value = ana
         .post(
@@ -1204,7 +1233,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         Some(r#"{"name":"pete","tier":"premium","password":"a long password"}"#),
     )
     .await;
-    expect(&answer, StatusCode::BAD_REQUEST, "invalid_request", "a tier globex does not allow");
+    expect(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "a tier globex does not allow",
+    );
     // And never the node's admin functions, whatever its tier.
     for (method, path) in [
         (Method::GET, "/v1/admin/tree"),
@@ -1214,7 +1248,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         (Method::POST, "/v1/admin/checkpoint"),
     ] {
         let answer = send(&ana, &method, path, None).await;
-        expect(&answer, StatusCode::FORBIDDEN, "forbidden", &format!("ana {method} {path}"));
+        expect(
+            &answer,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("ana {method} {path}"),
+        );
     }
 
     // Runs, each in its client's root and store.
@@ -1223,7 +1262,10 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         .await
         .unwrap();
     let g_run: serde_json::Value = gil
-        .post("/v1/runs", &serde_json::json!({"path": "site", "index": false}))
+        .post(
+            "/v1/runs",
+            &serde_json::json!({"path": "site", "index": false}),
+        )
         .await
         .unwrap();
     let (a_id, g_id) = (a_run["id"].as_str().unwrap(), g_run["id"].as_str().unwrap());
@@ -1234,7 +1276,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         Some(r#"{"path":"../globex/site"}"#),
     )
     .await;
-    expect(&answer, StatusCode::BAD_REQUEST, "path_outside_root", "acme reaching globex");
+    expect(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "path_outside_root",
+        "acme reaching globex",
+    );
     let a_view = run_ends(&ana, a_id).await;
     let g_view = run_ends(&gil, g_id).await;
     assert_eq!(a_view["run"]["status"], "succeeded", "{a_view}");
@@ -1245,13 +1292,24 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(phases, ["environment", "analysis", "index"]);
-    assert_eq!(a_view["report"]["index"]["kind"], "simple", "{}", a_view["report"]);
-    assert_eq!(g_view["report"]["rung"], "http_answers", "{}", g_view["report"]);
+    assert_eq!(
+        a_view["report"]["index"]["kind"], "simple",
+        "{}",
+        a_view["report"]
+    );
+    assert_eq!(
+        g_view["report"]["rung"], "http_answers",
+        "{}",
+        g_view["report"]
+    );
     for (who, mine, theirs) in [(&ana, a_id, g_id), (&gil, g_id, a_id)] {
         let runs: Vec<serde_json::Value> = who.get("/v1/runs").await.unwrap();
         let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, [mine]);
-        for path in [format!("/v1/runs/{theirs}"), format!("/v1/runs/{theirs}/events")] {
+        for path in [
+            format!("/v1/runs/{theirs}"),
+            format!("/v1/runs/{theirs}/events"),
+        ] {
             let answer = send(who, &Method::GET, &path, None).await;
             expect(&answer, StatusCode::NOT_FOUND, "not_found", &path);
         }
@@ -1260,33 +1318,75 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
     let node_runs: Vec<serde_json::Value> = ops.get("/v1/runs").await.unwrap();
     assert!(node_runs.is_empty(), "{node_runs:?}");
     let answer = send(&ops, &Method::GET, &format!("/v1/runs/{a_id}"), None).await;
-    expect(&answer, StatusCode::NOT_FOUND, "not_found", "the node reading acme's run");
+    expect(
+        &answer,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "the node reading acme's run",
+    );
 
     // Users and audit entries, each client's own.
     let names = |users: Vec<serde_json::Value>| -> Vec<String> {
-        users.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect()
+        users
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(ana.get("/v1/users").await.unwrap()), ["amy", "ana"]);
     assert_eq!(names(gil.get("/v1/users").await.unwrap()), ["gil"]);
     let audit = |entries: Vec<serde_json::Value>| -> Vec<String> {
         entries
             .iter()
-            .map(|e| format!("{} {} {} {}", e["actor"], e["action"], e["target"], e["outcome"]))
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    e["actor"], e["action"], e["target"], e["outcome"]
+                )
+            })
             .collect()
     };
     let a_audit = audit(ana.get("/v1/audit").await.unwrap());
     let g_audit = audit(gil.get("/v1/audit").await.unwrap());
     let n_audit = audit(ops.get("/v1/audit").await.unwrap());
-    assert!(a_audit.iter().any(|e| e.contains("users.add") && e.contains("amy")), "{a_audit:?}");
-    assert!(a_audit.iter().any(|e| e.contains("admin.tree") && e.contains("refused")));
-    assert!(g_audit.iter().any(|e| e.contains("pete") && e.contains("refused")), "{g_audit:?}");
+    assert!(
+        a_audit
+            .iter()
+            .any(|e| e.contains("users.add") && e.contains("amy")),
+        "{a_audit:?}"
+    );
+    assert!(
+        a_audit
+            .iter()
+            .any(|e| e.contains("admin.tree") && e.contains("refused"))
+    );
+    assert!(
+        g_audit
+            .iter()
+            .any(|e| e.contains("pete") && e.contains("refused")),
+        "{g_audit:?}"
+    );
     // (ana's failed login at globex is globex's to see: the name is what was typed.)
     assert!(!g_audit.iter().any(|e| e.contains("amy")), "{g_audit:?}");
-    assert!(!a_audit.iter().any(|e| e.contains("gil") || e.contains("pete")));
-    assert!(n_audit.iter().any(|e| e.contains("clients.create") && e.contains("acme")));
-    assert!(!n_audit.iter().any(|e| e.contains("amy") || e.contains("pete")), "{n_audit:?}");
+    assert!(
+        !a_audit
+            .iter()
+            .any(|e| e.contains("gil") || e.contains("pete"))
+    );
+    assert!(
+        n_audit
+            .iter()
+            .any(|e| e.contains("clients.create") && e.contains("acme"))
+    );
+    assert!(
+        !n_audit
+            .iter()
+            .any(|e| e.contains("amy") || e.contains("pete")),
+        "{n_audit:?}"
+    );
     // A client's token relabelled as another's is nobody's.
-    let forged = token_of(&url, "acme", "ana").await.replacen("rr_acme.", "rr_globex.", 1);
+    let forged = token_of(&url, "acme", "ana")
+        .await
+        .replacen("rr_acme.", "rr_globex.", 1);
     let answer = send(
         &ApiClient::new(&url, Some(forged)).unwrap(),
         &Method::GET,
@@ -1294,7 +1394,12 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         None,
     )
     .await;
-    expect(&answer, StatusCode::UNAUTHORIZED, "unauthorized", "a relabelled token");
+    expect(
+        &answer,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a relabelled token",
+    );
 
     // A restarted head brings every client back: settings, users, tokens and runs.
     let _ = stop.send(());
@@ -1313,7 +1418,11 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
     let again = run_ends(&ana, a_id).await;
     assert_eq!(again["run"]["status"], "succeeded");
     let tree: serde_json::Value = ops.get("/v1/admin/tree").await.unwrap();
-    assert!(tree.to_string().contains(&format!("{tag}-again.business.acme")), "{tree}");
+    assert!(
+        tree.to_string()
+            .contains(&format!("{tag}-again.business.acme")),
+        "{tree}"
+    );
     let _ = stop.send(());
     drop((ana, ops));
     node.shutdown().await.unwrap();

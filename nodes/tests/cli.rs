@@ -614,6 +614,7 @@ fn the_main_commands_show_examples_and_exit_codes_in_their_help() {
         "search",
         "serve",
         "users",
+        "clients",
         "env",
         "runs",
         "resume",
@@ -640,4 +641,121 @@ fn the_main_commands_show_examples_and_exit_codes_in_their_help() {
         );
         assert!(text.contains("Exit codes"), "{command}: {text}");
     }
+}
+
+/// `reporunner clients` on a local data directory: a client created through the directory's
+/// Admin (with its first user, whose password comes from stdin), listed again by a later
+/// command (the checkpoint brought it back), its users added within its tiers, clear
+/// refusals, and removal.
+#[test]
+fn business_clients_are_managed_through_the_local_admin() {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("rr-cli-clients-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (data, repos) = (dir.join("data"), dir.join("repos"));
+    std::fs::create_dir_all(&repos).unwrap();
+    let clients = |args: &[&str], stdin: Option<&str>| {
+        let mut child = reporunner()
+            .arg("clients")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let root = repos.display().to_string();
+    let (code, out, err) = clients(
+        &[
+            "create",
+            "acme",
+            "--repo-root",
+            &root,
+            "--tiers",
+            "free,admin",
+            "--phases",
+            "environment,analysis",
+            "--admin",
+            "ana",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("phases: environment, analysis") && out.contains("ana"),
+        "{out}"
+    );
+    let (code, out, _) = clients(&["list", "--json"], None);
+    assert_eq!(code, Some(0));
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["name"], "acme");
+    assert_eq!(
+        list[0]["settings"]["tiers"],
+        serde_json::json!(["free", "admin"])
+    );
+    let (code, _, err) = clients(&["create", "acme", "--repo-root", &root], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("exists"), "{err}");
+    let (code, _, err) = clients(
+        &[
+            "create",
+            "lab",
+            "--repo-root",
+            &root,
+            "--phases",
+            "analysis,health",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs analysis, start"), "{err}");
+    let (code, _, err) = clients(
+        &[
+            "add-user",
+            "acme",
+            "bob",
+            "--tier",
+            "premium",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("premium"), "{err}");
+    let (code, out, _) = clients(
+        &[
+            "add-user",
+            "acme",
+            "bob",
+            "--tier",
+            "free",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("bob"), "{out}");
+    let (code, _, _) = clients(&["remove", "acme"], None);
+    assert_eq!(code, Some(0));
+    let (code, out, _) = clients(&["list"], None);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("no business clients"), "{out}");
+    let (code, _, err) = clients(&["show", "acme"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no client"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,8 +3,8 @@
 //! [`AdminMessage`] is a cluster message, so a console or another node can send it. Most code
 //! should go through [`AdminClient`], which wraps the request and unwraps the typed reply.
 
-use crate::codec::{Wire, WireError};
 use crate::business::{ClientInfo, ClientSpec};
+use crate::codec::{Wire, WireError};
 use crate::ids::{AgentId, NodeId};
 use crate::kinds::AgentKindDescriptor;
 use ractor::{ActorRef, RpcReplyPort, rpc::CallResult};

@@ -115,7 +115,16 @@ mod tests {
         for ok in ["acme", "globex-2", "a"] {
             assert!(valid_client_name(ok), "{ok}");
         }
-        for bad in ["", "Acme", "a_b", "a.b", "2acme", "-a", "a/b", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "Acme",
+            "a_b",
+            "a.b",
+            "2acme",
+            "-a",
+            "a/b",
+            &"a".repeat(33),
+        ] {
             assert!(!valid_client_name(bad), "{bad:?}");
         }
     }

@@ -90,7 +90,9 @@ pub struct ClientContext {
 #[non_exhaustive]
 pub enum BusinessError {
     /// The client's limit on runs at once is reached.
-    #[error("{running} of this client's runs are going, its limit at once; start this one when one ends")]
+    #[error(
+        "{running} of this client's runs are going, its limit at once; start this one when one ends"
+    )]
     Busy {
         /// Its runs going now.
         running: u32,
@@ -354,10 +356,11 @@ impl BusinessState {
         let json = serde_json::to_string(&input).map_err(|e| RunError::Store {
             reason: e.to_string(),
         })?;
-        let manager = lookup(&self.context.namespace.orchestrator_manager())
-            .ok_or_else(|| RunError::Store {
+        let manager = lookup(&self.context.namespace.orchestrator_manager()).ok_or_else(|| {
+            RunError::Store {
                 reason: "the client's orchestrator manager is restarting".into(),
-            })?;
+            }
+        })?;
         Ok(RunsClient::new(manager).start(REPO_WORKFLOW, &json).await?)
     }
 }

@@ -206,7 +206,8 @@ fn a_clients_tokens_name_it_and_open_only_its_own_book() {
     );
     let local = Principal::local();
     for book in [&node, &acme, &globex] {
-        book.add(&local, "ann", Tier::Free, "a long password").unwrap();
+        book.add(&local, "ann", Tier::Free, "a long password")
+            .unwrap();
     }
     let t_acme = acme.issue_token(&local, "ann").unwrap().token;
     let t_node = node.issue_token(&local, "ann").unwrap().token;
@@ -215,24 +216,54 @@ fn a_clients_tokens_name_it_and_open_only_its_own_book() {
     assert_eq!(token_client(&t_node), None);
     assert_eq!(acme.authenticate_token(&t_acme).unwrap().name, "ann");
     // Another client's book, the node's book, or the token relabelled: refused.
-    assert_eq!(globex.authenticate_token(&t_acme), Err(UserError::Unauthorized));
-    assert_eq!(node.authenticate_token(&t_acme), Err(UserError::Unauthorized));
-    assert_eq!(acme.authenticate_token(&t_node), Err(UserError::Unauthorized));
+    assert_eq!(
+        globex.authenticate_token(&t_acme),
+        Err(UserError::Unauthorized)
+    );
+    assert_eq!(
+        node.authenticate_token(&t_acme),
+        Err(UserError::Unauthorized)
+    );
+    assert_eq!(
+        acme.authenticate_token(&t_node),
+        Err(UserError::Unauthorized)
+    );
     let relabelled = t_acme.replacen("rr_acme.", "rr_globex.", 1);
-    assert_eq!(globex.authenticate_token(&relabelled), Err(UserError::Unauthorized));
+    assert_eq!(
+        globex.authenticate_token(&relabelled),
+        Err(UserError::Unauthorized)
+    );
     // A tier the client does not allow.
     let e = acme
         .add(&local, "boss", Tier::Premium, "a long password")
         .unwrap_err();
-    assert!(matches!(&e, UserError::Invalid(m) if m.contains("premium")), "{e}");
+    assert!(
+        matches!(&e, UserError::Invalid(m) if m.contains("premium")),
+        "{e}"
+    );
     assert!(acme.set_tier(&local, "ann", Tier::Developer).is_err());
-    assert_eq!(acme.set_tier(&local, "ann", Tier::Admin).unwrap().tier, Tier::Admin);
+    assert_eq!(
+        acme.set_tier(&local, "ann", Tier::Admin).unwrap().tier,
+        Tier::Admin
+    );
     // Each book lists its own users, and the audit logs are apart.
     assert_eq!(globex.list(&local).unwrap().len(), 1);
     let acme_audit = acme.audit_log(100).unwrap();
     assert!(acme_audit.iter().any(|e| e.action == "users.set_tier"));
-    assert!(!globex.audit_log(100).unwrap().iter().any(|e| e.action == "users.set_tier"));
-    assert!(!node.audit_log(100).unwrap().iter().any(|e| e.action == "users.set_tier"));
+    assert!(
+        !globex
+            .audit_log(100)
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "users.set_tier")
+    );
+    assert!(
+        !node
+            .audit_log(100)
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "users.set_tier")
+    );
     drop((node, acme, globex, store));
     let _ = std::fs::remove_dir_all(&dir);
 }

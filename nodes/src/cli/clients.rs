@@ -14,7 +14,9 @@ use hyper::Method;
 use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::users::{Principal, UserView};
 use reporunner_protocols::access::Tier;
-use reporunner_protocols::business::{ClientInfo, ClientSettings, ClientSpec, DEFAULT_CLIENT_TIERS};
+use reporunner_protocols::business::{
+    ClientInfo, ClientSettings, ClientSpec, DEFAULT_CLIENT_TIERS,
+};
 use reporunner_protocols::host::IndexerKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,7 +121,7 @@ enum ClientsCommand {
 
 /// Where the clients are: this data directory's Admin, or a node's API.
 enum Clients {
-    Local(Node),
+    Local(Box<Node>),
     Remote(ApiClient),
 }
 
@@ -133,13 +135,13 @@ impl Clients {
                     .context("--url needs a token: --token or REPORUNNER_TOKEN")?;
                 Ok(Clients::Remote(ApiClient::new(url, Some(token))?))
             }
-            None => Ok(Clients::Local(
+            None => Ok(Clients::Local(Box::new(
                 Node::start(NodeConfig {
                     data_dir: Some(args.data.resolve()),
                     ..NodeConfig::default()
                 })
                 .await?,
-            )),
+            ))),
         }
     }
 
@@ -166,7 +168,13 @@ impl Clients {
     ) -> anyhow::Result<UserView> {
         Ok(match self {
             Clients::Local(node) => {
-                if !node.admin().clients().await?.iter().any(|c| c.name == client) {
+                if !node
+                    .admin()
+                    .clients()
+                    .await?
+                    .iter()
+                    .any(|c| c.name == client)
+                {
                     anyhow::bail!("no client {client:?}");
                 }
                 UsersClient::new(node.namespace().client(client).user_manager())
@@ -250,9 +258,9 @@ async fn command(
             };
             let (info, user) = match clients {
                 Clients::Local(node) => {
-                    let root = repo_root.canonicalize().with_context(|| {
-                        format!("the repository root {}", repo_root.display())
-                    })?;
+                    let root = repo_root
+                        .canonicalize()
+                        .with_context(|| format!("the repository root {}", repo_root.display()))?;
                     let info = node
                         .admin()
                         .create_client(ClientSpec {
@@ -268,11 +276,9 @@ async fn command(
                         })
                         .await?;
                     let user = match &first {
-                        Some((user, password)) => Some(
-                            clients
-                                .add_user(&name, user, Tier::Admin, password)
-                                .await?,
-                        ),
+                        Some((user, password)) => {
+                            Some(clients.add_user(&name, user, Tier::Admin, password).await?)
+                        }
                         None => None,
                     };
                     (info, user)

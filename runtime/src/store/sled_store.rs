@@ -178,7 +178,11 @@ async fn fsync(db: &sled::Db) -> Result<sled::Result<usize>, tokio::task::JoinEr
     }
 }
 
-fn open_trees(db: &sled::Db, dir: &Path, scope: Option<&str>) -> Result<Vec<sled::Tree>, StoreError> {
+fn open_trees(
+    db: &sled::Db,
+    dir: &Path,
+    scope: Option<&str>,
+) -> Result<Vec<sled::Tree>, StoreError> {
     Tree::ALL
         .iter()
         .map(|t| db.open_tree(tree_name(scope, *t)))

@@ -211,12 +211,22 @@ async fn scopes_are_apart_from_each_other_and_from_the_store_and_survive_a_reope
         acme.put_record(Tree::Audit, "1", &note(11)).unwrap();
         globex.put_record(Tree::Users, "bob", &note(2)).unwrap();
         // Same key, three answers; scans see their own scope only.
-        assert_eq!(store.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(0)));
-        assert_eq!(acme.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(1)));
+        assert_eq!(
+            store.get_record::<Note>(Tree::Users, "ann").unwrap(),
+            Some(note(0))
+        );
+        assert_eq!(
+            acme.get_record::<Note>(Tree::Users, "ann").unwrap(),
+            Some(note(1))
+        );
         assert_eq!(globex.get_record::<Note>(Tree::Users, "ann").unwrap(), None);
         assert_eq!(acme.get_record::<Note>(Tree::Users, "bob").unwrap(), None);
         let keys = |s: &dyn Store, t| -> Vec<Vec<u8>> {
-            s.scan_prefix(t, b"").unwrap().into_iter().map(|(k, _)| k).collect()
+            s.scan_prefix(t, b"")
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
         };
         assert_eq!(keys(&store, Tree::Users), vec![b"ann".to_vec()]);
         assert_eq!(keys(&*globex, Tree::Users), vec![b"bob".to_vec()]);
@@ -237,7 +247,16 @@ async fn scopes_are_apart_from_each_other_and_from_the_store_and_survive_a_reope
     }
     let store = SledStore::open(&dir.0).unwrap();
     let acme = store.scope("acme").unwrap();
-    assert_eq!(acme.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(1)));
-    assert_eq!(acme.get_record::<Note>(Tree::Audit, "1").unwrap(), Some(note(11)));
-    assert_eq!(store.get_record::<Note>(Tree::Users, "ann").unwrap(), Some(note(0)));
+    assert_eq!(
+        acme.get_record::<Note>(Tree::Users, "ann").unwrap(),
+        Some(note(1))
+    );
+    assert_eq!(
+        acme.get_record::<Note>(Tree::Audit, "1").unwrap(),
+        Some(note(11))
+    );
+    assert_eq!(
+        store.get_record::<Note>(Tree::Users, "ann").unwrap(),
+        Some(note(0))
+    );
 }

@@ -156,8 +156,14 @@ async fn clients_are_created_at_runtime_kept_apart_and_brought_back_by_a_restart
     )
     .unwrap();
     let record = RunBook::new(a.store.clone()).load(&run).unwrap();
-    if record.as_ref().is_some_and(|r| r.status == RunStatus::Running) {
-        assert!(matches!(busy, Err(BusinessError::Busy { running: 1 })), "{busy:?}");
+    if record
+        .as_ref()
+        .is_some_and(|r| r.status == RunStatus::Running)
+    {
+        assert!(
+            matches!(busy, Err(BusinessError::Busy { running: 1 })),
+            "{busy:?}"
+        );
     }
     assert!(RunBook::new(g.store.clone()).load(&run).unwrap().is_none());
     let stored: RepoRunInput =
@@ -192,7 +198,10 @@ async fn clients_are_created_at_runtime_kept_apart_and_brought_back_by_a_restart
     let clients = admin.clients().await.unwrap();
     let names: Vec<&str> = clients.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["acme", "globex"]);
-    assert_eq!(clients[0].settings.phases, ["environment", "analysis", "index"]);
+    assert_eq!(
+        clients[0].settings.phases,
+        ["environment", "analysis", "index"]
+    );
     assert!(clients.iter().all(|c| c.running));
     let a = context(&rig.contact("acme")).await;
     assert_eq!(a.users.authenticate(&ana.token).await.unwrap().name, "ana");

@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use reporunner_actors::users::{MIN_PASSWORD, UserView, valid_name};
 use reporunner_protocols::access::Tier;
-use reporunner_protocols::business::{ClientInfo, ClientSettings, ClientSpec, DEFAULT_CLIENT_TIERS};
+use reporunner_protocols::business::{
+    ClientInfo, ClientSettings, ClientSpec, DEFAULT_CLIENT_TIERS,
+};
 use reporunner_protocols::host::IndexerKind;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -202,7 +204,11 @@ pub(crate) async fn remove(
         .require(&caller, Right::ControlAdmin, "clients.remove", &name)
         .await?;
     state.charge(&caller, "clients.remove").await?;
-    let result = state.admin.remove_client(&name).await.map_err(ApiError::from);
+    let result = state
+        .admin
+        .remove_client(&name)
+        .await
+        .map_err(ApiError::from);
     audited(&state, &caller, "clients.remove", &name, result).await?;
     Ok(StatusCode::NO_CONTENT)
 }

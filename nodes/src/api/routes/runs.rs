@@ -173,11 +173,9 @@ async fn start_for_client(
     match answer {
         Ok(ractor::rpc::CallResult::Success(Ok(id))) => Ok(id),
         Ok(ractor::rpc::CallResult::Success(Err(BusinessError::Run(e)))) => Err(e.into()),
-        Ok(ractor::rpc::CallResult::Success(Err(e))) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "busy",
-            e.to_string(),
-        )),
+        Ok(ractor::rpc::CallResult::Success(Err(e))) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()))
+        }
         _ => Err(ApiError::unavailable(
             "the client's orchestrator did not answer",
         )),

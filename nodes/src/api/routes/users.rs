@@ -214,10 +214,20 @@ pub(crate) async fn update(
     state.charge(&caller, "users.update").await?;
     let mut view = None;
     if let Some(tier) = body.tier {
-        view = Some(state.users_for(&caller).set_tier(&caller.0, &name, tier).await?);
+        view = Some(
+            state
+                .users_for(&caller)
+                .set_tier(&caller.0, &name, tier)
+                .await?,
+        );
     }
     if let Some(status) = body.status {
-        view = Some(state.users_for(&caller).set_status(&caller.0, &name, status).await?);
+        view = Some(
+            state
+                .users_for(&caller)
+                .set_status(&caller.0, &name, status)
+                .await?,
+        );
     }
     view.map(Json)
         .ok_or_else(|| ApiError::invalid("nothing to change: give tier, status or both"))
@@ -242,7 +252,12 @@ pub(crate) async fn token(
     state.charge(&caller, "users.token").await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.users_for(&caller).issue_token(&caller.0, &name).await?),
+        Json(
+            state
+                .users_for(&caller)
+                .issue_token(&caller.0, &name)
+                .await?,
+        ),
     ))
 }
 
@@ -261,7 +276,10 @@ pub(crate) async fn revoke(
         .require(&caller, Right::Manage, "users.revoke", &id)
         .await?;
     state.charge(&caller, "users.revoke").await?;
-    state.users_for(&caller).revoke_token(&caller.0, &id).await?;
+    state
+        .users_for(&caller)
+        .revoke_token(&caller.0, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
