@@ -1,7 +1,8 @@
 //! A bounded load test of the HTTP API on loopback: `GET /healthz` and a run-status
 //! endpoint (`GET /v1/runs/{id}`, authenticated, reading a real run from the store), each
 //! beside the same load on a bare axum server answering `/healthz` with a fixed body (the
-//! raw library), in the same run.
+//! raw library), in the same run; and the run-status endpoint again with a business
+//! client's token, whose every request goes through the client's orchestrator.
 //!
 //! The client keeps `CONNECTIONS` HTTP/1.1 keep-alive connections busy for a fixed time
 //! and reports requests/s, p50, p99 and max latency, and the errors (any answer but 200,
@@ -19,8 +20,10 @@ use hyper_util::rt::TokioIo;
 use reporunner::api::client::ApiClient;
 use reporunner::api::{Api, ApiConfig};
 use reporunner::boot::{Node, NodeConfig};
+use reporunner_actors::managers::user_manager::UsersClient;
 use reporunner_actors::users::{Principal, UserBook};
 use reporunner_protocols::access::Tier;
+use reporunner_protocols::business::{ClientSettings, ClientSpec};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -204,6 +207,48 @@ fn main() {
             .unwrap_or_default();
         id
     });
+    // The same run, started by a business client's user: its requests go through the
+    // client's orchestrator (one more actor call each) and its own store scope.
+    let (client_token, client_run) = client.block_on(async {
+        let admin = node.admin();
+        admin
+            .create_client(ClientSpec {
+                name: "shop".into(),
+                settings: ClientSettings::new(dir.join("repos").display().to_string()),
+            })
+            .await
+            .unwrap();
+        let users = UsersClient::new(node.namespace().client("shop").user_manager());
+        users
+            .add(&Principal::local(), "buyer", Tier::Admin, "a long password")
+            .await
+            .unwrap();
+        let token = users
+            .issue_token(&Principal::local(), "buyer")
+            .await
+            .unwrap()
+            .token;
+        let api = ApiClient::new(&format!("http://{api_addr}"), Some(token.clone())).unwrap();
+        let started: serde_json::Value = api
+            .post(
+                "/v1/runs",
+                &serde_json::json!({"path": "site", "index": false, "run_tests": false}),
+            )
+            .await
+            .unwrap();
+        let id = started["id"].as_str().unwrap().to_string();
+        let mut events = api
+            .events(&format!("/v1/runs/{id}/events"), None)
+            .await
+            .unwrap();
+        while events.next().await.unwrap().is_some() {}
+        let _: serde_json::Value = api
+            .post(&format!("/v1/runs/{id}/stop"), &serde_json::json!(null))
+            .await
+            .unwrap_or_default();
+        (token, id)
+    });
+    let client_status_path = format!("/v1/runs/{client_run}");
     let status_path = format!("/v1/runs/{run}");
     println!(
         "HTTP load on loopback: {CONNECTIONS} keep-alive connections, {:.1} s each",
@@ -217,6 +262,12 @@ fn main() {
             api_addr,
             status_path.as_str(),
             Some(token.as_str()),
+        ),
+        (
+            "reporunner GET /v1/runs/{id}, a client's token",
+            api_addr,
+            client_status_path.as_str(),
+            Some(client_token.as_str()),
         ),
     ];
     for (name, addr, path, token) in loads {

@@ -269,7 +269,12 @@ fn confinement_line(input: Option<&RepoRunInput>) -> Option<String> {
                 .map(|b| b as f64 / (1u64 << 30) as f64)
                 .unwrap_or(0.0);
             format!(
-                "confined with bubblewrap: the file system read-only but the workspace and the caches, the data directory's store and the checkout hidden, keys and credentials unreadable, a private /tmp, its own PID namespace (no process outlives the run); per command {}, {}",
+                "confined with bubblewrap: the file system read-only but the workspace and the caches, the data directory's store and the checkout hidden, keys and credentials unreadable, a private /tmp, its own PID namespace (no process outlives the run){}; per command {}, {}",
+                if rustix::process::geteuid().is_root() {
+                    ", root's capabilities dropped (file permissions hold for it as for any user)"
+                } else {
+                    ""
+                },
                 if pids {
                     format!("at most {MAX_PIDS} processes")
                 } else {

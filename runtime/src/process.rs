@@ -184,10 +184,34 @@ const BWRAP_BASE: &[&str] = &[
     "/tmp",
 ];
 
+/// The capabilities a confined command loses when Repo Runner runs as root (bubblewrap
+/// keeps root's otherwise): file permissions then hold for it as for any user, so a test
+/// that checks an unreadable folder sees one (many suites fail as root for that alone),
+/// and it cannot mount, load modules, touch raw devices, set the clock or reconfigure the
+/// network. Ownership changes stay allowed: package managers unpack archives as root.
+pub const DROPPED_CAPABILITIES: &[&str] = &[
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_TIME",
+    "CAP_NET_ADMIN",
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+    "CAP_SYSLOG",
+];
+
 impl Confinement {
     /// bubblewrap's arguments for a command run in `cwd`, up to and including `--`.
     fn bwrap_args(&self, cwd: &std::path::Path, hosts: Option<&std::path::Path>) -> Vec<String> {
         let mut args: Vec<String> = BWRAP_BASE.iter().map(|a| a.to_string()).collect();
+        if rustix::process::geteuid().is_root() {
+            for cap in DROPPED_CAPABILITIES {
+                args.extend(["--cap-drop".into(), cap.to_string()]);
+            }
+        }
         let text = |p: &std::path::Path| p.display().to_string();
         for dir in self.hidden.iter().filter(|d| d.is_dir()) {
             args.extend(["--tmpfs".into(), text(dir)]);

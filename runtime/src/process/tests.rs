@@ -281,6 +281,35 @@ async fn a_confined_command_writes_only_where_it_may_and_sees_no_hidden_or_secre
 }
 
 #[tokio::test]
+async fn file_permissions_hold_for_a_confined_command_even_as_root() {
+    if !sandboxed() {
+        return;
+    }
+    let work = scratch("perm");
+    // A folder no one may read, as a test suite makes one to check its error path; root
+    // reads it anyway unless its capabilities are gone.
+    let script = "mkdir locked && chmod 000 locked && \
+         (ls locked >/dev/null 2>&1 && echo read || echo refused); \
+         (touch locked/x 2>/dev/null && echo wrote || echo refused); \
+         chmod 700 locked && grep CapEff /proc/self/status";
+    let mut spec = CommandSpec::new("/bin/sh", &["-c", script], &work);
+    spec.confine = Some(Confinement {
+        writable: vec![work.clone()],
+        ..Confinement::default()
+    });
+    let out = run(&spec).await.unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(out.head[..2], ["refused", "refused"], "{out:?}");
+    if rustix::process::geteuid().is_root() {
+        // CAP_DAC_OVERRIDE (bit 1), CAP_DAC_READ_SEARCH (2) and CAP_SYS_ADMIN (21) are gone.
+        let caps = out.head[2].split_whitespace().last().unwrap();
+        let caps = u64::from_str_radix(caps, 16).unwrap();
+        assert_eq!(caps & (1 << 1 | 1 << 2 | 1 << 21), 0, "{caps:x}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test]
 async fn a_daemon_that_left_the_process_group_ends_with_the_service() {
     if !sandboxed() {
         return;
