@@ -749,6 +749,18 @@ fn business_clients_are_managed_through_the_local_admin() {
     );
     assert_eq!(code, Some(0));
     assert!(out.contains("bob"), "{out}");
+    // Its runs are in its own scope: none yet, and a bad name is refused.
+    let runs = |client: &str| {
+        reporunner()
+            .args(["runs", "--json", "--client", client, "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = runs("acme");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!([]));
+    assert!(!runs("Bad_Name").status.success());
     let (code, _, _) = clients(&["remove", "acme"], None);
     assert_eq!(code, Some(0));
     let (code, out, _) = clients(&["list"], None);

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use reporunner_actors::runs::RunBook;
 use reporunner_protocols::ids::RunId;
 use reporunner_protocols::run::{RunRecord, RunStatus};
-use reporunner_runtime::store::{SledStore, default_data_dir};
+use reporunner_runtime::store::{SledStore, Store as _, default_data_dir};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ impl DataDirArgs {
   reporunner runs                       every run, newest first: id, status, phase, repository
   reporunner runs show 3f2a9c           one run: its phases, attempts, results and events
   reporunner runs --json --data-dir /var/lib/reporunner
+  reporunner runs --client acme         the runs of the business client acme
 
 Exit codes:
   0  listed or shown
@@ -52,6 +53,9 @@ pub struct RunsArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// The runs of this business client (in its own store scope) instead of the node's.
+    #[arg(long, global = true, value_name = "CLIENT")]
+    client: Option<String>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -89,7 +93,18 @@ fn book(data: &DataDirArgs) -> anyhow::Result<RunBook> {
 }
 
 pub(crate) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
-    let book = book(&args.data)?;
+    let book = match &args.client {
+        None => book(&args.data)?,
+        Some(client) => {
+            if !reporunner_protocols::business::valid_client_name(client) {
+                anyhow::bail!("{client:?} is not a client name");
+            }
+            let store = SledStore::open(&args.data.resolve())?;
+            RunBook::new(store.scope(
+                &reporunner_actors::managers::business_orchestrator::scope_of(client),
+            )?)
+        }
+    };
     match args.command {
         None => {
             let runs = book.list()?;
