@@ -141,6 +141,16 @@ static TYPES_IN_DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
 static PUBLIC_HOST_UNREACHABLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([A-Za-z0-9.-]+)").unwrap());
 
+/// The public host name (dotted, not `.local`) that one of `lines` says could not be
+/// resolved, as Node reports it: what a service that needs the internet at start says
+/// on a host without it.
+pub fn unreachable_public_host(lines: &[String]) -> Option<String> {
+    lines.iter().find_map(|line| {
+        let m = PUBLIC_HOST_UNREACHABLE.captures(line)?;
+        (m[1].contains('.') && !m[1].ends_with(".local")).then(|| m[1].to_string())
+    })
+}
+
 /// pytest's `ERROR collecting tests/test_x.py`.
 static COLLECT_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());

@@ -147,11 +147,14 @@ async fn check(runner: &str, req: &HealthRequest) -> Result<HealthReport, StageF
             let mut lines = seen.output.errors.clone();
             lines.extend(seen.output.tail.iter().cloned());
             report.traceback = traceback(&seen.output.tail);
-            return Err(fail(
-                report,
-                "the service exited before it answered HTTP",
-                lines,
-            ));
+            // Say why when the output does: a host it needed that this machine cannot reach.
+            let why = match crate::repair::unreachable_public_host(&lines) {
+                Some(host) => format!(
+                    "the service exited before it answered HTTP: it could not resolve {host}, a public host this machine cannot reach (it needs network access Repo Runner cannot give it)"
+                ),
+                None => "the service exited before it answered HTTP".to_string(),
+            };
+            return Err(fail(report, &why, lines));
         }
         // The leased port first; then any other port its processes listen on.
         let mut ports = vec![svc.port];

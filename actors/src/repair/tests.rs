@@ -639,3 +639,22 @@ fn a_message_that_names_the_value_it_wants_gets_it() {
         }
     );
 }
+
+#[test]
+fn a_public_host_the_output_could_not_resolve_is_named() {
+    let lines: Vec<String> = [
+        "Failed to fetch web fonts",
+        "    [cause]: Error: getaddrinfo ENOTFOUND fonts.googleapis.com",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        unreachable_public_host(&lines).as_deref(),
+        Some("fonts.googleapis.com")
+    );
+    // A compose service's bare name, or a .local one, is not a public host.
+    for line in ["getaddrinfo ENOTFOUND redis", "getaddrinfo EAI_AGAIN printer.local"] {
+        assert_eq!(unreachable_public_host(&[line.to_string()]), None, "{line}");
+    }
+}
