@@ -151,6 +151,13 @@ pub fn unreachable_public_host(lines: &[String]) -> Option<String> {
     })
 }
 
+/// A command spawned, arguments and all, as one program name: `Error: spawn tsx --test
+/// ENOENT` (glob's `-c` without a shell, since 11.1). Words of plain characters only: the
+/// shim is written from them.
+static SPAWNED_WITH_ARGUMENTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bspawn ((?:[A-Za-z0-9._/@+=:-]+ ){1,7}[A-Za-z0-9._/@+=:-]+) ENOENT").unwrap()
+});
+
 /// pytest's `ERROR collecting tests/test_x.py`.
 static COLLECT_ERROR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR collecting (\S+\.py)\b").unwrap());
@@ -635,6 +642,14 @@ fn special(
         && !m[1].ends_with(".local")
     {
         return one(FailureClass::OfflineBuild, Fix::DevServer);
+    }
+    if let Some(m) = SPAWNED_WITH_ARGUMENTS.captures(line) {
+        return one(
+            FailureClass::TestTooling,
+            Fix::CommandShim {
+                command: m[1].to_string(),
+            },
+        );
     }
     if line.contains("Missing staticfiles manifest entry") {
         return one(FailureClass::BuildStep, Fix::CollectStatic);

@@ -1026,3 +1026,24 @@ fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
         "unconfined, the daemon outlives the run: {log}"
     );
 }
+
+/// A test script that hands a command with its arguments, as one word, to a runner that
+/// spawns it without a shell (`spawn node --test ENOENT`, as with glob 11.1's `-c`): the
+/// Fixer puts a program of that name on the tests' PATH, and the suite runs and is
+/// counted.
+#[test]
+fn a_command_spawned_with_its_arguments_as_one_name_gets_a_shim() {
+    let o = check("spawned-command", &[]);
+    expect_rung("spawned-command", &o, "tests_pass");
+    let repair = &o.report["repairs"][0];
+    assert_eq!(repair["fix"]["action"], "command_shim", "{}", o.report["repairs"]);
+    assert_eq!(repair["fix"]["command"], "node --test");
+    assert_eq!(repair["outcome"], "helped");
+    assert!(
+        repair["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("spawn node --test ENOENT")),
+        "{repair}"
+    );
+    assert_eq!(o.report["tests"]["counts"]["passed"], 3, "{}", o.report["tests"]);
+}

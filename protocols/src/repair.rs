@@ -184,6 +184,13 @@ pub enum Fix {
         /// The program and its arguments.
         command: Vec<String>,
     },
+    /// A tool spawned a command with its arguments as one program name, without a shell
+    /// (`spawn tsx --test ENOENT`): put a program of exactly that name on the PATH that
+    /// runs the command with its arguments.
+    CommandShim {
+        /// The command as the tool spawned it: a program and its arguments, in one.
+        command: String,
+    },
 }
 
 impl std::fmt::Display for Fix {
@@ -237,6 +244,10 @@ impl std::fmt::Display for Fix {
             Fix::NonInteractive => f.write_str("run non-interactively"),
             Fix::UnfrozenInstall => f.write_str("install without the frozen lockfile"),
             Fix::RunCommand { command } => write!(f, "run `{}`", command.join(" ")),
+            Fix::CommandShim { command } => write!(
+                f,
+                "put a program named `{command}` on the PATH that runs it with its arguments"
+            ),
         }
     }
 }

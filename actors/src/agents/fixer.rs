@@ -121,7 +121,7 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::ServiceHost { .. }
         | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive | Fix::ServeWith { .. } | Fix::RunAsCli => "start",
-        Fix::IgnoreTests { .. } => "tests",
+        Fix::IgnoreTests { .. } | Fix::CommandShim { .. } => "tests",
         // A model's command: the run's repairer sends the run back to the failed phase.
         Fix::RunCommand { .. } => "start",
     }

@@ -153,7 +153,14 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
             true,
         );
     }
-    if script.contains("node --test") {
+    // Arguments after `npm test --` land at the end of the script: on node only when the
+    // script's last command is `node --test` (not a runner handed it as a word).
+    let last = script
+        .rsplit(['&', ';', '|'])
+        .next()
+        .unwrap_or_default()
+        .trim_start();
+    if last.starts_with("node --test") {
         return (
             format!(
                 "{command}{sep} --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination='{junit}'"
@@ -162,6 +169,47 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
         );
     }
     (command.to_string(), false)
+}
+
+/// Writes the programs the Fixer's [`Fix::CommandShim`]s call for, each named exactly as a
+/// tool spawned a command with its arguments (`tsx --test`) and running that command with
+/// the arguments it is given, in the run's folder, and puts them first on the PATH.
+fn command_shims(req: &TestRequest, env: &mut BTreeMap<String, String>) {
+    let commands: Vec<&String> = req
+        .repairs
+        .iter()
+        .filter_map(|r| match &r.fix {
+            Fix::CommandShim { command } => Some(command),
+            _ => None,
+        })
+        .collect();
+    let Some(run_dir) = req.logs.parent() else {
+        return;
+    };
+    if commands.is_empty() {
+        return;
+    }
+    let shims = run_dir.join("shims");
+    let _ = std::fs::create_dir_all(&shims);
+    for command in commands {
+        // Its words are plain characters (the Fixer's pattern), each quoted anyway.
+        let words: Vec<String> = command
+            .split_whitespace()
+            .map(|w| format!("'{}'", w.replace('\'', "")))
+            .collect();
+        let path = shims.join(command);
+        let script = format!("#!/bin/sh\nexec {} \"$@\"\n", words.join(" "));
+        if std::fs::write(&path, script).is_ok() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    let path = env
+        .get("PATH")
+        .cloned()
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    env.insert("PATH".into(), format!("{}:{path}", shims.display()));
 }
 
 async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
@@ -205,6 +253,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     // under CI.
     let mut env = req.env.clone();
     env.entry("CI".into()).or_insert_with(|| "true".into());
+    command_shims(req, &mut env);
     let mut spec = shell(&script, &dir, &env, &req.logs, "tests").confined(req.confine.as_ref());
     spec.hosts_file = req.hosts_file.clone();
     let (mut step, outcome) = run_step("tests", &spec).await;
