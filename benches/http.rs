@@ -135,6 +135,30 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Starts a run of the static site as the user of `token`, follows it to its end, and
+/// stops its service; returns its id.
+async fn finished_run(api_addr: SocketAddr, token: &str) -> String {
+    let api = ApiClient::new(&format!("http://{api_addr}"), Some(token.to_string())).unwrap();
+    let started: serde_json::Value = api
+        .post(
+            "/v1/runs",
+            &serde_json::json!({"path": "site", "index": false}),
+        )
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_string();
+    let mut events = api
+        .events(&format!("/v1/runs/{id}/events"), None)
+        .await
+        .unwrap();
+    while events.next().await.unwrap().is_some() {}
+    let _: serde_json::Value = api
+        .post(&format!("/v1/runs/{id}/stop"), &serde_json::json!(null))
+        .await
+        .unwrap_or_default();
+    id
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let duration = if full {
@@ -187,25 +211,7 @@ fn main() {
     let client = runtime();
     let run = client.block_on(async {
         // A real run, finished, whose status the second load reads.
-        let api = ApiClient::new(&format!("http://{api_addr}"), Some(token.clone())).unwrap();
-        let started: serde_json::Value = api
-            .post(
-                "/v1/runs",
-                &serde_json::json!({"path": "site", "index": false}),
-            )
-            .await
-            .unwrap();
-        let id = started["id"].as_str().unwrap().to_string();
-        let mut events = api
-            .events(&format!("/v1/runs/{id}/events"), None)
-            .await
-            .unwrap();
-        while events.next().await.unwrap().is_some() {}
-        let _: serde_json::Value = api
-            .post(&format!("/v1/runs/{id}/stop"), &serde_json::json!(null))
-            .await
-            .unwrap_or_default();
-        id
+        finished_run(api_addr, &token).await
     });
     // The same run, started by a business client's user: its requests go through the
     // client's orchestrator (one more actor call each) and its own store scope.
@@ -228,24 +234,7 @@ fn main() {
             .await
             .unwrap()
             .token;
-        let api = ApiClient::new(&format!("http://{api_addr}"), Some(token.clone())).unwrap();
-        let started: serde_json::Value = api
-            .post(
-                "/v1/runs",
-                &serde_json::json!({"path": "site", "index": false, "run_tests": false}),
-            )
-            .await
-            .unwrap();
-        let id = started["id"].as_str().unwrap().to_string();
-        let mut events = api
-            .events(&format!("/v1/runs/{id}/events"), None)
-            .await
-            .unwrap();
-        while events.next().await.unwrap().is_some() {}
-        let _: serde_json::Value = api
-            .post(&format!("/v1/runs/{id}/stop"), &serde_json::json!(null))
-            .await
-            .unwrap_or_default();
+        let id = finished_run(api_addr, &token).await;
         (token, id)
     });
     let client_status_path = format!("/v1/runs/{client_run}");

@@ -1075,15 +1075,7 @@ async fn serve_on(
 
 /// Logs `name` in, of `client`, and returns an API client with the token.
 async fn login_as(url: &str, client: Option<&str>, name: &str) -> ApiClient {
-    let token: serde_json::Value = ApiClient::new(url, None)
-        .unwrap()
-        .post(
-            "/v1/login",
-            &serde_json::json!({"name": name, "password": "a long password", "client": client}),
-        )
-        .await
-        .unwrap();
-    ApiClient::new(url, Some(token["token"].as_str().unwrap().to_string())).unwrap()
+    ApiClient::new(url, Some(token_of(url, client, name).await)).unwrap()
 }
 
 async fn run_ends(api: &ApiClient, id: &str) -> serde_json::Value {
@@ -1384,7 +1376,7 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
         "{n_audit:?}"
     );
     // A client's token relabelled as another's is nobody's.
-    let forged = token_of(&url, "acme", "ana")
+    let forged = token_of(&url, Some("acme"), "ana")
         .await
         .replacen("rr_acme.", "rr_globex.", 1);
     let answer = send(
@@ -1429,8 +1421,8 @@ async fn two_business_clients_never_see_each_others_runs_users_or_audit_and_surv
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A fresh token of `name` of `client`.
-async fn token_of(url: &str, client: &str, name: &str) -> String {
+/// A fresh token of `name` (of `client`, or of the node).
+async fn token_of(url: &str, client: Option<&str>, name: &str) -> String {
     let token: serde_json::Value = ApiClient::new(url, None)
         .unwrap()
         .post(

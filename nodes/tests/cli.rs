@@ -758,8 +758,15 @@ fn business_clients_are_managed_through_the_local_admin() {
             .unwrap()
     };
     let out = runs("acme");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!([]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!([])
+    );
     assert!(!runs("Bad_Name").status.success());
     let (code, _, _) = clients(&["remove", "acme"], None);
     assert_eq!(code, Some(0));

@@ -1036,7 +1036,11 @@ fn a_command_spawned_with_its_arguments_as_one_name_gets_a_shim() {
     let o = check("spawned-command", &[]);
     expect_rung("spawned-command", &o, "tests_pass");
     let repair = &o.report["repairs"][0];
-    assert_eq!(repair["fix"]["action"], "command_shim", "{}", o.report["repairs"]);
+    assert_eq!(
+        repair["fix"]["action"], "command_shim",
+        "{}",
+        o.report["repairs"]
+    );
     assert_eq!(repair["fix"]["command"], "node --test");
     assert_eq!(repair["outcome"], "helped");
     assert!(
@@ -1045,5 +1049,9 @@ fn a_command_spawned_with_its_arguments_as_one_name_gets_a_shim() {
             .is_some_and(|e| e.contains("spawn node --test ENOENT")),
         "{repair}"
     );
-    assert_eq!(o.report["tests"]["counts"]["passed"], 3, "{}", o.report["tests"]);
+    assert_eq!(
+        o.report["tests"]["counts"]["passed"], 3,
+        "{}",
+        o.report["tests"]
+    );
 }

@@ -654,7 +654,10 @@ fn a_public_host_the_output_could_not_resolve_is_named() {
         Some("fonts.googleapis.com")
     );
     // A compose service's bare name, or a .local one, is not a public host.
-    for line in ["getaddrinfo ENOTFOUND redis", "getaddrinfo EAI_AGAIN printer.local"] {
+    for line in [
+        "getaddrinfo ENOTFOUND redis",
+        "getaddrinfo EAI_AGAIN printer.local",
+    ] {
         assert_eq!(unreachable_public_host(&[line.to_string()]), None, "{line}");
     }
 }

@@ -100,9 +100,10 @@ pub(crate) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{client:?} is not a client name");
             }
             let store = SledStore::open(&args.data.resolve())?;
-            RunBook::new(store.scope(
-                &reporunner_actors::managers::business_orchestrator::scope_of(client),
-            )?)
+            RunBook::new(
+                store
+                    .scope(&reporunner_actors::managers::business_orchestrator::scope_of(client))?,
+            )
         }
     };
     match args.command {

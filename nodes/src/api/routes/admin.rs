@@ -39,8 +39,8 @@ pub(crate) struct Checkpointed {
     pub(crate) agents: usize,
 }
 
-/// Writes an admin action's outcome to the audit log, and passes the result on.
-async fn audited<T>(
+/// Writes an admin action's outcome to the caller's audit log, and passes the result on.
+pub(super) async fn audited<T>(
     state: &ApiState,
     caller: &Caller,
     action: &str,

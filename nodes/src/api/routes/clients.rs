@@ -3,6 +3,7 @@
 //! workflow); every action is audited in the node's log.
 
 use super::Body;
+use super::admin::audited;
 use super::users::NewUser;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::{ApiState, Caller, Right};
@@ -69,21 +70,6 @@ pub(crate) struct CreatedClient {
     /// Its first user, if one was asked for.
     #[schema(value_type = Option<Object>)]
     pub(crate) admin: Option<UserView>,
-}
-
-async fn audited<T>(
-    state: &ApiState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let outcome = match &result {
-        Ok(_) => "ok".to_string(),
-        Err(e) => format!("failed: {}", e.message),
-    };
-    state.users.audit(&caller.0, action, target, &outcome).await;
-    result
 }
 
 /// Creates a business client: its orchestrator starts at once, under the Admin, and a
