@@ -152,13 +152,28 @@ impl Shared {
             return None;
         }
         let top = PathBuf::from(a.root.as_deref().unwrap_or(&a.workspace));
-        Some(confinement(
+        let mut confinement = confinement(
             &self.work,
             top.parent().unwrap_or(&top),
             &self.run_dir(run),
             Path::new(&input.path),
             std::env::var_os("HOME").map(PathBuf::from).as_deref(),
-        ))
+        );
+        // A Rust component's kept `target`, mounted where the project has it.
+        let dir = Path::new(&a.workspace).join(&a.plan.component);
+        if dir.join("Cargo.toml").is_file() {
+            let cache = crate::agents::dependency::cargo_target_cache(
+                &self.work.join("cache"),
+                Path::new(&a.workspace),
+            );
+            for place in crate::agents::dependency::cargo_target_places(
+                &dir,
+                a.root.as_deref().map(Path::new),
+            ) {
+                confinement.mounts.push((cache.clone(), place));
+            }
+        }
+        Some(confinement)
     }
 }
 
@@ -234,6 +249,7 @@ pub fn confinement(
         writable,
         hidden,
         secrets,
+        mounts: Vec::new(),
         max_pids: Some(MAX_PIDS),
         max_memory_bytes: max_memory(),
     }

@@ -119,6 +119,11 @@ pub struct Confinement {
     /// Files and folders it cannot read (mounted last, so they stay out of sight inside
     /// writable folders too): keys, credentials, the Docker socket.
     pub secrets: Vec<PathBuf>,
+    /// Folders bound at another path (the folder, where it is seen), after `writable`: a
+    /// cache seen inside the workspace as a real folder (cargo's `target`), so paths under
+    /// it are inside the project and canonical at once. A link at the place is replaced by
+    /// an empty folder.
+    pub mounts: Vec<(PathBuf, PathBuf)>,
     /// The most processes it may have at once, when the host lets this process make a
     /// pids cgroup.
     pub max_pids: Option<u64>,
@@ -220,6 +225,16 @@ impl Confinement {
             let _ = std::fs::create_dir_all(dir);
             if dir.is_dir() {
                 args.extend(["--bind".into(), text(dir), text(dir)]);
+            }
+        }
+        for (source, place) in &self.mounts {
+            let _ = std::fs::create_dir_all(source);
+            if place.is_symlink() {
+                let _ = std::fs::remove_file(place);
+            }
+            let _ = std::fs::create_dir_all(place);
+            if source.is_dir() && place.is_dir() {
+                args.extend(["--bind".into(), text(source), text(place)]);
             }
         }
         for secret in &self.secrets {

@@ -1061,38 +1061,71 @@ fn link(target: &Path, link: &Path) -> Result<(), StageFailure> {
         .map_err(|e| StageFailure::new(format!("linking {}: {e}", link.display())))
 }
 
-/// Builds a Rust component in release mode; `target` links to a folder kept per
-/// workspace, so cargo's own incremental cache survives the workspace's refresh.
-async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(), StageFailure> {
-    let plan = &req.plan;
-    let dir = req.workspace.join(&plan.component);
-    report.toolchain = format!("rust {}", version_of("cargo").await);
-    let ws_key = crate::toolchains::install_key(&req.workspace, "", &[], "cargo target");
-    let target = req.cache.join("cargo").join(&ws_key[..24]);
-    std::fs::create_dir_all(&target)
-        .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
-    link(&target, &dir.join("target"))?;
-    // A member of a Cargo workspace builds into the workspace's `target`: the same cache.
+/// The folder kept per workspace (`workspace`) in `cache` for cargo's `target`, so its
+/// incremental cache survives the workspace's refresh.
+/// Keyed by the workspace's path alone: its lockfile may not exist before the first
+/// build, and cargo's own fingerprints deal with a changed one.
+pub fn cargo_target_cache(cache: &Path, workspace: &Path) -> PathBuf {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(format!("cargo target\0{}", workspace.display()).as_bytes());
+    let key: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    cache.join("cargo").join(key)
+}
+
+/// Where a Rust component `dir` has its `target`: its own folder, and each Cargo workspace
+/// above it inside `root` (a member builds into the workspace's `target`).
+pub fn cargo_target_places(dir: &Path, root: Option<&Path>) -> Vec<PathBuf> {
+    let mut places = vec![dir.join("target")];
     for dir in dir.ancestors().skip(1) {
-        if req.root.as_ref().is_none_or(|r| !dir.starts_with(r)) {
+        if root.is_none_or(|r| !dir.starts_with(r)) {
             break;
         }
         if std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
         {
-            link(&target, &dir.join("target"))?;
+            places.push(dir.join("target"));
         }
     }
-    // Cargo is told the real folder too: `target` is a link, and a test that compares
-    // the paths it made under CARGO_TARGET_TMPDIR with canonical ones must see one path.
+    places
+}
+
+/// Builds a Rust component in release mode into the workspace's kept `target` folder
+/// ([`cargo_target_cache`]). Confined, the folder is mounted at `target` (a real folder,
+/// at its place in the project: a test that looks for the project's `Cargo.toml` above
+/// CARGO_TARGET_TMPDIR finds it, and its paths are canonical); unconfined, `target` is a
+/// link to it and cargo is told the real folder.
+async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(), StageFailure> {
+    let plan = &req.plan;
+    let dir = req.workspace.join(&plan.component);
+    report.toolchain = format!("rust {}", version_of("cargo").await);
+    let target = cargo_target_cache(&req.cache, &req.workspace);
+    std::fs::create_dir_all(&target)
+        .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
+    let mounted = req.confine.as_ref().is_some_and(|c| {
+        c.mounts
+            .iter()
+            .any(|(s, p)| *s == target && *p == dir.join("target"))
+    });
     let mut env = BTreeMap::new();
-    env.insert(
-        "CARGO_TARGET_DIR".to_string(),
-        target
-            .canonicalize()
-            .unwrap_or_else(|_| target.clone())
-            .display()
-            .to_string(),
-    );
+    if mounted {
+        env.insert(
+            "CARGO_TARGET_DIR".to_string(),
+            dir.join("target").display().to_string(),
+        );
+    } else {
+        for place in cargo_target_places(&dir, req.root.as_deref()) {
+            link(&target, &place)?;
+        }
+        // `target` is a link: a test that compares the paths it made under
+        // CARGO_TARGET_TMPDIR with canonical ones must see one path.
+        env.insert(
+            "CARGO_TARGET_DIR".to_string(),
+            target
+                .canonicalize()
+                .unwrap_or_else(|_| target.clone())
+                .display()
+                .to_string(),
+        );
+    }
     let build = plan
         .build
         .clone()

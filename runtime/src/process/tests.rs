@@ -310,6 +310,40 @@ async fn file_permissions_hold_for_a_confined_command_even_as_root() {
 }
 
 #[tokio::test]
+async fn a_mounted_cache_is_a_real_folder_at_its_place_and_writes_through() {
+    if !sandboxed() {
+        return;
+    }
+    let root = scratch("mount");
+    let (work, cache) = (root.join("work"), root.join("cache/cargo/k"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    // A link left by an unconfined run is replaced by the mount point.
+    std::os::unix::fs::symlink(&cache, work.join("target")).unwrap();
+    let script = "echo built > target/out && realpath target/out";
+    let mut spec = CommandSpec::new("/bin/sh", &["-c", script], &work);
+    spec.confine = Some(Confinement {
+        writable: vec![work.clone()],
+        mounts: vec![(cache.clone(), work.join("target"))],
+        ..Confinement::default()
+    });
+    let out = run(&spec).await.unwrap();
+    assert!(out.success(), "{out:?}");
+    // Canonical, and inside the project.
+    assert_eq!(
+        out.head[0],
+        work.join("target/out").display().to_string(),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cache.join("out")).unwrap(),
+        "built\n"
+    );
+    assert!(work.join("target").is_dir() && !work.join("target").is_symlink());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
 async fn a_daemon_that_left_the_process_group_ends_with_the_service() {
     if !sandboxed() {
         return;
