@@ -781,6 +781,9 @@ impl Repairer for RepoRepairer {
                     .as_ref()
                     .map(|a| Path::new(&a.workspace).join(&a.plan.component)),
                 plan: analysis.as_ref().map(|a| a.plan.clone()),
+                confine: analysis
+                    .as_ref()
+                    .and_then(|a| self.shared.confine(&input, &ctx.run, a)),
             };
             let known = ask(
                 &self.shared.agent(crate::agents::fixer::KIND),

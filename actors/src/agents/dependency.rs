@@ -1075,6 +1075,12 @@ pub fn cargo_target_cache(cache: &Path, workspace: &Path) -> PathBuf {
 /// Where a Rust component `dir` has its `target`: its own folder, and each Cargo workspace
 /// above it inside `root` (a member builds into the workspace's `target`).
 pub fn cargo_target_places(dir: &Path, root: Option<&Path>) -> Vec<PathBuf> {
+    // `.` components out: the path is baked into test binaries (CARGO_TARGET_TMPDIR) and
+    // compared with the paths the tools print.
+    let dir: PathBuf = dir
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     let mut places = vec![dir.join("target")];
     for dir in dir.ancestors().skip(1) {
         if root.is_none_or(|r| !dir.starts_with(r)) {
@@ -1100,17 +1106,14 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
     let target = cargo_target_cache(&req.cache, &req.workspace);
     std::fs::create_dir_all(&target)
         .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
-    let mounted = req.confine.as_ref().is_some_and(|c| {
-        c.mounts
-            .iter()
-            .any(|(s, p)| *s == target && *p == dir.join("target"))
-    });
+    let place = cargo_target_places(&dir, None).remove(0);
+    let mounted = req
+        .confine
+        .as_ref()
+        .is_some_and(|c| c.mounts.iter().any(|(s, p)| *s == target && *p == place));
     let mut env = BTreeMap::new();
     if mounted {
-        env.insert(
-            "CARGO_TARGET_DIR".to_string(),
-            dir.join("target").display().to_string(),
-        );
+        env.insert("CARGO_TARGET_DIR".to_string(), place.display().to_string());
     } else {
         for place in cargo_target_places(&dir, req.root.as_deref()) {
             link(&target, &place)?;

@@ -10,6 +10,7 @@ use reporunner_protocols::kinds::{AgentKindDescriptor, AgentNeeds, RestartType};
 use reporunner_protocols::repair::RepairRecord;
 use reporunner_protocols::stage::Plan;
 use reporunner_runtime::kinds::AgentKind;
+use reporunner_runtime::process::{self, CommandSpec, Confinement};
 use std::path::PathBuf;
 
 /// The kind name the Fixer agent is registered under.
@@ -36,6 +37,9 @@ pub struct FixRequest {
     /// The component's folder in the workspace, for rules that read the code a failure
     /// points at.
     pub dir: Option<PathBuf>,
+    /// How the run's commands are confined: a rule that runs the repository's program
+    /// (its `--help`) runs it so too.
+    pub confine: Option<Confinement>,
 }
 
 /// The Fixer agent's messages.
@@ -296,16 +300,15 @@ async fn as_cli(req: &FixRequest) -> Option<RepairRecord> {
     }
     let usage = crate::cliusage::usage(start, &req.lines)?;
     if let (Some(sub), Some(dir)) = (&usage.serve, &req.dir) {
-        let help = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("{start} {sub} --help"))
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        if let Ok(Ok(out)) = tokio::time::timeout(HELP_TIMEOUT, help).await {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
+        // The repository's own program: confined as its other commands are.
+        let script = format!("{start} {sub} --help");
+        let mut spec =
+            CommandSpec::new("/bin/sh", &["-c", &script], dir).confined(req.confine.as_ref());
+        spec.timeout = Some(HELP_TIMEOUT);
+        if let Ok(out) = process::run(&spec).await {
+            let mut lines = out.head.clone();
+            lines.extend(out.tail.iter().filter(|l| !out.head.contains(l)).cloned());
+            let text = lines.join("\n");
             if let Some(command) = crate::cliusage::serve_command(start, sub, &text, dir) {
                 return Some(record(
                     Fix::ServeWith { command },
@@ -344,6 +347,7 @@ mod tests {
             python: None,
             plan: None,
             dir: None,
+            confine: None,
         }
     }
 

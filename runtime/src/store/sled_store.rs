@@ -164,18 +164,15 @@ impl SledStore {
     }
 }
 
-/// Flushes sled without stalling the runtime: on a multi-threaded runtime the worker hands
-/// its other tasks over and blocks in place (no thread hop, which costs more than the
-/// fsync's own bookkeeping); elsewhere the flush runs on the blocking pool.
+/// Flushes sled on the blocking pool, without stalling the runtime.
+///
+/// Never `block_in_place`: it turns the calling worker into a blocking-pool thread, which
+/// exits after 10 s idle, and a confined service spawned from that thread earlier dies
+/// with it (bubblewrap's `--die-with-parent` follows the parent *thread*). Services that
+/// took more than 10 s to answer were killed silently that way.
 async fn fsync(db: &sled::Db) -> Result<sled::Result<usize>, tokio::task::JoinError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => Ok(tokio::task::block_in_place(|| db.flush())),
-        _ => {
-            let db = db.clone();
-            tokio::task::spawn_blocking(move || db.flush()).await
-        }
-    }
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.flush()).await
 }
 
 fn open_trees(
