@@ -316,12 +316,21 @@ impl AdminState {
             })?
             .unwrap_or_default();
         for client in checkpoint.clients {
-            // Its settings are in its own checkpoint, which its orchestrator reads.
-            let spec = ClientSpec {
-                name: client.clone(),
-                settings: ClientSettings::new(""),
+            // Its settings are in its own checkpoint; one that cannot be read leaves the
+            // client listed, not running, and its data untouched.
+            let started = match store
+                .load_checkpoint::<BusinessCheckpoint>(CheckpointKind::Business, &client)
+            {
+                Ok(Some(saved)) => self.start_client(saved.spec).await.map(|_| ()),
+                Ok(None) => Err(AdminError::NoClient {
+                    name: client.clone(),
+                }),
+                Err(e) => Err(AdminError::Failed {
+                    name: client.clone(),
+                    reason: e.to_string(),
+                }),
             };
-            if let Err(e) = self.start_client(spec).await {
+            if let Err(e) = started {
                 tracing::warn!(client = %client, error = %e, "checkpointed client not restored");
             }
             self.clients.push(client);

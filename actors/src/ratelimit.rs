@@ -33,6 +33,14 @@ pub struct OverLimit {
     pub retry_after: Duration,
 }
 
+/// The requests an hour a user of `tier` may make under a business client's `cap`: the
+/// tier's allowance, lowered (never raised) by the cap, and at least 1.
+pub fn allowance(tier: Tier, cap: Option<u32>) -> u32 {
+    cap.map_or(tier.requests_per_hour(), |c| {
+        c.clamp(1, tier.requests_per_hour())
+    })
+}
+
 /// Every user's limiter. See the module docs.
 pub struct RateLimits<C: Clock = MonotonicClock> {
     clock: C,
@@ -76,9 +84,7 @@ impl<C: Clock + Clone> RateLimits<C> {
     /// # Errors
     /// [`OverLimit`] when the user has no request left now.
     pub fn check_within(&self, user: &str, tier: Tier, cap: Option<u32>) -> Result<(), OverLimit> {
-        let per_hour = cap.map_or(tier.requests_per_hour(), |c| {
-            c.clamp(1, tier.requests_per_hour())
-        });
+        let per_hour = allowance(tier, cap);
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let entry = users
             .entry(user.to_string())

@@ -145,10 +145,16 @@ static PUBLIC_HOST_UNREACHABLE: LazyLock<Regex> =
 /// resolved, as Node reports it: what a service that needs the internet at start says
 /// on a host without it.
 pub fn unreachable_public_host(lines: &[String]) -> Option<String> {
-    lines.iter().find_map(|line| {
-        let m = PUBLIC_HOST_UNREACHABLE.captures(line)?;
-        (m[1].contains('.') && !m[1].ends_with(".local")).then(|| m[1].to_string())
-    })
+    lines
+        .iter()
+        .find_map(|line| public_host(line))
+        .map(str::to_string)
+}
+
+/// The public host `line` says could not be resolved (see [`unreachable_public_host`]).
+fn public_host(line: &str) -> Option<&str> {
+    let host = PUBLIC_HOST_UNREACHABLE.captures(line)?.get(1)?.as_str();
+    (host.contains('.') && !host.ends_with(".local")).then_some(host)
 }
 
 /// A command spawned, arguments and all, as one program name: `Error: spawn tsx --test
@@ -637,10 +643,7 @@ fn special(
             },
         );
     }
-    if let Some(m) = PUBLIC_HOST_UNREACHABLE.captures(line)
-        && m[1].contains('.')
-        && !m[1].ends_with(".local")
-    {
+    if public_host(line).is_some() {
         return one(FailureClass::OfflineBuild, Fix::DevServer);
     }
     if let Some(m) = SPAWNED_WITH_ARGUMENTS.captures(line) {

@@ -1072,16 +1072,19 @@ pub fn cargo_target_cache(cache: &Path, workspace: &Path) -> PathBuf {
     cache.join("cargo").join(key)
 }
 
+/// The component `dir`'s own `target`, without `.` components: the path is baked into
+/// test binaries (CARGO_TARGET_TMPDIR) and compared with the paths the tools print.
+fn cargo_target_place(dir: &Path) -> PathBuf {
+    dir.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect::<PathBuf>()
+        .join("target")
+}
+
 /// Where a Rust component `dir` has its `target`: its own folder, and each Cargo workspace
 /// above it inside `root` (a member builds into the workspace's `target`).
 pub fn cargo_target_places(dir: &Path, root: Option<&Path>) -> Vec<PathBuf> {
-    // `.` components out: the path is baked into test binaries (CARGO_TARGET_TMPDIR) and
-    // compared with the paths the tools print.
-    let dir: PathBuf = dir
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect();
-    let mut places = vec![dir.join("target")];
+    let mut places = vec![cargo_target_place(dir)];
     for dir in dir.ancestors().skip(1) {
         if root.is_none_or(|r| !dir.starts_with(r)) {
             break;
@@ -1106,7 +1109,7 @@ async fn rust(req: &InstallRequest, report: &mut DependencyReport) -> Result<(),
     let target = cargo_target_cache(&req.cache, &req.workspace);
     std::fs::create_dir_all(&target)
         .map_err(|e| StageFailure::new(format!("{}: {e}", target.display())))?;
-    let place = cargo_target_places(&dir, None).remove(0);
+    let place = cargo_target_place(&dir);
     let mounted = req
         .confine
         .as_ref()

@@ -5,7 +5,7 @@
 //! `--url`, it asks a running node's API, as the Developer-tier user of `--token`.
 
 use super::runs::DataDirArgs;
-use super::users::{print_user, read_password};
+use super::users::{ApiArgs, print_user, read_password};
 use crate::api::client::ApiClient;
 use crate::boot::{Node, NodeConfig};
 use anyhow::Context as _;
@@ -42,12 +42,9 @@ pub struct ClientsArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
-    /// Manage the clients of a running node through its API instead of the local store.
-    #[arg(long, env = "REPORUNNER_URL", global = true, value_name = "URL")]
-    url: Option<String>,
-    /// The API token to act with, with `--url` (the developer tier).
-    #[arg(long, env = "REPORUNNER_TOKEN", global = true, hide_env_values = true)]
-    token: Option<String>,
+    /// A running node's API to act through (with a developer tier's token).
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -127,14 +124,8 @@ enum Clients {
 
 impl Clients {
     async fn open(args: &ClientsArgs) -> anyhow::Result<Clients> {
-        match &args.url {
-            Some(url) => {
-                let token = args
-                    .token
-                    .clone()
-                    .context("--url needs a token: --token or REPORUNNER_TOKEN")?;
-                Ok(Clients::Remote(ApiClient::new(url, Some(token))?))
-            }
+        match args.api.client()? {
+            Some(api) => Ok(Clients::Remote(api)),
             None => Ok(Clients::Local(Box::new(
                 Node::start(NodeConfig {
                     data_dir: Some(args.data.resolve()),

@@ -32,14 +32,38 @@ pub struct UsersArgs {
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
-    /// Manage the users of a running node through its API instead of the local store.
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+/// `--url` and `--token`: a running node's API to act through instead of the local store.
+#[derive(Debug, Args)]
+pub(super) struct ApiArgs {
+    /// Act on a running node through its API instead of the local store.
     #[arg(long, env = "REPORUNNER_URL", global = true, value_name = "URL")]
     url: Option<String>,
     /// The API token to act with, with `--url`.
     #[arg(long, env = "REPORUNNER_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
-    #[command(flatten)]
-    data: DataDirArgs,
+}
+
+impl ApiArgs {
+    /// The API's client, with `--url`; none without it.
+    ///
+    /// # Errors
+    /// `--url` without a token, or a URL the client cannot use.
+    pub(super) fn client(&self) -> anyhow::Result<Option<ApiClient>> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let token = self
+            .token
+            .clone()
+            .context("--url needs a token: --token or REPORUNNER_TOKEN")?;
+        Ok(Some(ApiClient::new(url, Some(token))?))
+    }
 }
 
 /// Where the users are: the local store, as its owner, or a node's API, as a token's user.
@@ -50,14 +74,8 @@ enum Users {
 
 impl Users {
     fn open(args: &UsersArgs) -> anyhow::Result<Users> {
-        match &args.url {
-            Some(url) => {
-                let token = args
-                    .token
-                    .clone()
-                    .context("--url needs a token: --token or REPORUNNER_TOKEN")?;
-                Ok(Users::Remote(ApiClient::new(url, Some(token))?))
-            }
+        match args.api.client()? {
+            Some(api) => Ok(Users::Remote(api)),
             None => {
                 let store: Arc<dyn Store> = Arc::new(SledStore::open(&args.data.resolve())?);
                 Ok(Users::Local(UserBook::new(store), Principal::local()))

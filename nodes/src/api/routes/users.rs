@@ -146,9 +146,7 @@ pub(crate) async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         name: caller.0.name,
         tier,
-        requests_per_hour: cap.map_or(tier.requests_per_hour(), |c| {
-            c.clamp(1, tier.requests_per_hour())
-        }),
+        requests_per_hour: reporunner_actors::ratelimit::allowance(tier, cap),
         gpu: tier.gpu().to_string(),
         manages_users: tier.manages_users(),
         controls_admin: tier.controls_admin() && !client,
