@@ -46,6 +46,7 @@ use reporunner_protocols::stage::{
 };
 use reporunner_runtime::index::{Hit, IndexKind, Query};
 use reporunner_runtime::naming::{Namespace, lookup};
+use reporunner_runtime::network::NetPolicy;
 use reporunner_runtime::process::{self, CommandSpec, Confinement, Limits};
 use reporunner_runtime::workflow::{
     Phase, PhaseContext, PhaseError, PhaseFuture, Repair, RepairFuture, Repairer, Workflow,
@@ -142,15 +143,17 @@ impl Shared {
     }
 
     /// How the repository's commands of this run are confined: see [`confinement`].
+    /// Its network reaches the databases the setup phase started, once it has run.
     fn confine(
         &self,
         input: &RepoRunInput,
-        run: &RunId,
+        ctx: &PhaseContext,
         a: &AnalysisOutput,
     ) -> Option<Confinement> {
         if !input.sandbox || process::sandbox().is_err() {
             return None;
         }
+        let run = &ctx.run;
         let top = PathBuf::from(a.root.as_deref().unwrap_or(&a.workspace));
         let mut confinement = confinement(
             &self.work,
@@ -173,8 +176,65 @@ impl Shared {
                 confinement.mounts.push((cache.clone(), place));
             }
         }
+        confinement.network = network_policy(input, output::<SetupReport>(ctx, "setup").ok());
         Some(confinement)
     }
+}
+
+/// The narrowed network of a run's confined commands (see
+/// [`reporunner_runtime::network`]): the registries, the hosts the run was told to allow,
+/// and the databases `setup` started; `None` (the host's network) with `--open-network`,
+/// or where this program cannot bridge a network namespace.
+pub fn network_policy(input: &RepoRunInput, setup: Option<SetupReport>) -> Option<NetPolicy> {
+    if input.open_network {
+        return None;
+    }
+    let bridge = reporunner_runtime::network::bridge_program()?;
+    let mut allow_hosts: Vec<String> = reporunner_runtime::network::REGISTRY_HOSTS
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    // Registries this host is configured for (a mirror, a private index).
+    for key in process::PASSTHROUGH_ENV
+        .iter()
+        .chain(&["GOPROXY", "CARGO_REGISTRIES_CRATES_IO_INDEX"])
+        .filter(|k| {
+            k.contains("INDEX") || k.contains("REGISTRY") || k.contains("LINKS") || **k == "GOPROXY"
+        })
+    {
+        if let Ok(value) = std::env::var(key) {
+            allow_hosts.extend(value.split([',', ' ', '|']).filter_map(url_host));
+        }
+    }
+    allow_hosts.extend(input.allow_hosts.iter().cloned());
+    allow_hosts.sort();
+    allow_hosts.dedup();
+    let (reach, no_proxy) = match setup {
+        Some(s) => (
+            s.endpoints.iter().filter_map(|e| e.parse().ok()).collect(),
+            s.hosts.into_iter().map(|(h, _)| h).collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Some(NetPolicy {
+        bridge,
+        reach,
+        allow_hosts,
+        no_proxy,
+        upstream: reporunner_runtime::network::upstream_from_env(),
+    })
+}
+
+/// The host of a URL (`https://mirror.example/simple` gives `mirror.example`).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// The most processes (threads included) one confined command may have at once.
@@ -252,6 +312,7 @@ pub fn confinement(
         mounts: Vec::new(),
         max_pids: Some(MAX_PIDS),
         max_memory_bytes: max_memory(),
+        network: None,
     }
 }
 
@@ -285,11 +346,24 @@ fn confinement_line(input: Option<&RepoRunInput>) -> Option<String> {
                 .map(|b| b as f64 / (1u64 << 30) as f64)
                 .unwrap_or(0.0);
             format!(
-                "confined with bubblewrap: the file system read-only but the workspace and the caches, the data directory's store and the checkout hidden, keys and credentials unreadable, a private /tmp, its own PID namespace (no process outlives the run){}; per command {}, {}",
+                "confined with bubblewrap: the file system read-only but the workspace and the caches, the data directory's store and the checkout hidden, keys and credentials unreadable, a private /tmp, its own PID namespace (no process outlives the run){}, {}; per command {}, {}",
                 if rustix::process::geteuid().is_root() {
                     ", root's capabilities dropped (file permissions hold for it as for any user)"
                 } else {
                     ""
+                },
+                if input.open_network {
+                    "the host's network shared (--open-network)".to_string()
+                } else if reporunner_runtime::network::bridge_program().is_some() {
+                    let mut extra = String::new();
+                    if !input.allow_hosts.is_empty() {
+                        extra = format!(" and {}", input.allow_hosts.join(", "));
+                    }
+                    format!(
+                        "its network narrowed to the package registries{extra} (through a proxy that refuses other hosts), the databases the run started and its service's port"
+                    )
+                } else {
+                    "the host's network shared (this host cannot give a command a network namespace of its own, or this program cannot bridge one)".to_string()
                 },
                 if pids {
                     format!("at most {MAX_PIDS} processes")
@@ -473,7 +547,7 @@ impl Phase for RepoPhase {
                 }
                 "dependencies" => {
                     let a: AnalysisOutput = output(ctx, "analysis")?;
-                    let confine = s.confine(&input, &ctx.run, &a);
+                    let confine = s.confine(&input, ctx, &a);
                     let req = InstallRequest {
                         workspace: PathBuf::from(&a.workspace),
                         plan: a.plan,
@@ -501,7 +575,7 @@ impl Phase for RepoPhase {
                         .component(&a.plan.component)
                         .cloned()
                         .unwrap_or_default();
-                    let confine = s.confine(&input, &ctx.run, &a);
+                    let confine = s.confine(&input, ctx, &a);
                     let req = SetupRequest {
                         run: ctx.run.clone(),
                         workspace: PathBuf::from(&a.workspace),
@@ -575,7 +649,7 @@ impl Phase for RepoPhase {
                     if !input.run_tests || a.plan.test.is_none() {
                         return Ok(serde_json::Value::Null);
                     }
-                    let confine = s.confine(&input, &ctx.run, &a);
+                    let confine = s.confine(&input, ctx, &a);
                     let req = TestRequest {
                         workspace: PathBuf::from(&a.workspace),
                         env: run_env(ctx)?,
@@ -704,7 +778,7 @@ async fn start(
     input: &RepoRunInput,
     a: AnalysisOutput,
 ) -> Result<ServiceReport, PhaseError> {
-    let confine = s.confine(input, &ctx.run, &a);
+    let confine = s.confine(input, ctx, &a);
     let req = StartRequest {
         run: ctx.run.clone(),
         workspace: PathBuf::from(&a.workspace),
@@ -783,7 +857,7 @@ impl Repairer for RepoRepairer {
                 plan: analysis.as_ref().map(|a| a.plan.clone()),
                 confine: analysis
                     .as_ref()
-                    .and_then(|a| self.shared.confine(&input, &ctx.run, a)),
+                    .and_then(|a| self.shared.confine(&input, ctx, a)),
             };
             let known = ask(
                 &self.shared.agent(crate::agents::fixer::KIND),
@@ -982,7 +1056,7 @@ impl ModelFix<'_> {
             hosts_file: None,
             confine: serde_json::from_value::<RepoRunInput>(self.ctx.input.clone())
                 .ok()
-                .and_then(|input| self.shared.confine(&input, &self.ctx.run, self.analysis)),
+                .and_then(|input| self.shared.confine(&input, self.ctx, self.analysis)),
         };
         match process::run(&spec).await {
             Ok(o) => CommandResult {

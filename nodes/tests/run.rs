@@ -841,18 +841,19 @@ fn a_python_version_the_code_asks_for_is_found_or_named() {
 }
 
 /// The production build downloads web fonts from a host that does not resolve; the dev
-/// script serves without them.
+/// script serves without them. (Confined, the build has no name server at all, and
+/// getaddrinfo says EAI_AGAIN; with the host's network, ENOTFOUND.)
 #[test]
 fn a_build_that_needs_the_network_is_served_by_the_dev_script() {
     let o = check("offline-build", &[]);
     expect_rung("offline-build", &o, "http_answers");
     let r = fix_of(&o, "offline_build");
     assert_eq!(r["fix"]["action"], "dev_server", "{r}");
+    let evidence = r["evidence"].as_str().unwrap();
     assert!(
-        r["evidence"]
-            .as_str()
-            .unwrap()
-            .contains("ENOTFOUND fonts.assets.invalid"),
+        ["ENOTFOUND", "EAI_AGAIN"]
+            .iter()
+            .any(|e| evidence.contains(&format!("{e} fonts.assets.invalid"))),
         "{r}"
     );
     assert_eq!(r["outcome"], "helped");
@@ -925,9 +926,11 @@ fn hostile_daemons() -> Vec<String> {
 }
 
 /// A hostile repository, confined: it cannot see the store (users, tokens) or the user's
-/// checkout, cannot write outside its workspace and caches, and the daemon it starts in a
-/// session of its own is gone when the run ends. The same repository run with
-/// --no-sandbox sees and does all of it, which is what shows the probes are real.
+/// checkout, cannot write outside its workspace and caches, cannot reach a port of the
+/// host that is none of the run's or a host on the internet that is no registry (the
+/// proxy answers 403 and says why), and the daemon it starts in a session of its own is
+/// gone when the run ends. The same repository run with --no-sandbox sees and does all of
+/// it, which is what shows the probes are real.
 #[test]
 fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
     let sandbox = std::process::Command::new("bwrap")
@@ -953,6 +956,16 @@ fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
         )),
     ];
     std::fs::write(src.join("checkout.txt"), src.display().to_string()).unwrap();
+    // A service of the host's that is none of the run's: Repo Runner's own API, say.
+    let private = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let private_port = private.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in private.incoming().flatten() {
+            let mut conn = conn;
+            let _ = std::io::Write::write_all(&mut conn, b"host secret\n");
+        }
+    });
+    std::fs::write(src.join("hostport.txt"), private_port.to_string()).unwrap();
     std::fs::write(
         src.join("targets.txt"),
         targets
@@ -974,8 +987,18 @@ fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
         confinement.starts_with("confined with bubblewrap"),
         "{confinement}"
     );
+    assert!(
+        confinement.contains("network narrowed to the package registries"),
+        "{confinement}"
+    );
     let log = service_log(&o);
-    for want in ["store: hidden", "checkout: hidden", "daemon: started"] {
+    for want in [
+        "store: hidden",
+        "checkout: hidden",
+        "daemon: started",
+        "host port: refused",
+        "egress example.com: 403 reporunner: example.com is not on this run's allow-list",
+    ] {
         assert!(
             log.contains(want),
             "{want:?} not in the service's log:\n{log}"
@@ -1017,6 +1040,7 @@ fn a_hostile_repository_is_confined_and_leaves_no_process_behind() {
     let _ = std::fs::remove_dir_all(&src);
     assert!(log.contains("store: VISIBLE"), "{log}");
     assert!(log.contains("checkout: VISIBLE"), "{log}");
+    assert!(log.contains("host port: REACHED (host secret)"), "{log}");
     assert!(
         log.contains(&format!("write {}: WRITTEN", targets[0].display())),
         "{log}"

@@ -47,6 +47,13 @@ pub struct RepoRunInput {
     /// setting); none: the tier's.
     #[serde(default)]
     pub indexer: Option<crate::host::IndexerKind>,
+    /// Whether confined commands share the host's network (`--open-network`) instead of
+    /// one narrowed to the registries, the run's databases and its service's port.
+    #[serde(default)]
+    pub open_network: bool,
+    /// Hosts a confined command may reach on top of the registries (`--allow-host`).
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -69,6 +76,8 @@ impl RepoRunInput {
             user: None,
             sandbox: true,
             indexer: None,
+            open_network: false,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -317,6 +326,10 @@ pub struct SetupReport {
     /// Those names, and the address each resolves to.
     #[serde(default)]
     pub hosts: Vec<(String, String)>,
+    /// Where the databases the run started listen (`127.0.0.1:5433`): the only ports of
+    /// the host its confined commands may reach when their network is narrowed.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
 }
 
 /// The start phase's result.

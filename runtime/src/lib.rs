@@ -41,6 +41,7 @@ pub mod index;
 pub mod kinds;
 pub mod models;
 pub mod naming;
+pub mod network;
 pub mod panics;
 pub mod probe;
 pub mod process;

@@ -130,6 +130,8 @@ pub struct Confinement {
     /// The most memory its processes may use together, in bytes, when the host lets
     /// this process make a memory cgroup: past it the kernel's OOM killer ends one of them.
     pub max_memory_bytes: Option<u64>,
+    /// What its network is narrowed to (see [`crate::network`]); `None` shares the host's.
+    pub network: Option<crate::network::NetPolicy>,
 }
 
 /// Whether commands can be confined here: bubblewrap installed, and allowed to make its
@@ -384,9 +386,9 @@ impl CommandSpec {
             .join(" ")
     }
 
-    fn command(&self) -> (Command, Vec<PathBuf>) {
+    fn command(&self, net: Option<&crate::network::HostSide>) -> (Command, Vec<PathBuf>) {
         if let Some(confine) = &self.confine {
-            return self.bwrapped(confine);
+            return self.bwrapped(confine, net);
         }
         (self.plain(), Vec::new())
     }
@@ -394,7 +396,11 @@ impl CommandSpec {
     /// The command under bubblewrap, moved first into its pids and memory cgroups when
     /// they can be made (by a shell that then execs bubblewrap, so nothing it starts is
     /// outside them).
-    fn bwrapped(&self, confine: &Confinement) -> (Command, Vec<PathBuf>) {
+    fn bwrapped(
+        &self,
+        confine: &Confinement,
+        net: Option<&crate::network::HostSide>,
+    ) -> (Command, Vec<PathBuf>) {
         let cgroups: Vec<PathBuf> = [
             confine.max_pids.and_then(pids_cgroup),
             confine.max_memory_bytes.and_then(memory_cgroup),
@@ -415,7 +421,14 @@ impl CommandSpec {
                 .arg("sh");
             c
         };
-        cmd.args(confine.bwrap_args(&self.cwd, self.hosts_file.as_deref()));
+        let mut args = confine.bwrap_args(&self.cwd, self.hosts_file.as_deref());
+        if let Some(net) = net {
+            // Before `--chdir DIR --`, and the bridge's front before the program.
+            let at = args.len() - 3;
+            args.splice(at..at, net.bwrap_args());
+            args.extend(net.prefix());
+        }
+        cmd.args(args);
         let script = self.limits_prelude();
         if script.is_empty() {
             cmd.arg(&self.program).args(&self.args);
@@ -571,6 +584,20 @@ struct Capture {
     last_output: Option<Instant>,
 }
 
+impl Capture {
+    /// Keeps a line of Repo Runner's own about the command (its network's refusals) as if
+    /// the command had said it.
+    fn note(&mut self, line: String) {
+        if self.errors.len() < ERROR_LINES {
+            self.errors.push(line.clone());
+        }
+        self.tail.push_back(line);
+        if self.tail.len() > TAIL_LINES {
+            self.tail.pop_front();
+        }
+    }
+}
+
 fn looks_like_error(line: &str) -> bool {
     let l = line.to_ascii_lowercase();
     [
@@ -636,6 +663,8 @@ struct Running {
     log: Option<PathBuf>,
     /// Its limit cgroups, removed when it has finished.
     cgroups: Vec<PathBuf>,
+    /// The host's side of its narrowed network, closed when it has finished.
+    net: Option<crate::network::HostSide>,
 }
 
 async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
@@ -654,7 +683,28 @@ async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
         }
         None => None,
     };
-    let (mut command, cgroups) = spec.command();
+    let capture = Arc::new(Mutex::new(Capture {
+        last_output: Some(Instant::now()),
+        ..Capture::default()
+    }));
+    let net = match spec.confine.as_ref().and_then(|c| c.network.as_ref()) {
+        Some(policy) => {
+            let noted = capture.clone();
+            let notice: crate::network::Notice = Arc::new(move |line: String| {
+                noted.lock().unwrap_or_else(|e| e.into_inner()).note(line);
+            });
+            Some(
+                crate::network::HostSide::start(policy, notice).map_err(|source| {
+                    ProcessError::Spawn {
+                        command: spec.display(),
+                        source,
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
+    let (mut command, cgroups) = spec.command(net.as_ref());
     let mut child = command.spawn().map_err(|source| {
         for dir in &cgroups {
             remove_cgroup(dir);
@@ -665,10 +715,6 @@ async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
         }
     })?;
     let pid = child.id().unwrap_or(0);
-    let capture = Arc::new(Mutex::new(Capture {
-        last_output: Some(Instant::now()),
-        ..Capture::default()
-    }));
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
         readers.push(tokio::spawn(pump(out, capture.clone(), log.clone())));
@@ -685,6 +731,7 @@ async fn start(spec: &CommandSpec) -> Result<Running, ProcessError> {
         command: spec.display(),
         log: spec.log.clone(),
         cgroups,
+        net,
     })
 }
 
@@ -702,6 +749,7 @@ impl Running {
         for dir in &self.cgroups {
             remove_cgroup(dir);
         }
+        drop(self.net.take());
         let c = self.capture.lock().unwrap_or_else(|e| e.into_inner());
         use std::os::unix::process::ExitStatusExt;
         Outcome {
@@ -764,9 +812,12 @@ pub struct Listening {
 
 /// Returns the TCP sockets that the processes of group `pgid` listen on, read from /proc:
 /// each process's socket inodes (`/proc/PID/fd`) matched against the listening sockets of
-/// `/proc/net/tcp` and `tcp6`. This is how an app that ignored `PORT` is found out.
+/// its network namespace (`/proc/PID/net/tcp` and `tcp6`: a confined command's own, when
+/// its network is narrowed). This is how an app that ignored `PORT` is found out.
 pub fn listening_ports(pgid: u32) -> Vec<Listening> {
     let mut inodes: BTreeMap<u64, u32> = BTreeMap::new();
+    // One process of each network namespace the group's processes are in.
+    let mut namespaces: BTreeMap<PathBuf, u32> = BTreeMap::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -790,6 +841,9 @@ pub fn listening_ports(pgid: u32) -> Vec<Listening> {
         if !in_group {
             continue;
         }
+        if let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/net")) {
+            namespaces.entry(ns).or_insert(pid);
+        }
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
@@ -806,8 +860,19 @@ pub fn listening_ports(pgid: u32) -> Vec<Listening> {
         }
     }
     let mut found = Vec::new();
-    for (table, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
-        let Ok(text) = std::fs::read_to_string(table) else {
+    let mut tables: Vec<(String, bool)> = Vec::new();
+    if namespaces.is_empty() {
+        tables.extend([
+            ("/proc/net/tcp".into(), false),
+            ("/proc/net/tcp6".into(), true),
+        ]);
+    }
+    for pid in namespaces.values() {
+        tables.push((format!("/proc/{pid}/net/tcp"), false));
+        tables.push((format!("/proc/{pid}/net/tcp6"), true));
+    }
+    for (table, v6) in tables {
+        let Ok(text) = std::fs::read_to_string(&table) else {
             continue;
         };
         for line in text.lines().skip(1) {
@@ -876,9 +941,12 @@ impl std::fmt::Debug for Service {
 /// # Errors
 /// As [`run`].
 pub async fn spawn(spec: &CommandSpec) -> Result<Service, ProcessError> {
-    Ok(Service {
-        running: start(spec).await?,
-    })
+    let mut running = start(spec).await?;
+    let pid = running.pid;
+    if let Some(net) = running.net.as_mut() {
+        net.mirror(pid);
+    }
+    Ok(Service { running })
 }
 
 impl Service {

@@ -76,6 +76,8 @@ pub struct Setup;
 #[derive(Debug)]
 struct Running {
     service: Service,
+    /// Where it listens, which the run's confined commands may reach.
+    addr: std::net::SocketAddr,
     /// The port lease, for an instance on loopback's own address (one on an address of
     /// its own listens on the service's usual port, which no one else has there).
     lease: Option<u64>,
@@ -317,6 +319,7 @@ impl SetupState {
             }
             report.hosts = hosts;
         }
+        report.endpoints = started.iter().map(|r| r.addr.to_string()).collect();
         if !started.is_empty() {
             self.databases.insert(req.run.clone(), started);
         }
@@ -407,9 +410,20 @@ impl SetupState {
         let mut env = req.env.clone();
         merge_env(&mut env, &report.env);
         let hosts_file = report.hosts_file.as_ref().map(PathBuf::from);
+        // Migrations and init scripts reach the databases just started.
+        let mut confine = req.confine.clone();
+        if let Some(net) = confine.as_mut().and_then(|c| c.network.as_mut()) {
+            net.reach.extend(
+                report
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.parse::<std::net::SocketAddr>().ok()),
+            );
+            net.no_proxy
+                .extend(report.hosts.iter().map(|(h, _)| h.clone()));
+        }
         let step = |script: &str, purpose: &str| {
-            let mut spec =
-                shell(script, &dir, &env, &req.logs, purpose).confined(req.confine.as_ref());
+            let mut spec = shell(script, &dir, &env, &req.logs, purpose).confined(confine.as_ref());
             spec.hosts_file = hosts_file.clone();
             spec
         };
@@ -500,7 +514,11 @@ impl SetupState {
         };
         match start_postgres(&place, &bin, &addr, port).await {
             Ok(service) => {
-                started.push(Running { service, lease });
+                started.push(Running {
+                    service,
+                    lease,
+                    addr: listen_addr(&addr, port),
+                });
             }
             Err(e) => {
                 report.state = format!("failed to start: {e}");
@@ -715,6 +733,7 @@ impl SetupState {
         started.push(Running {
             service,
             lease: Some(lease),
+            addr: listen_addr("127.0.0.1", port),
         });
         let split = db_keys(template, &["MYSQL", "MARIADB", "DB", "SQL", "DATABASE"]);
         let value = |role| split_value(&split, template, role);
@@ -813,7 +832,11 @@ impl SetupState {
             }
         };
         let ready = wait_port(&addr, port).await;
-        started.push(Running { service, lease });
+        started.push(Running {
+            service,
+            lease,
+            addr: listen_addr(&addr, port),
+        });
         if !ready {
             report.state = "started, but it did not accept connections".into();
             return report;
@@ -832,6 +855,13 @@ impl SetupState {
         report.url = Some(url);
         report
     }
+}
+
+/// The socket address of an instance listening on `addr` (an IPv4 loopback address) at
+/// `port`; loopback's own for an address that does not parse.
+fn listen_addr(addr: &str, port: u16) -> std::net::SocketAddr {
+    let ip = addr.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+    std::net::SocketAddr::from((ip, port))
 }
 
 /// An address of loopback's own (`127.77.0.N`) where `port` is free, for the `n`th host

@@ -66,6 +66,15 @@ pub struct RunArgs {
     /// bubblewrap cannot make its namespaces; the report says so). Confined by default.
     #[arg(long)]
     no_sandbox: bool,
+    /// Let confined commands share this host's network. By default their network is
+    /// narrowed to the package registries (through a proxy), the databases the run
+    /// starts, and the service's own port.
+    #[arg(long)]
+    open_network: bool,
+    /// A host (with its subdomains) that confined commands may reach on top of the
+    /// registries: an API the tests call, a private mirror. Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -93,6 +102,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         user: None,
         sandbox: !args.no_sandbox,
         indexer: None,
+        open_network: args.open_network,
+        allow_hosts: args.allow_hosts.clone(),
     };
     let node = Node::start(NodeConfig {
         data_dir: Some(args.data.resolve()),
