@@ -340,6 +340,9 @@ fn serve(args: &[String]) -> i32 {
         let host_sock = host_sock.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
+                // Bytes go on as they come: Nagle's wait on a relayed small write meets
+                // the peer's delayed ACK (40 ms a round trip).
+                let _ = conn.set_nodelay(true);
                 let host_sock = host_sock.clone();
                 let header = header.clone();
                 std::thread::spawn(move || {
@@ -382,7 +385,10 @@ fn serve(args: &[String]) -> i32 {
                 _ => None,
             };
             let target = std::net::TcpStream::connect(addr)
-                .or_else(|e| other.map_or(Err(e), std::net::TcpStream::connect));
+                .or_else(|e| other.map_or(Err(e), std::net::TcpStream::connect))
+                .inspect(|t| {
+                    let _ = t.set_nodelay(true);
+                });
             if let Ok(target) = target
                 && let Ok(target2) = target.try_clone()
             {
@@ -577,6 +583,7 @@ impl HostSide {
                             let inbound = inbound.clone();
                             forwards.spawn(async move {
                                 while let Ok((conn, _)) = listener.accept().await {
+                                    let _ = conn.set_nodelay(true);
                                     tokio::spawn(inward(conn, inbound.clone(), target));
                                 }
                             });
@@ -641,6 +648,7 @@ async fn outbound(conn: tokio::net::UnixStream, policy: Arc<NetPolicy>, notice: 
         return;
     }
     if let Ok(mut up) = tokio::net::TcpStream::connect(addr).await {
+        let _ = up.set_nodelay(true);
         let mut conn = reader;
         let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
     }
@@ -743,7 +751,10 @@ async fn proxy(
         None => tokio::net::TcpStream::connect((host.as_str(), port)).await,
     };
     let mut up = match connected {
-        Ok(up) => up,
+        Ok(up) => {
+            let _ = up.set_nodelay(true);
+            up
+        }
         Err(e) => {
             let _ = reply(
                 &mut client,
