@@ -649,7 +649,17 @@ impl Phase for RepoPhase {
                     if !input.run_tests || a.plan.test.is_none() {
                         return Ok(serde_json::Value::Null);
                     }
-                    let confine = s.confine(&input, ctx, &a);
+                    let mut confine = s.confine(&input, ctx, &a);
+                    // The tests reach the run's service where the host sees it (only
+                    // they: a service started again must find its own port free).
+                    if let Some(net) = confine.as_mut().and_then(|c| c.network.as_mut())
+                        && let Ok(service) = output::<ServiceReport>(ctx, "start")
+                    {
+                        net.reach.push(std::net::SocketAddr::from((
+                            std::net::Ipv4Addr::LOCALHOST,
+                            service.port,
+                        )));
+                    }
                     let req = TestRequest {
                         workspace: PathBuf::from(&a.workspace),
                         env: run_env(ctx)?,
@@ -1979,6 +1989,56 @@ fn repair_outcomes(record: &RunRecord) -> Vec<RepairRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registry_urls_host_joins_the_allow_list() {
+        assert_eq!(
+            url_host("https://mirror.corp:8443/simple/").as_deref(),
+            Some("mirror.corp")
+        );
+        assert_eq!(
+            url_host("https://user:token@Registry.Corp/npm/").as_deref(),
+            Some("registry.corp")
+        );
+        assert_eq!(
+            url_host("http://[fd00::5]:3128").as_deref(),
+            Some("fd00::5")
+        );
+        assert_eq!(url_host("direct"), None);
+        assert_eq!(url_host("off"), None);
+    }
+
+    /// The narrowed network reaches what setup started (its databases, by address) and
+    /// lets the hosts the run was told to allow through; --open-network shares the host's.
+    #[test]
+    fn the_network_policy_comes_from_the_run_and_its_setup() {
+        reporunner_runtime::network::set_bridge_program(PathBuf::from("/bin/true"));
+        let mut input = RepoRunInput::new("/nowhere");
+        input.allow_hosts = vec!["api.example.com".into()];
+        let setup = SetupReport {
+            endpoints: vec!["127.0.0.1:5433".into(), "127.0.0.2:6379".into()],
+            hosts: vec![("redis".into(), "127.0.0.2".into())],
+            ..SetupReport::default()
+        };
+        let Some(policy) = network_policy(&input, Some(setup)) else {
+            // No network namespace on this host: commands share the host's.
+            assert!(reporunner_runtime::network::bridge_program().is_none());
+            return;
+        };
+        assert_eq!(
+            policy.reach,
+            vec![
+                "127.0.0.1:5433".parse::<std::net::SocketAddr>().unwrap(),
+                "127.0.0.2:6379".parse().unwrap()
+            ]
+        );
+        assert_eq!(policy.no_proxy, vec!["redis".to_string()]);
+        assert!(policy.allows("api.example.com"));
+        assert!(policy.allows("files.pythonhosted.org"));
+        assert!(!policy.allows("example.com"));
+        input.open_network = true;
+        assert_eq!(network_policy(&input, None), None);
+    }
 
     #[test]
     fn entry_modules_come_from_start_commands() {
