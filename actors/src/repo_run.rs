@@ -181,6 +181,20 @@ impl Shared {
     }
 }
 
+/// The variables that name a package index this host is configured for (pip's, uv's,
+/// npm's, Go's, cargo's): their hosts join the allow-list.
+const REGISTRY_ENV: &[&str] = &[
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "NPM_CONFIG_REGISTRY",
+    "npm_config_registry",
+    "GOPROXY",
+    "CARGO_REGISTRIES_CRATES_IO_INDEX",
+];
+
 /// The narrowed network of a run's confined commands (see
 /// [`reporunner_runtime::network`]): the registries, the hosts the run was told to allow,
 /// and the databases `setup` started; `None` (the host's network) with `--open-network`,
@@ -195,15 +209,13 @@ pub fn network_policy(input: &RepoRunInput, setup: Option<SetupReport>) -> Optio
         .map(|h| h.to_string())
         .collect();
     // Registries this host is configured for (a mirror, a private index).
-    for key in process::PASSTHROUGH_ENV
-        .iter()
-        .chain(&["GOPROXY", "CARGO_REGISTRIES_CRATES_IO_INDEX"])
-        .filter(|k| {
-            k.contains("INDEX") || k.contains("REGISTRY") || k.contains("LINKS") || **k == "GOPROXY"
-        })
-    {
+    for key in REGISTRY_ENV {
         if let Ok(value) = std::env::var(key) {
-            allow_hosts.extend(value.split([',', ' ', '|']).filter_map(url_host));
+            allow_hosts.extend(
+                value
+                    .split([',', ' ', '|'])
+                    .filter_map(reporunner_runtime::network::url_host),
+            );
         }
     }
     allow_hosts.extend(input.allow_hosts.iter().cloned());
@@ -223,18 +235,6 @@ pub fn network_policy(input: &RepoRunInput, setup: Option<SetupReport>) -> Optio
         no_proxy,
         upstream: reporunner_runtime::network::upstream_from_env(),
     })
-}
-
-/// The host of a URL (`https://mirror.example/simple` gives `mirror.example`).
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => host.split(':').next()?,
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// The most processes (threads included) one confined command may have at once.
@@ -1992,6 +1992,7 @@ mod tests {
 
     #[test]
     fn a_registry_urls_host_joins_the_allow_list() {
+        use reporunner_runtime::network::url_host;
         assert_eq!(
             url_host("https://mirror.corp:8443/simple/").as_deref(),
             Some("mirror.corp")

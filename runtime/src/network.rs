@@ -101,14 +101,21 @@ fn proxy_authority(url: &str) -> Option<String> {
         Some(_) => return None,
         None => url,
     };
-    let authority = rest.split('/').next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = split_host_port(authority, 80)?;
-    Some(if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    })
+    let (host, port) = split_host_port(url_authority(rest), 80)?;
+    Some(authority(&host, port))
+}
+
+/// The host of a URL, lowercased (`https://user@Mirror.Corp:8443/simple` gives
+/// `mirror.corp`); `None` for text that is no URL (`direct`, `off`).
+pub fn url_host(url: &str) -> Option<String> {
+    let (host, _) = split_host_port(url_authority(url.split_once("://")?.1), 0)?;
+    Some(host.to_ascii_lowercase())
+}
+
+/// The authority of what follows a URL's `scheme://`, without its user information.
+fn url_authority(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
 }
 
 impl NetPolicy {
@@ -141,14 +148,9 @@ pub fn bridge_program() -> Option<PathBuf> {
     static CHECK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let program = BRIDGE.get()?;
     let ok = *CHECK.get_or_init(|| {
-        crate::process::sandbox().is_ok()
-            && std::process::Command::new("bwrap")
-                .args(["--ro-bind", "/", "/", "--unshare-net", "--", "/bin/true"])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+        let mut probe = std::process::Command::new("bwrap");
+        probe.args(["--ro-bind", "/", "/", "--unshare-net", "--", "/bin/true"]);
+        crate::process::sandbox().is_ok() && crate::process::try_once(probe).is_ok()
     });
     ok.then(|| program.clone())
 }
@@ -675,35 +677,61 @@ async fn inward(mut conn: tokio::net::TcpStream, inbound: PathBuf, target: Socke
     }
 }
 
+/// Why an HTTP head could not be read.
+enum Head {
+    /// The peer closed, or sent nothing for 30 s.
+    Closed,
+    /// It is longer than [`MAX_HEAD`].
+    TooLarge,
+}
+
+/// Reads an HTTP head (request or response) up to and including its blank line.
+async fn read_head<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Vec<u8>, Head> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let read = tokio::time::timeout(
+            Duration::from_secs(30),
+            (&mut *r).take(MAX_HEAD as u64).read_until(b'\n', &mut line),
+        )
+        .await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Err(Head::Closed),
+        }
+        head.extend_from_slice(&line);
+        if line == b"\r\n" || line == b"\n" {
+            return Ok(head);
+        }
+        if head.len() > MAX_HEAD {
+            return Err(Head::TooLarge);
+        }
+    }
+}
+
+/// `host:port`, with an IPv6 host in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// The proxy's side of one client connection: one request, then the tunnel or the reply.
 async fn proxy(
     mut client: tokio::io::BufReader<tokio::net::UnixStream>,
     policy: &NetPolicy,
     notice: &Notice,
 ) {
-    let mut head = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        let read = tokio::time::timeout(
-            Duration::from_secs(30),
-            (&mut client)
-                .take(MAX_HEAD as u64)
-                .read_until(b'\n', &mut line),
-        )
-        .await;
-        match read {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return,
-        }
-        head.extend_from_slice(&line);
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        if head.len() > MAX_HEAD {
+    let head = match read_head(&mut client).await {
+        Ok(head) => head,
+        Err(Head::TooLarge) => {
             let _ = reply(&mut client, 431, "the request's head is too large").await;
             return;
         }
-    }
+        Err(Head::Closed) => return,
+    };
     let text = String::from_utf8_lossy(&head).to_string();
     let mut first = text.lines().next().unwrap_or("").split_whitespace();
     let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
@@ -769,40 +797,22 @@ async fn proxy(
     let mut early = Vec::new();
     if tunnel && policy.upstream.is_some() {
         // The host's own proxy opens the tunnel; its answer decides.
-        let authority = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
+        let authority = authority(&host, port);
         let ask = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
         if up.write_all(ask.as_bytes()).await.is_err() {
             return;
         }
         let mut answer = tokio::io::BufReader::new(&mut up);
-        let mut status = String::new();
-        loop {
-            let mut line = Vec::new();
-            match tokio::time::timeout(
-                Duration::from_secs(30),
-                (&mut answer)
-                    .take(MAX_HEAD as u64)
-                    .read_until(b'\n', &mut line),
-            )
-            .await
-            {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => {
-                    let _ = reply(&mut client, 502, "the host's proxy closed the tunnel").await;
-                    return;
-                }
-            }
-            if status.is_empty() {
-                status = String::from_utf8_lossy(&line).trim().to_string();
-            }
-            if line == b"\r\n" || line == b"\n" {
-                break;
-            }
-        }
+        let Ok(head) = read_head(&mut answer).await else {
+            let _ = reply(&mut client, 502, "the host's proxy closed the tunnel").await;
+            return;
+        };
+        let status = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         early = answer.buffer().to_vec();
         if status.split_whitespace().nth(1) != Some("200") {
             let _ = reply(

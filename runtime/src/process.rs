@@ -160,7 +160,9 @@ pub fn sandbox() -> Result<(), String> {
 /// Runs a probe of what this host allows, with no input or output but its error text:
 /// `Ok` when it succeeded, else `Err(Ok(stderr))` when it ran and failed, or
 /// `Err(Err(e))` when it could not be started.
-fn try_once(mut probe: std::process::Command) -> Result<(), Result<String, std::io::Error>> {
+pub(crate) fn try_once(
+    mut probe: std::process::Command,
+) -> Result<(), Result<String, std::io::Error>> {
     let out = probe
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,5 +1,17 @@
 use super::*;
 
+/// Sends `send` to the host side's socket, as the bridge does, and returns what comes
+/// back before the connection closes (or 5 s pass).
+async fn talk(side: &HostSide, send: String) -> String {
+    let mut c = tokio::net::UnixStream::connect(side.dir.join("host/host.sock"))
+        .await
+        .unwrap();
+    c.write_all(send.as_bytes()).await.unwrap();
+    let mut got = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut got)).await;
+    got
+}
+
 fn policy(allow: &[&str]) -> NetPolicy {
     NetPolicy {
         allow_hosts: allow.iter().map(|h| h.to_string()).collect(),
@@ -94,32 +106,26 @@ async fn the_host_side_serves_only_what_its_policy_lists() {
         notice,
     )
     .unwrap();
-    let sock = side.dir.join("host/host.sock");
-    let talk = |send: String| {
-        let sock = sock.clone();
-        async move {
-            let mut c = tokio::net::UnixStream::connect(&sock).await.unwrap();
-            c.write_all(send.as_bytes()).await.unwrap();
-            let mut got = String::new();
-            let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut got)).await;
-            got
-        }
-    };
-    assert_eq!(talk(format!("tcp {addr}\nhi\n")).await, "hello\n");
-    assert_eq!(talk("tcp 127.0.0.1:1\n".into()).await, "");
-    assert_eq!(talk("\u{0}\u{1} junk\n".into()).await, "");
-    let ok = talk(format!(
-        "proxy\nGET http://{addr}/simple HTTP/1.1\r\nHost: {addr}\r\n\r\n"
-    ))
+    assert_eq!(talk(&side, format!("tcp {addr}\nhi\n")).await, "hello\n");
+    assert_eq!(talk(&side, "tcp 127.0.0.1:1\n".into()).await, "");
+    assert_eq!(talk(&side, "\u{0}\u{1} junk\n".into()).await, "");
+    let ok = talk(
+        &side,
+        format!("proxy\nGET http://{addr}/simple HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+    )
     .await;
     assert!(ok.ends_with("index"), "{ok}");
-    let refused = talk("proxy\nCONNECT example.com:443 HTTP/1.1\r\n\r\n".into()).await;
+    let refused = talk(
+        &side,
+        "proxy\nCONNECT example.com:443 HTTP/1.1\r\n\r\n".into(),
+    )
+    .await;
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(
         refused.contains("example.com is not on this run's allow-list"),
         "{refused}"
     );
-    let bad = talk("proxy\nGET /relative HTTP/1.1\r\n\r\n".into()).await;
+    let bad = talk(&side, "proxy\nGET /relative HTTP/1.1\r\n\r\n".into()).await;
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
     let notes = notes.lock().unwrap().clone();
     assert!(
@@ -206,30 +212,31 @@ async fn allowed_tunnels_go_through_the_hosts_own_proxy() {
         notice,
     )
     .unwrap();
-    let sock = side.dir.join("host/host.sock");
-    let talk = |send: &'static str| {
-        let sock = sock.clone();
-        async move {
-            let mut c = tokio::net::UnixStream::connect(&sock).await.unwrap();
-            c.write_all(send.as_bytes()).await.unwrap();
-            let mut got = String::new();
-            let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut got)).await;
-            got
-        }
-    };
-    let ok = talk("proxy\nCONNECT registry.example:443 HTTP/1.1\r\n\r\n").await;
+    let ok = talk(
+        &side,
+        "proxy\nCONNECT registry.example:443 HTTP/1.1\r\n\r\n".into(),
+    )
+    .await;
     assert!(
         ok.starts_with("HTTP/1.1 200 Connection Established"),
         "{ok}"
     );
     assert!(ok.ends_with("tunnelled"), "{ok}");
-    let refused = talk("proxy\nCONNECT refused.example:443 HTTP/1.1\r\n\r\n").await;
+    let refused = talk(
+        &side,
+        "proxy\nCONNECT refused.example:443 HTTP/1.1\r\n\r\n".into(),
+    )
+    .await;
     assert!(refused.starts_with("HTTP/1.1 502"), "{refused}");
     assert!(
         refused.contains("407 Proxy Authentication Required"),
         "{refused}"
     );
-    let denied = talk("proxy\nCONNECT elsewhere.example:443 HTTP/1.1\r\n\r\n").await;
+    let denied = talk(
+        &side,
+        "proxy\nCONNECT elsewhere.example:443 HTTP/1.1\r\n\r\n".into(),
+    )
+    .await;
     assert!(denied.starts_with("HTTP/1.1 403"), "{denied}");
     assert_eq!(
         asked.lock().unwrap().clone(),
