@@ -405,8 +405,10 @@ fn number_before(line: &str, word: &str) -> Option<usize> {
 /// numbered failures), Jest and Vitest (`Tests: 1 failed, 30 passed, 31 total`), AVA
 /// (`3 tests passed`, `1 test failed`, `✘ [fail]: name`), lab (`3 tests complete`,
 /// `1 of 3 tests failed`), TAP's closing comments (`# pass 5`, `# fail 1`, from
-/// `node --test` and tape), unittest (`Ran 4 tests`, `FAILED (failures=1)`) and pytest (`=== 1 failed, 10 passed in 0.3s ===`). The last
-/// summary printed wins: a script that chains lint before its tests prints only one.
+/// `node --test` and tape), unittest (`Ran 4 tests`, `FAILED (failures=1)`, `NO TESTS RAN`), pytest
+/// (`=== 1 failed, 10 passed in 0.3s ===`) and cargo (`test result: ok. 3 passed; …`, one per
+/// test binary, added up). Otherwise the last summary printed wins: a script that chains lint
+/// before its tests prints only one.
 pub fn parse_counts(output: &str) -> Option<Counts> {
     let owned: Vec<String> = output.lines().map(strip_ansi).collect();
     let lines: Vec<&str> = owned.iter().map(String::as_str).collect();
@@ -544,7 +546,9 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
             let verdict = lines[i + 1..]
                 .iter()
                 .map(|x| x.trim())
-                .find(|x| x.starts_with("OK") || x.starts_with("FAILED"));
+                .find(|x| {
+                    x.starts_with("OK") || x.starts_with("FAILED") || x.starts_with("NO TESTS RAN")
+                });
             if let Some(v) = verdict {
                 let n = |k: &str| {
                     v.split_once(&format!("{k}="))
@@ -567,10 +571,36 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
             }
             continue;
         }
+        // cargo: one `test result: ok. 3 passed; 0 failed; 1 ignored; …` per test binary
+        // (unit, integration, doc tests), so they add up.
+        if let Some(rest) = l.strip_prefix("test result: ") {
+            let n = |w| number_before(rest, w).unwrap_or(0);
+            let mut c = match found.take() {
+                Some(c) if c.runner == "cargo" => c,
+                _ => Counts {
+                    runner: "cargo",
+                    ..Counts::default()
+                },
+            };
+            for (k, v) in [
+                ("passed", n("passed")),
+                ("failed", n("failed")),
+                ("skipped", n("ignored")),
+            ] {
+                if v > 0 {
+                    *c.counts.entry(k.to_string()).or_default() += v;
+                }
+            }
+            found = Some(c);
+            continue;
+        }
         // pytest's last line.
         if l.starts_with('=')
             && l.ends_with('=')
-            && (l.contains(" passed") || l.contains(" failed") || l.contains(" error"))
+            && (l.contains(" passed")
+                || l.contains(" failed")
+                || l.contains(" error")
+                || l.contains("no tests ran"))
             && l.contains(" in ")
         {
             let n = |w| number_before(l, w).unwrap_or(0);
@@ -610,6 +640,9 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
                 .strip_prefix("not ok ")
                 .and_then(|r| r.split_once(' '))
                 .map(|(_, n)| n.trim_start_matches("- ")),
+            "cargo" => l
+                .strip_prefix("test ")
+                .and_then(|r| r.strip_suffix(" ... FAILED")),
             "unittest" => l
                 .strip_prefix("FAIL: ")
                 .or_else(|| l.strip_prefix("ERROR: ")),
@@ -861,5 +894,31 @@ FAILED (failures=1, skipped=1)\n";
         assert_eq!(c.failing, vec!["test_b (tests.test_app.AppTest.test_b)"]);
         let ok = "Ran 4 tests in 0.1s\n\nOK\n";
         assert_eq!(parse_counts(ok).unwrap().counts["passed"], 4);
+    }
+
+    #[test]
+    fn a_suite_that_ran_no_test_is_read_as_such() {
+        // Python 3.12's unittest (and Django's runner on it) ends an empty run this way.
+        let none = "Found 0 test(s).\n\nRan 0 tests in 0.000s\n\nNO TESTS RAN\n";
+        let c = parse_counts(none).unwrap();
+        assert_eq!((c.runner, c.counts.len()), ("unittest", 0));
+        let cargo = "running 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        let c = parse_counts(cargo).unwrap();
+        assert_eq!((c.runner, c.counts.len()), ("cargo", 0));
+        let pytest = "collected 0 items\n\n============================ no tests ran in 0.01s =============================\n";
+        let c = parse_counts(pytest).unwrap();
+        assert_eq!((c.runner, c.counts.len()), ("pytest", 0));
+    }
+
+    #[test]
+    fn cargo_results_add_up_over_its_test_binaries() {
+        let out = "     Running unittests src/lib.rs\n\nrunning 2 tests\ntest result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out\n\n     Running tests/cli.rs\n\nrunning 5 tests\ntest cli::replaces ... FAILED\ntest result: FAILED. 4 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n\n   Doc-tests sd\n\nrunning 0 tests\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n";
+        let c = parse_counts(out).unwrap();
+        assert_eq!(c.runner, "cargo");
+        assert_eq!(
+            (c.counts["passed"], c.counts["failed"], c.counts["skipped"]),
+            (6, 1, 1)
+        );
+        assert_eq!(c.failing, vec!["cli::replaces"]);
     }
 }

@@ -698,6 +698,17 @@ fn a_cli_without_a_server_is_run_for_its_tests() {
     assert_eq!(o.report["tests"]["counts"]["passed"], 2);
 }
 
+/// A virtual Cargo workspace: its tests are every member's (not only the member it
+/// builds), counted over each test binary.
+#[test]
+fn a_cargo_workspaces_tests_are_every_members() {
+    let o = check("rust-workspace-cli", &[]);
+    expect_rung("rust-workspace-cli", &o, "tests_pass");
+    assert_eq!(o.report["tests"]["command"], "cargo test --workspace");
+    // core's 2 unit tests, cli's integration test, xtask's unit test.
+    assert_eq!(o.report["tests"]["counts"]["passed"], 4, "{}", o.report["tests"]);
+}
+
 /// The Django project has no test: `Ran 0 tests` is no proof, so the run aims for HTTP.
 #[test]
 fn a_missing_static_manifest_entry_runs_collectstatic() {

@@ -450,10 +450,14 @@ pub struct TestReport {
 }
 
 impl TestReport {
-    /// Whether the runner finished cleanly and its own summary says it ran no test at
-    /// all (`Ran 0 tests`): a suite that proves nothing, neither passed nor failed.
+    /// Whether the runner finished and its own summary says it ran no test at all (`Ran 0
+    /// tests`, `running 0 tests`, pytest's `no tests ran` and its exit code 5, unittest's
+    /// `NO TESTS RAN`): a suite that proves nothing, neither passed nor failed.
     pub fn ran_none(&self) -> bool {
-        self.step.as_ref().is_some_and(|s| s.ok)
+        let finished = self.step.as_ref().is_some_and(|s| {
+            s.ok || (s.code == Some(5) && matches!(self.parsed_from.as_str(), "pytest" | "unittest"))
+        });
+        finished
             && self.counts.is_empty()
             && self.tests.is_empty()
             && !matches!(self.parsed_from.as_str(), "exit code" | "none")

@@ -83,11 +83,25 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         0.9,
         Evidence::file(&manifest, "rust.cargo"),
     ));
-    c.test_command = Some(Fact::new(
-        "cargo test".into(),
-        0.9,
-        Evidence::file(&manifest, "rust.cargo"),
-    ));
+    // A workspace's tests are every member's: `cargo test` in one member, or at a virtual
+    // root's `default-members`, leaves the others' unrun.
+    let workspace_root = if toml.contains_key("workspace") {
+        Some(manifest.clone())
+    } else {
+        enclosing_workspace(a, dir)
+    };
+    c.test_command = Some(match &workspace_root {
+        Some(root) => Fact::new(
+            "cargo test --workspace".into(),
+            0.9,
+            Evidence::file(root, "rust.workspace-tests"),
+        ),
+        None => Fact::new(
+            "cargo test".into(),
+            0.9,
+            Evidence::file(&manifest, "rust.cargo"),
+        ),
+    });
     let rust_version = package
         .and_then(|p| p.get("rust-version"))
         .and_then(|v| v.as_str())
@@ -192,19 +206,30 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
     if bins.is_empty() && a.snap.exists(&join(dir, "src/main.rs")) && package.is_some() {
         bins.push(c.name.clone());
     }
+    // The workspace's own build tooling (the `cargo xtask` convention, or a member the
+    // workspace's `.cargo/config.toml` runs as a cargo alias) is not what the repository
+    // offers its users: another member's binary leads.
+    let tooling = workspace_root
+        .as_deref()
+        .filter(|_| !dir.is_empty())
+        .and_then(|root| cargo_alias_of(a, root.trim_end_matches("Cargo.toml"), &c.name))
+        .or_else(|| (c.name == "xtask").then(|| Evidence::file(&manifest, "rust.xtask")));
     if let Some(bin) = bins.first() {
-        c.start_command = Some(Fact::new(
-            format!("./target/release/{bin}"),
-            0.8,
-            ev(
-                if toml.contains_key("bin") {
-                    "[[bin]]"
-                } else {
-                    "name"
-                },
-                "rust.binary",
+        c.start_command = Some(match tooling {
+            Some(why) => Fact::new(format!("./target/release/{bin}"), 0.3, why),
+            None => Fact::new(
+                format!("./target/release/{bin}"),
+                0.8,
+                ev(
+                    if toml.contains_key("bin") {
+                        "[[bin]]"
+                    } else {
+                        "name"
+                    },
+                    "rust.binary",
+                ),
             ),
-        ));
+        });
     }
     if let Some(ws) = toml
         .get("workspace")
@@ -299,4 +324,65 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             Evidence::file(&manifest, "rust.no-binary"),
         ),
     });
+}
+
+/// The manifest of the workspace that the package in `dir` belongs to: the nearest folder
+/// above it whose `Cargo.toml` has a `[workspace]` table (as cargo looks for it).
+fn enclosing_workspace(a: &mut Analysis<'_>, dir: &str) -> Option<String> {
+    let mut at = dir;
+    while !at.is_empty() {
+        at = at.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let manifest = join(at, "Cargo.toml");
+        if !a.snap.exists(&manifest) {
+            continue;
+        }
+        let text = a.snap.read(&manifest).ok()?;
+        let toml: toml::Table = text.parse().ok()?;
+        if toml.contains_key("workspace") {
+            return Some(manifest);
+        }
+    }
+    None
+}
+
+/// Where the workspace in `root` makes package `name` a cargo alias (`xtask = "run
+/// --package xtask --"` in `.cargo/config.toml`): its build tooling.
+fn cargo_alias_of(a: &mut Analysis<'_>, root: &str, name: &str) -> Option<Evidence> {
+    let root = root.trim_end_matches('/');
+    for file in [".cargo/config.toml", ".cargo/config"] {
+        let path = join(root, file);
+        if !a.snap.exists(&path) {
+            continue;
+        }
+        let Ok(text) = a.snap.read(&path) else {
+            continue;
+        };
+        let Ok(toml) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let aliases = toml.get("alias").and_then(|t| t.as_table());
+        for (alias, value) in aliases.into_iter().flatten() {
+            let words: Vec<String> = match value {
+                toml::Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+                toml::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|w| w.as_str().map(str::to_string))
+                    .collect(),
+                _ => continue,
+            };
+            let runs_it = words.first().is_some_and(|w| w == "run")
+                && words.windows(2).any(|w| {
+                    (w[0] == "-p" || w[0] == "--package") && w[1] == name
+                        || w[0] == format!("--package={name}")
+                });
+            if runs_it {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with(alias.as_str()))
+                    .map_or(1, |i| i as u32 + 1);
+                return Some(Evidence::line(&path, line, "rust.cargo-alias"));
+            }
+        }
+    }
+    None
 }

@@ -825,7 +825,7 @@ fn fixture_table() {
             Some("actix-web"),
             Some("./target/release/server"),
             Some(8088),
-            Some("cargo test"),
+            Some("cargo test --workspace"),
             &[],
         ),
         (
@@ -906,6 +906,19 @@ fn details_of_the_remaining_fixtures() {
     assert_eq!(
         v(&p.component("crates/core").unwrap().kind).as_deref(),
         Some("library")
+    );
+    // A virtual workspace's build tooling (`cargo xtask`) is not what it offers.
+    let root_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/run");
+    let p = analyze(&root_dir.join("rust-workspace-cli")).unwrap();
+    assert_eq!(p.web_component.as_deref(), Some("cli"));
+    let xtask = p.component("xtask").unwrap();
+    assert_eq!(
+        xtask.start_command.as_ref().unwrap().evidence[0].rule,
+        "rust.cargo-alias"
+    );
+    assert_eq!(
+        v(&p.component("cli").unwrap().test_command).as_deref(),
+        Some("cargo test --workspace")
     );
     // The devcontainer's forwarded port beats the framework default, and the app reads PORT.
     let p = fixture("devcontainer-ports");
