@@ -16,7 +16,10 @@ mod python;
 mod rust;
 mod text;
 
-pub(crate) use go::{BIN_DIR as GO_BIN_DIR, built_binary, parse_go_mod};
+pub(crate) use go::{
+    BIN_DIR as GO_BIN_DIR, MIGRATION_DIRS as GO_MIGRATION_DIRS, built_binary, is_up_migration,
+    parse_go_mod,
+};
 pub(crate) use java::{GRADLE_OUT, MAVEN_OUT, build_root as jvm_build_root, java_major};
 pub use text::looks_secret;
 

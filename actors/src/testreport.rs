@@ -543,12 +543,9 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|_| l.contains(" test"))
         {
-            let verdict = lines[i + 1..]
-                .iter()
-                .map(|x| x.trim())
-                .find(|x| {
-                    x.starts_with("OK") || x.starts_with("FAILED") || x.starts_with("NO TESTS RAN")
-                });
+            let verdict = lines[i + 1..].iter().map(|x| x.trim()).find(|x| {
+                x.starts_with("OK") || x.starts_with("FAILED") || x.starts_with("NO TESTS RAN")
+            });
             if let Some(v) = verdict {
                 let n = |k: &str| {
                     v.split_once(&format!("{k}="))

@@ -232,6 +232,32 @@ fn a_go_module_builds_its_serving_command_answers_and_reports_each_go_test() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// A Go service whose database address is a `dsn:` in `config/local.yml` and whose
+/// schema is golang-migrate's files: the private PostgreSQL takes the file's user and
+/// database, the workspace's copy of the file is pointed at it (another environment's
+/// file left alone), the migrations are applied in order, and the page and the test that
+/// read the seeded table pass.
+#[test]
+fn a_config_files_database_is_started_pointed_at_and_migrated() {
+    let o = check("go-config-db", &[]);
+    expect_rung("go-config-db", &o, "tests_pass");
+    assert_eq!(o.report["http"]["status"], 200, "{}", o.report["http"]);
+    let db = &o.report["databases"][0];
+    let url = db["url"].as_str().expect("a database url");
+    assert!(
+        url.starts_with("postgresql://notes:notes@127.0.0.1:"),
+        "{url}"
+    );
+    assert!(url.ends_with("/notes_dev"), "{url}");
+    let state = db["state"].as_str().unwrap_or_default();
+    assert!(
+        state.contains("config/local.yml:2 pointed at it"),
+        "{state}"
+    );
+    assert!(!state.contains("prod.yml"), "{state}");
+    assert_eq!(o.report["tests"]["counts"]["passed"], 1);
+}
+
 #[test]
 fn a_go_service_listening_on_its_addr_flag_is_given_the_leased_address() {
     let o = check("go-chi", &[]);
@@ -706,7 +732,11 @@ fn a_cargo_workspaces_tests_are_every_members() {
     expect_rung("rust-workspace-cli", &o, "tests_pass");
     assert_eq!(o.report["tests"]["command"], "cargo test --workspace");
     // core's 2 unit tests, cli's integration test, xtask's unit test.
-    assert_eq!(o.report["tests"]["counts"]["passed"], 4, "{}", o.report["tests"]);
+    assert_eq!(
+        o.report["tests"]["counts"]["passed"], 4,
+        "{}",
+        o.report["tests"]
+    );
 }
 
 /// The Django project has no test: `Ran 0 tests` is no proof, so the run aims for HTTP.

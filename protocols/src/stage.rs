@@ -455,7 +455,8 @@ impl TestReport {
     /// `NO TESTS RAN`): a suite that proves nothing, neither passed nor failed.
     pub fn ran_none(&self) -> bool {
         let finished = self.step.as_ref().is_some_and(|s| {
-            s.ok || (s.code == Some(5) && matches!(self.parsed_from.as_str(), "pytest" | "unittest"))
+            s.ok || (s.code == Some(5)
+                && matches!(self.parsed_from.as_str(), "pytest" | "unittest"))
         });
         finished
             && self.counts.is_empty()

@@ -4,6 +4,8 @@
 //! database the project names, Redis), and applies the migrations. It holds the database
 //! processes of each run until the run is stopped, or until it stops itself.
 
+mod config_files;
+
 use crate::agents::stage::{
     StageFailure, lease_port, merge_env, must, on_path, release_port, run_step, shell,
 };
@@ -205,7 +207,35 @@ impl SetupState {
                 _ => {}
             }
         }
-        let template = template_values(&dir, &req.component);
+        let mut template = template_values(&dir, &req.component);
+        // The project's own configuration files may name the database instead (`dsn:` in
+        // `config/local.yml`): the instance takes their names, and they are pointed at it.
+        let configured = config_files::find(&dir);
+        let sql = wanted
+            .iter()
+            .find(|k| matches!(k.as_str(), "postgresql" | "mysql"))
+            .cloned();
+        let named_in_template = template.contains_key("DATABASE_URL")
+            || template.contains_key("POSTGRES_URL")
+            || !pg_keys(&template).is_empty();
+        if let (Some(kind), false) = (&sql, named_in_template)
+            && let Some(c) = configured
+                .iter()
+                .find(|c| c.is_for(kind, Some(kind)) && (c.user.is_some() || c.database.is_some()))
+        {
+            let user = c.user.clone().unwrap_or_else(|| "app".into());
+            let password = c.password.clone().unwrap_or_else(|| user.clone());
+            let db = c.database.clone().unwrap_or_else(|| user.clone());
+            let scheme = if kind == "mysql" {
+                "mysql"
+            } else {
+                "postgresql"
+            };
+            template.insert(
+                "DATABASE_URL".into(),
+                format!("{scheme}://{user}:{password}@localhost/{db}"),
+            );
+        }
         let mut run_values: BTreeMap<String, String> = fixed_env;
         run_values.insert("HOST".into(), req.host.clone());
         let mut started: Vec<Running> = Vec::new();
@@ -270,6 +300,21 @@ impl SetupState {
                     port: None,
                 },
             };
+            let mut db = db;
+            if let (Some(port), Some(_), Bind::Leased) = (db.port, &db.url, bind) {
+                let mine: Vec<&config_files::ConfigDb> = configured
+                    .iter()
+                    .filter(|c| c.is_for(kind, sql.as_deref()))
+                    .collect();
+                if !mine.is_empty() {
+                    match config_files::point_at(&dir, &mine, "127.0.0.1", port) {
+                        Ok(places) => {
+                            db.state = format!("{}; {} pointed at it", db.state, places.join(", "))
+                        }
+                        Err(e) => db.state = format!("{}; {e}", db.state),
+                    }
+                }
+            }
             if db.port.is_some() {
                 // Starting a database is tool time, like an install.
                 report.steps.push(StepReport {
@@ -1279,7 +1324,13 @@ pub fn expand_env(values: &mut BTreeMap<String, String>, known: &BTreeMap<String
 
 /// The SQL migrations of SQLx's `migrations/` folder, up files only, in version order.
 fn sqlx_migrations(dir: &Path) -> Vec<String> {
-    let mut files: Vec<(u64, String)> = std::fs::read_dir(dir.join("migrations"))
+    up_files(dir, "migrations")
+}
+
+/// The up migrations in `folder` (`0001_init.sql`, `20191217_init.up.sql`), in version
+/// order, relative to `dir`.
+fn up_files(dir: &Path, folder: &str) -> Vec<String> {
+    let mut files: Vec<(u64, String)> = std::fs::read_dir(dir.join(folder))
         .into_iter()
         .flatten()
         .flatten()
@@ -1292,7 +1343,7 @@ fn sqlx_migrations(dir: &Path) -> Vec<String> {
                 .parse()
                 .ok()?;
             (name.ends_with(".sql") && !name.ends_with(".down.sql"))
-                .then(|| (version, format!("migrations/{name}")))
+                .then(|| (version, format!("{folder}/{name}")))
         })
         .collect();
     files.sort();
@@ -1318,7 +1369,31 @@ fn sqlx_script(dir: &Path, env: &BTreeMap<String, String>) -> Option<String> {
 /// The script that applies SQLx's migrations to the database at `url`, SQLite or
 /// PostgreSQL; `None` without migrations or for another database.
 pub(crate) fn sqlx_apply(dir: &Path, url: &str) -> Option<String> {
-    let files = sqlx_migrations(dir);
+    apply_sql(&sqlx_migrations(dir), url)
+}
+
+/// Applies golang-migrate's up files as `migrate -path DIR -database URL up` would, when
+/// the code does not run them itself at start.
+fn golang_migrate_script(dir: &Path, env: &BTreeMap<String, String>) -> Option<String> {
+    let migrates_itself = crate::sources::texts(dir, &["go"])
+        .any(|(_, t)| t.contains("github.com/golang-migrate/migrate") && t.contains(".Up()"));
+    if migrates_itself {
+        return None;
+    }
+    let files = crate::analysis::GO_MIGRATION_DIRS
+        .iter()
+        .map(|f| up_files(dir, f))
+        .find(|files| {
+            files
+                .iter()
+                .any(|f| crate::analysis::is_up_migration(f.rsplit('/').next().unwrap_or(f)))
+        })?;
+    apply_sql(&files, env.get("DATABASE_URL")?)
+}
+
+/// The script that applies `files` in order to the database at `url`, SQLite or
+/// PostgreSQL; `None` without files or for another database.
+fn apply_sql(files: &[String], url: &str) -> Option<String> {
     if files.is_empty() {
         return None;
     }
@@ -1364,6 +1439,7 @@ fn package_script(dir: &Path, names: &[&str]) -> Option<String> {
 fn migration_script(dir: &Path, tool: &str, env: &BTreeMap<String, String>) -> Option<String> {
     match tool {
         "sqlx" => sqlx_script(dir, env),
+        "golang-migrate" => golang_migrate_script(dir, env),
         "django" => {
             let manage = ["manage.py", "src/manage.py"]
                 .into_iter()

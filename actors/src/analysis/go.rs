@@ -284,6 +284,27 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         }
     }
     c.databases = databases;
+    // golang-migrate's files (`000001_init.up.sql`), applied with its CLI in the README or
+    // the Makefile: the Setup agent applies them in order unless the code runs them itself.
+    if !c.databases.is_empty()
+        && let Some(folder) = MIGRATION_DIRS.iter().find(|d| {
+            a.snap
+                .files_in(&join(dir, d))
+                .any(|f| is_up_migration(f.rel.rsplit('/').next().unwrap_or(&f.rel)))
+        })
+    {
+        let file = a
+            .snap
+            .files_in(&join(dir, folder))
+            .find(|f| is_up_migration(f.rel.rsplit('/').next().unwrap_or(&f.rel)))
+            .map(|f| f.rel.clone())
+            .unwrap_or_default();
+        c.migrations.push(Fact::new(
+            "golang-migrate".into(),
+            0.7,
+            Evidence::file(file, "go.migrate-files"),
+        ));
+    }
     // The Database agent's pass reads no code: the drivers are in go.mod. Every other
     // pass reads it, for the build command names the main package.
     if !(want.requirements || want.detection || want.config) {
@@ -601,6 +622,24 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
             Evidence::file(&manifest, "go.no-main-package"),
         ));
     }
+}
+
+/// Folders that hold golang-migrate's files, relative to the module.
+pub(crate) const MIGRATION_DIRS: &[&str] = &[
+    "migrations",
+    "schema",
+    "db/migrations",
+    "database/migrations",
+    "sql/migrations",
+    "migrate",
+];
+
+/// A golang-migrate up file: `VERSION_TITLE.up.sql`.
+pub(crate) fn is_up_migration(name: &str) -> bool {
+    name.ends_with(".up.sql")
+        && name
+            .split_once('_')
+            .is_some_and(|(v, _)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
