@@ -100,6 +100,11 @@ const SYSTEM_LIBRARIES: &[(&str, &str)] = &[
 /// Test tools (F6).
 const TEST_TOOLS: &[&str] = &["pytest", "tox", "nox", "jest", "vitest", "mocha"];
 
+static MISSING_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(~?[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.(?:conf|toml|ya?ml|json|ini|cfg))\b").unwrap()
+});
+static GO_UNDEFINED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\.go:\d+:\d+: undefined: [A-Za-z_]").unwrap());
 static NO_MODULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"No module named ['"]?([A-Za-z0-9_.]+)['"]?"#).unwrap());
 static PY_VERSION: LazyLock<Regex> = LazyLock::new(|| {
@@ -654,6 +659,44 @@ fn special(
             },
         );
     }
+    // A configuration file the program could not find, which the README shows.
+    let lower = line.to_ascii_lowercase();
+    if [
+        "not found",
+        "no such file",
+        "does not exist",
+        "cannot find",
+        "could not find",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+        && let Some(dir) = ctx.dir.as_deref()
+        && let Some((path, from)) = MISSING_CONFIG
+            .captures_iter(line)
+            .map(|c| c[1].to_string())
+            .filter(|p| !p.contains("node_modules") && !p.contains("site-packages"))
+            .find_map(|p| readme_block(dir, &p).map(|from| (p, from)))
+    {
+        return one(FailureClass::MissingEnv, Fix::WriteConfig { path, from });
+    }
+    // Go code that names what the project generates (ego templates, stringers, mocks)
+    // before it is generated: the project's own generation command, then the build.
+    if GO_UNDEFINED.is_match(line)
+        && let Some(command) = ctx.dir.as_deref().and_then(go_generate_command)
+    {
+        return one(FailureClass::BuildStep, Fix::Generate { command });
+    }
+    // JPMS tests in a Maven reactor that cannot find a sibling's module: its module
+    // descriptor is in the packaged jar only.
+    if line.contains("java.lang.module.FindException: Module")
+        && line.contains("not found, required by")
+        && ctx
+            .dir
+            .as_deref()
+            .is_some_and(|d| d.join("pom.xml").is_file())
+    {
+        return one(FailureClass::TestTooling, Fix::TestPackaged);
+    }
     if line.contains("Missing staticfiles manifest entry") {
         return one(FailureClass::BuildStep, Fix::CollectStatic);
     }
@@ -967,6 +1010,63 @@ fn schema_value(dir: Option<&std::path::Path>, name: &str, kind: &str) -> String
         }
     }
     by_type(kind)
+}
+
+/// Where the README shows the contents of the file `path` names: the first fenced block
+/// opening within a few lines after a line that names the file (`README.md:133`).
+pub(crate) fn readme_block(dir: &std::path::Path, path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().filter(|n| n.contains('.'))?;
+    for readme in ["README.md", "readme.md", "Readme.md", "README.markdown"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(readme)) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !l.contains(name) || l.trim_start().starts_with("```") {
+                continue;
+            }
+            let Some(open) = (i + 1..(i + 6).min(lines.len()))
+                .find(|&j| lines[j].trim_start().starts_with("```"))
+            else {
+                continue;
+            };
+            if readme_fence(&lines, open).is_some_and(|b| !b.is_empty()) {
+                return Some(format!("{readme}:{}", open + 1));
+            }
+        }
+    }
+    None
+}
+
+/// The lines of the fenced block that opens on line `open` (0-based), without its fences.
+pub(crate) fn readme_fence<'a>(lines: &[&'a str], open: usize) -> Option<Vec<&'a str>> {
+    if !lines.get(open)?.trim_start().starts_with("```") {
+        return None;
+    }
+    let close = (open + 1..lines.len()).find(|&j| lines[j].trim_start().starts_with("```"))?;
+    // A shell session is not a file's contents.
+    let body: Vec<&str> = lines[open + 1..close].to_vec();
+    (!body.iter().any(|l| l.trim_start().starts_with("$ "))).then_some(body)
+}
+
+/// How a Go module generates code: `go generate ./...` where its sources carry
+/// `//go:generate` directives, else its Makefile's `generate` target.
+fn go_generate_command(dir: &std::path::Path) -> Option<String> {
+    if !dir.join("go.mod").is_file() {
+        return None;
+    }
+    if crate::sources::texts(dir, &["go"])
+        .any(|(_, t)| t.lines().any(|l| l.starts_with("//go:generate ")))
+    {
+        return Some("go generate ./...".into());
+    }
+    let makefile = ["Makefile", "makefile", "GNUmakefile"]
+        .iter()
+        .find_map(|m| std::fs::read_to_string(dir.join(m)).ok())?;
+    makefile
+        .lines()
+        .any(|l| l.starts_with("generate:"))
+        .then(|| "make generate".into())
 }
 
 #[cfg(test)]

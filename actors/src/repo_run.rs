@@ -176,7 +176,14 @@ impl Shared {
                 confinement.mounts.push((cache.clone(), place));
             }
         }
-        confinement.network = network_policy(input, output::<SetupReport>(ctx, "setup").ok());
+        let setup = output::<SetupReport>(ctx, "setup").ok();
+        // The configuration files setup wrote for places outside the workspace.
+        confinement.files = setup
+            .iter()
+            .flat_map(|s| s.files.iter())
+            .map(|(file, place)| (PathBuf::from(file), PathBuf::from(place)))
+            .collect();
+        confinement.network = network_policy(input, setup);
         Some(confinement)
     }
 }
@@ -310,6 +317,7 @@ pub fn confinement(
         hidden,
         secrets,
         mounts: Vec::new(),
+        files: Vec::new(),
         max_pids: Some(MAX_PIDS),
         max_memory_bytes: max_memory(),
         network: None,

@@ -22,7 +22,7 @@ pub enum FailureClass {
     PortInUse,
     /// F12: the database is not running or not migrated.
     Database,
-    /// F13: an environment variable or secret is missing.
+    /// F13: an environment variable, a secret or a configuration file is missing.
     MissingEnv,
     /// F14: a command waits for a person or watches forever.
     Interactive,
@@ -166,6 +166,24 @@ pub enum Fix {
     /// Run the program as the command-line tool it is: no service to start, its tests
     /// are its point.
     RunAsCli,
+    /// Write the configuration file the program could not find, from the block the
+    /// README shows for it (`~/` is a home of the run's own, given as `HOME`).
+    WriteConfig {
+        /// The file, as the program named it (`~/wtfd.conf`, `config/app.toml`).
+        path: String,
+        /// Where the README shows it: `README.md:133`, the opening fence's line.
+        from: String,
+    },
+    /// Generate the code the build needs, with the project's own generation command
+    /// (`go generate ./...`, its Makefile's `generate` target), before the build.
+    Generate {
+        /// The command.
+        command: String,
+    },
+    /// Run a Maven reactor's tests through `package`, not `test`: a module's tests need a
+    /// sibling's packaged jar (its `module-info` is added at packaging, as JPMS tests
+    /// find it), which `mvn test` never makes.
+    TestPackaged,
     /// Leave a test module out of the run (`pytest --ignore`), for a reason stated.
     IgnoreTests {
         /// The module, relative to the component.
@@ -234,6 +252,15 @@ impl std::fmt::Display for Fix {
             Fix::ServeWith { command } => write!(f, "serve with `{command}`"),
             Fix::RunAsCli => f.write_str(
                 "run it as the command-line tool it is: no service to start, its tests are its point",
+            ),
+            Fix::WriteConfig { path, from } => {
+                write!(f, "write {path} from the block {from} shows for it")
+            }
+            Fix::Generate { command } => {
+                write!(f, "generate the code the build needs with `{command}` first")
+            }
+            Fix::TestPackaged => f.write_str(
+                "run the tests through `package`: a module's tests need a sibling's packaged jar",
             ),
             Fix::IgnoreTests { path, reason } => {
                 write!(f, "leave the tests in {path} out: {reason}")

@@ -330,6 +330,10 @@ pub struct SetupReport {
     /// the host its confined commands may reach when their network is narrowed.
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// Files written for places outside the workspace (the file, the place its program
+    /// looks for it: `~/app.conf`), which confined commands see there.
+    #[serde(default)]
+    pub files: Vec<(String, String)>,
 }
 
 /// The start phase's result.

@@ -124,6 +124,12 @@ pub struct Confinement {
     /// it are inside the project and canonical at once. A link at the place is replaced by
     /// an empty folder.
     pub mounts: Vec<(PathBuf, PathBuf)>,
+    /// Files it sees read-only at another place (the file, where it is seen): a
+    /// configuration file the run wrote for a path outside the workspace (`~/app.conf`).
+    /// A place in a folder the host shows read-only gets that folder as a private tmpfs
+    /// with each of its entries bound back read-only: the folder's contents stay in
+    /// sight, and what the command writes there is its own and goes with it.
+    pub files: Vec<(PathBuf, PathBuf)>,
     /// The most processes it may have at once, when the host lets this process make a
     /// pids cgroup.
     pub max_pids: Option<u64>,
@@ -222,6 +228,34 @@ impl Confinement {
             }
         }
         let text = |p: &std::path::Path| p.display().to_string();
+        // Folders that receive a file of the run's own and are the host's read-only: a
+        // tmpfs with their entries bound back, before anything mounted inside them.
+        let mut private: Vec<PathBuf> = Vec::new();
+        for (_, place) in &self.files {
+            let Some(parent) = place.ancestors().skip(1).find(|a| a.is_dir()) else {
+                continue;
+            };
+            let inside_writable = self.writable.iter().any(|w| parent.starts_with(w));
+            if !inside_writable
+                && parent != std::path::Path::new("/")
+                && !private.iter().any(|p| p == parent)
+            {
+                private.push(parent.to_path_buf());
+            }
+        }
+        for dir in &private {
+            args.extend(["--tmpfs".into(), text(dir)]);
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if self.files.iter().any(|(_, place)| *place == path) {
+                    continue;
+                }
+                match std::fs::read_link(&path) {
+                    Ok(target) => args.extend(["--symlink".into(), text(&target), text(&path)]),
+                    Err(_) => args.extend(["--ro-bind".into(), text(&path), text(&path)]),
+                }
+            }
+        }
         for dir in self.hidden.iter().filter(|d| d.is_dir()) {
             args.extend(["--tmpfs".into(), text(dir)]);
         }
@@ -239,6 +273,11 @@ impl Confinement {
             let _ = std::fs::create_dir_all(place);
             if source.is_dir() && place.is_dir() {
                 args.extend(["--bind".into(), text(source), text(place)]);
+            }
+        }
+        for (file, place) in &self.files {
+            if file.is_file() {
+                args.extend(["--ro-bind".into(), text(file), text(place)]);
             }
         }
         for secret in &self.secrets {

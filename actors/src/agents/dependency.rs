@@ -129,6 +129,8 @@ struct Extras {
     export_lock: Option<String>,
     /// Skip the production build: the dev server serves.
     dev_server: bool,
+    /// Generation commands to run before the build.
+    generate: Vec<String>,
 }
 
 impl Extras {
@@ -144,6 +146,9 @@ impl Extras {
                 Fix::InstallProject => x.editable = true,
                 Fix::UnfrozenInstall => x.unfrozen = true,
                 Fix::DevServer => x.dev_server = true,
+                Fix::Generate { command } if !x.generate.contains(command) => {
+                    x.generate.push(command.clone());
+                }
                 Fix::UseRuntime {
                     runtime,
                     constraint,
@@ -1247,6 +1252,15 @@ async fn go(
         }
     } else if dir.join("vendor/modules.txt").is_file() {
         report.imports.push("modules vendored in vendor/".into());
+    }
+    // The code the build needs that the project generates (templates, bindings).
+    for command in &extras.generate {
+        must(
+            "generate",
+            &shell(command, &dir, &env, &req.logs, "generate").confined(req.confine.as_ref()),
+            &mut report.steps,
+        )
+        .await?;
     }
     if let Some(build) = &plan.build {
         must(

@@ -116,16 +116,18 @@ pub fn redo_from(fix: &Fix) -> &'static str {
         | Fix::UnfrozenInstall
         | Fix::ResolveAsOf { .. }
         | Fix::ExportLock { .. }
-        | Fix::DevServer => "dependencies",
+        | Fix::DevServer
+        | Fix::Generate { .. } => "dependencies",
         Fix::StartDatabase { .. }
         | Fix::RunMigrations
         | Fix::InitDatabase { .. }
         | Fix::CollectStatic
         | Fix::Prepare { .. }
         | Fix::ServiceHost { .. }
+        | Fix::WriteConfig { .. }
         | Fix::SetEnv { .. } => "setup",
         Fix::NewPort | Fix::NonInteractive | Fix::ServeWith { .. } | Fix::RunAsCli => "start",
-        Fix::IgnoreTests { .. } | Fix::CommandShim { .. } => "tests",
+        Fix::IgnoreTests { .. } | Fix::CommandShim { .. } | Fix::TestPackaged => "tests",
         // A model's command: the run's repairer sends the run back to the failed phase.
         Fix::RunCommand { .. } => "start",
     }

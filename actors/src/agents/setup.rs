@@ -183,8 +183,12 @@ impl SetupState {
         let mut collect_static = false;
         let mut prepare: Vec<String> = Vec::new();
         let mut named: Vec<(String, String)> = Vec::new();
+        let mut configs: Vec<(String, String)> = Vec::new();
         for r in &req.repairs {
             match &r.fix {
+                Fix::WriteConfig { path, from } if !configs.iter().any(|(p, _)| p == path) => {
+                    configs.push((path.clone(), from.clone()));
+                }
                 Fix::InitDatabase { command } if !init.contains(command) => {
                     init.push(command.clone());
                 }
@@ -425,6 +429,40 @@ impl SetupState {
                 .or_insert_with(|| dir.display().to_string());
         }
         expand_env(&mut report.env, &known);
+        // Configuration files the program looked for, as the README shows them.
+        for (path, from) in &configs {
+            let began = Instant::now();
+            let (ok, command) = match write_config(&dir, path, from) {
+                Ok(home) => {
+                    // Confined, the program sees the file where it looks (its parent
+                    // a private copy); else it gets a home of the run's own.
+                    match (home, &req.confine, std::env::var_os("HOME")) {
+                        (Some(home), Some(_), Some(real)) => {
+                            let rest = path.trim_start_matches("~/");
+                            report.files.push((
+                                Path::new(&home).join(rest).display().to_string(),
+                                Path::new(&real).join(rest).display().to_string(),
+                            ));
+                        }
+                        (Some(home), _, _) => {
+                            report.env.insert("HOME".into(), home);
+                        }
+                        (None, _, _) => {}
+                    }
+                    (true, format!("{path} written from {from}"))
+                }
+                Err(why) => (false, format!("{path} not written: {why}")),
+            };
+            report.steps.push(StepReport {
+                purpose: "write config".into(),
+                command,
+                code: None,
+                ok,
+                duration_ms: began.elapsed().as_millis() as u64,
+                log: None,
+                tail: Vec::new(),
+            });
+        }
         // Flask's CLI (Flask-Migrate's `flask db upgrade`) finds the app through
         // FLASK_APP, which older Flask needs: the module the start command serves.
         let flask_cli = req.plan.migrations.iter().any(|m| m == "flask-migrate")
@@ -900,6 +938,48 @@ impl SetupState {
         report.url = Some(url);
         report
     }
+}
+
+/// Writes the file `path` (as the program named it) from the README block at `from`
+/// (`README.md:133`). A path under `~/` goes into a home of the run's own inside the
+/// workspace, whose folder is returned: confined commands see the file at its place in
+/// the real home (see `Confinement::files`), others get that folder as `HOME`. A relative
+/// path lands in the component; an absolute one, or one that leaves the workspace, is
+/// refused. A file that exists is left as it is.
+fn write_config(dir: &Path, path: &str, from: &str) -> Result<Option<String>, String> {
+    let (readme, line) = from
+        .rsplit_once(':')
+        .and_then(|(f, l)| Some((f, l.parse::<usize>().ok()?)))
+        .ok_or_else(|| format!("no README block at {from}"))?;
+    let text = std::fs::read_to_string(dir.join(readme)).map_err(|e| format!("{readme}: {e}"))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let body = crate::repair::readme_fence(&lines, line.saturating_sub(1))
+        .ok_or_else(|| format!("no fenced block at {from}"))?;
+    let (target, home) = match path.strip_prefix("~/") {
+        Some(rest) => {
+            let home = dir.join(".reporunner/home");
+            (home.join(rest), Some(home.display().to_string()))
+        }
+        None if path.starts_with('/') => {
+            return Err("an absolute path outside the workspace".into());
+        }
+        None => (dir.join(path), None),
+    };
+    if Path::new(path)
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err("a path that leaves the workspace".into());
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    if !target.exists() {
+        let mut content = body.join("\n");
+        content.push('\n');
+        std::fs::write(&target, content).map_err(|e| format!("{}: {e}", target.display()))?;
+    }
+    Ok(home)
 }
 
 /// The socket address of an instance listening on `addr` (an IPv4 loopback address) at
@@ -1571,6 +1651,32 @@ mod tests {
     }
 
     /// SQLx's migrations applied with the real `sqlite3`, in version order, once.
+    #[test]
+    fn a_config_file_from_the_readme_goes_into_the_runs_own_home() {
+        let dir = std::env::temp_dir().join(format!("rr-write-config-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("README.md"),
+            "Set up `~/app.conf`:\n\n```toml\n[http]\naddr = \":3000\"\n```\n",
+        )
+        .unwrap();
+        let home = write_config(&dir, "~/app.conf", "README.md:3").unwrap();
+        let home = PathBuf::from(home.expect("a home of the run's own"));
+        assert_eq!(home, dir.join(".reporunner/home"));
+        assert_eq!(
+            std::fs::read_to_string(home.join("app.conf")).unwrap(),
+            "[http]\naddr = \":3000\"\n"
+        );
+        // Relative paths land in the component; nothing leaves the workspace.
+        assert_eq!(write_config(&dir, "conf/app.conf", "README.md:3"), Ok(None));
+        assert!(dir.join("conf/app.conf").is_file());
+        assert!(write_config(&dir, "/etc/app.conf", "README.md:3").is_err());
+        assert!(write_config(&dir, "../app.conf", "README.md:3").is_err());
+        assert!(write_config(&dir, "app.conf", "README.md:1").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn sqlx_migrations_are_applied_to_a_sqlite_file_in_version_order() {
         let dir = std::env::temp_dir().join(format!("rr-sqlx-{}", std::process::id()));

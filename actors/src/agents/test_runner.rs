@@ -171,6 +171,30 @@ fn with_report_flags(command: &str, dir: &std::path::Path, junit: &str) -> (Stri
     (command.to_string(), false)
 }
 
+/// A Maven command with its `test` goal replaced by `goal`; any other command as it is.
+fn maven_goal(command: &str, goal: &str) -> String {
+    let maven = command
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.ends_with("mvn") || w.ends_with("mvnw"));
+    if !maven {
+        return command.to_string();
+    }
+    let mut done = false;
+    command
+        .split(' ')
+        .map(|w| {
+            if w == "test" && !done {
+                done = true;
+                goal
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Writes the programs the Fixer's [`Fix::CommandShim`]s call for, each named exactly as a
 /// tool spawned a command with its arguments (`tsx --test`) and running that command with
 /// the arguments it is given, in the run's folder, and puts them first on the PATH.
@@ -233,6 +257,10 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
                 command.push_str(&format!(" --ignore='{}'", path.replace('\'', "")));
             }
         }
+    }
+    // A reactor whose tests need its modules' packaged jars: `package` runs them too.
+    if req.repairs.iter().any(|r| r.fix == Fix::TestPackaged) {
+        command = maven_goal(&command, "package");
     }
     let (script, wants_junit) = with_report_flags(&command, &dir, &junit.display().to_string());
     // A Maven or Gradle build writes its own JUnit XML, per test class, where it builds:
@@ -412,6 +440,16 @@ pub fn kind() -> AgentKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_maven_test_goal_becomes_package_and_nothing_else_changes() {
+        assert_eq!(maven_goal("mvn -B test", "package"), "mvn -B package");
+        assert_eq!(
+            maven_goal("./mvnw -B test -Dtest=FooTest", "package"),
+            "./mvnw -B package -Dtest=FooTest"
+        );
+        assert_eq!(maven_goal("npm test", "package"), "npm test");
+    }
 
     #[test]
     fn runners_are_asked_for_junit_where_they_can_write_it() {

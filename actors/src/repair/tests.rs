@@ -661,3 +661,99 @@ fn a_public_host_the_output_could_not_resolve_is_named() {
         assert_eq!(unreachable_public_host(&[line.to_string()]), None, "{line}");
     }
 }
+
+#[test]
+fn jpms_tests_missing_a_sibling_module_run_through_package() {
+    let dir = std::env::temp_dir().join(format!("rr-jpms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pom.xml"), "<project/>").unwrap();
+    let line = "[ERROR] java.lang.module.FindException: Module com.google.gson not found, required by com.google.gson.jpms_test";
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with(line, &ctx);
+    assert_eq!(
+        (d.class, d.fix),
+        (FailureClass::TestTooling, Fix::TestPackaged)
+    );
+    // Outside a Maven build it is not this failure.
+    assert!(diagnose([line], &DiagnoseContext::default()).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn go_code_naming_what_is_generated_runs_the_generation_first() {
+    let dir = std::env::temp_dir().join(format!("rr-go-generate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("go.mod"), "module example.com/x\n").unwrap();
+    std::fs::write(
+        dir.join("Makefile"),
+        "default: generate\n\ngenerate: html/*.ego\n\t@go run github.com/benbjohnson/ego/cmd/ego ./html\n",
+    )
+    .unwrap();
+    let line = "http/dial.go:50:12: undefined: html.DialIndexTemplate";
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with(line, &ctx);
+    assert_eq!(
+        (d.class, d.fix),
+        (
+            FailureClass::BuildStep,
+            Fix::Generate {
+                command: "make generate".into()
+            }
+        )
+    );
+    // `//go:generate` directives are the module's own way.
+    std::fs::write(
+        dir.join("kind.go"),
+        "package x\n\n//go:generate stringer -type=Kind\ntype Kind int\n",
+    )
+    .unwrap();
+    assert_eq!(
+        one_with(line, &ctx).fix,
+        Fix::Generate {
+            command: "go generate ./...".into()
+        }
+    );
+    // Without a way to generate it, an undefined name is the code's own error.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("go.mod"), "module example.com/x\n").unwrap();
+    assert!(diagnose([line], &ctx).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_config_file_the_program_cannot_find_is_written_from_the_readme() {
+    let dir = std::env::temp_dir().join(format!("rr-readme-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "# wtf\n\nInstall it:\n\n```sh\n$ go install ./cmd/...\n```\n\nNext, set up a configuration file in `~/wtfd.conf`:\n\n```toml\n[http]\naddr = \":3000\"\n```\n",
+    )
+    .unwrap();
+    let ctx = DiagnoseContext {
+        dir: Some(dir.clone()),
+        ..DiagnoseContext::default()
+    };
+    let d = one_with("config file not found: ~/wtfd.conf", &ctx);
+    assert_eq!(d.class, FailureClass::MissingEnv);
+    assert_eq!(
+        d.fix,
+        Fix::WriteConfig {
+            path: "~/wtfd.conf".into(),
+            from: "README.md:11".into()
+        }
+    );
+    // A file the README does not show is no such fix.
+    assert!(
+        diagnose(["open settings.yaml: no such file or directory"], &ctx)
+            .iter()
+            .all(|d| !matches!(d.fix, Fix::WriteConfig { .. }))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

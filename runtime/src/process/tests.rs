@@ -472,3 +472,34 @@ async fn a_memory_hog_is_stopped_at_its_memory_limit() {
     // It got going before the limit stopped it.
     assert!(out.head.iter().any(|l| l.starts_with("MiB")), "{out:?}");
 }
+
+#[tokio::test]
+async fn a_file_of_the_runs_own_is_seen_in_a_read_only_folder_without_writing_on_the_host() {
+    if !sandboxed() {
+        return;
+    }
+    let root = scratch("files");
+    let (work, home, src) = (root.join("work"), root.join("home"), root.join("src"));
+    for d in [&work, &home, &src] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(home.join("existing.txt"), "kept\n").unwrap();
+    std::fs::write(src.join("app.conf"), "[http]\n").unwrap();
+    let script = format!(
+        "cat '{h}/app.conf'; cat '{h}/existing.txt'; (touch '{h}/new' 2>/dev/null && echo wrote-privately || echo refused)",
+        h = home.display()
+    );
+    let mut spec = CommandSpec::new("/bin/sh", &["-c", &script], &work);
+    spec.confine = Some(Confinement {
+        writable: vec![work.clone()],
+        files: vec![(src.join("app.conf"), home.join("app.conf"))],
+        ..Confinement::default()
+    });
+    let out = run(&spec).await.unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(out.head, ["[http]", "kept", "wrote-privately"], "{out:?}");
+    // Nothing was written on the host's side: the folder is a tmpfs of its own.
+    assert!(!home.join("app.conf").exists());
+    assert!(!home.join("new").exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
