@@ -258,6 +258,32 @@ fn a_config_files_database_is_started_pointed_at_and_migrated() {
     assert_eq!(o.report["tests"]["counts"]["passed"], 1);
 }
 
+/// Go code that names a generated constant builds once the Makefile's `generate`
+/// target ran; the program then wants `~/.greeter.conf`, which only the README shows: it
+/// is written from that block and seen at its place (the user's home untouched), and the
+/// page answers.
+#[test]
+fn generated_code_and_a_config_file_from_the_readme_are_made_for_the_run() {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let o = check("go-generated", &[]);
+    expect_rung("go-generated", &o, "tests_pass");
+    let generate = fix_of(&o, "build_step");
+    assert_eq!(generate["fix"]["action"], "generate", "{generate}");
+    assert_eq!(generate["fix"]["command"], "make generate");
+    let config = fix_of(&o, "missing_env");
+    assert_eq!(config["fix"]["action"], "write_config", "{config}");
+    assert_eq!(config["fix"]["path"], "~/.greeter.conf");
+    assert_eq!(config["fix"]["from"], "README.md:12");
+    // Without the file it exits at start: its page answering is the file read.
+    assert_eq!(o.report["http"]["status"], 200, "{}", o.report["http"]);
+    if let Some(home) = home {
+        assert!(
+            !home.join(".greeter.conf").exists(),
+            "the user's home was written"
+        );
+    }
+}
+
 #[test]
 fn a_go_service_listening_on_its_addr_flag_is_given_the_leased_address() {
     let o = check("go-chi", &[]);
