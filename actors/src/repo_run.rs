@@ -1796,7 +1796,7 @@ pub fn report(record: &RunRecord) -> RunReport {
             .collect::<Vec<_>>()
             .join(", ");
         let code = t.step.as_ref().and_then(|s| s.code);
-        Some(if t.counts.get("failed").copied().unwrap_or(0) == 0 {
+        let why = if t.counts.get("failed").copied().unwrap_or(0) == 0 {
             // No test failed, yet the command did: a module that could not run its tests.
             format!(
                 "the test command failed{} with no failing test reported ({}): see the last lines of its log",
@@ -1810,6 +1810,14 @@ pub fn report(record: &RunRecord) -> RunReport {
             )
         } else {
             format!("the tests failed: {counts}")
+        };
+        // What this host lacks that they needed (a browser, Docker) is part of why.
+        Some(match t.missing_programs.as_slice() {
+            [] => why,
+            names => format!(
+                "{why}; they tried to run {}, not installed here",
+                names.join(", ")
+            ),
         })
     } else {
         record

@@ -655,6 +655,38 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
     Some(found)
 }
 
+static MISSING_PROGRAM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r#"exec: "([^"\s]+)": executable file not found"#,
+        r#"|spawn ([^\s'"]+) ENOENT"#,
+        r#"|Cannot run program "([^"\s]+)""#,
+        r#"|(?:^|\s|/)([A-Za-z0-9_.+-]+): (?:command )?not found$"#,
+        r#"|FileNotFoundError: \[Errno 2\] No such file or directory: '([^'\s/]+)'"#,
+    ))
+    .unwrap()
+});
+
+/// The programs `output` says could not be run because they are not installed (Go's
+/// `exec: "google-chrome": executable file not found`, Node's `spawn X ENOENT`, Java's
+/// `Cannot run program "X"`, the shell's `X: not found`, Python's `FileNotFoundError`),
+/// each once, at most five.
+pub fn missing_programs(output: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let line = strip_ansi(line);
+        for c in MISSING_PROGRAM.captures_iter(line.trim_end()) {
+            let Some(name) = (1..c.len()).find_map(|g| c.get(g)).map(|m| m.as_str()) else {
+                continue;
+            };
+            let name = name.rsplit('/').next().unwrap_or(name).to_string();
+            if !name.is_empty() && !out.contains(&name) && out.len() < 5 {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 /// A line without its terminal colour codes.
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
@@ -905,6 +937,28 @@ FAILED (failures=1, skipped=1)\n";
         let pytest = "collected 0 items\n\n============================ no tests ran in 0.01s =============================\n";
         let c = parse_counts(pytest).unwrap();
         assert_eq!((c.runner, c.counts.len()), ("pytest", 0));
+    }
+
+    #[test]
+    fn programs_the_tests_could_not_run_are_named() {
+        let out = "    auth_test.go:31: exec: \"google-chrome\": executable file not found in $PATH\n\
+            Error: spawn chromium ENOENT\n\
+            java.io.IOException: Cannot run program \"docker\": error=2, No such file or directory\n\
+            sh: 1: wkhtmltopdf: not found\n\
+            /bin/sh: ffmpeg: command not found\n\
+            FileNotFoundError: [Errno 2] No such file or directory: 'convert'\n\
+            exec: \"google-chrome\": executable file not found in $PATH\n";
+        assert_eq!(
+            missing_programs(out),
+            [
+                "google-chrome",
+                "chromium",
+                "docker",
+                "wkhtmltopdf",
+                "ffmpeg"
+            ]
+        );
+        assert!(missing_programs("test result: ok. 3 passed\nmodule not found\n").is_empty());
     }
 
     #[test]

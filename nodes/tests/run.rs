@@ -554,7 +554,7 @@ fn a_failing_suite_is_reported_failing_with_each_test() {
     let tests = &o.report["tests"];
     assert_eq!(tests["passed"], false);
     assert_eq!(tests["parsed_from"], "junit");
-    assert_eq!(tests["counts"]["failed"], 1);
+    assert_eq!(tests["counts"]["failed"], 2);
     assert_eq!(tests["counts"]["passed"], 1);
     assert!(
         tests["tests"]
@@ -562,6 +562,13 @@ fn a_failing_suite_is_reported_failing_with_each_test() {
             .unwrap()
             .iter()
             .any(|t| t["status"] == "failed" && t["name"].as_str().unwrap().contains("test_sub"))
+    );
+    // The program a test could not run is named as this host's lack.
+    assert_eq!(tests["missing_programs"][0], "reporunner-absent-renderer", "{tests}");
+    let why = o.report["stopped_because"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("they tried to run reporunner-absent-renderer, not installed here"),
+        "{why}"
     );
 }
 

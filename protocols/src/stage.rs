@@ -451,6 +451,10 @@ pub struct TestReport {
     pub tests: Vec<TestResult>,
     /// The command run.
     pub step: Option<StepReport>,
+    /// Programs the tests tried to run that are not installed here (a browser for
+    /// end-to-end tests, a CLI), as their output names them: why tests fail on this host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_programs: Vec<String>,
 }
 
 impl TestReport {

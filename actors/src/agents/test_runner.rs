@@ -376,13 +376,19 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
         None if summary.cases.is_empty() => "exit code",
         None => parsed_from,
     };
+    let passed = step.ok && failing == 0;
     let report = TestReport {
         command: Some(command),
-        passed: step.ok && failing == 0,
+        passed,
         parsed_from: parsed_from.into(),
         counts,
         tests,
         step: Some(step.clone()),
+        missing_programs: if passed {
+            Vec::new()
+        } else {
+            testreport::missing_programs(&text)
+        },
     };
     // A suite that could not run, or not all of it, for a reason the Fixer knows (its
     // tool, a plugin's fixture or a module missing, static files not collected, a
