@@ -564,7 +564,10 @@ fn a_failing_suite_is_reported_failing_with_each_test() {
             .any(|t| t["status"] == "failed" && t["name"].as_str().unwrap().contains("test_sub"))
     );
     // The program a test could not run is named as this host's lack.
-    assert_eq!(tests["missing_programs"][0], "reporunner-absent-renderer", "{tests}");
+    assert_eq!(
+        tests["missing_programs"][0], "reporunner-absent-renderer",
+        "{tests}"
+    );
     let why = o.report["stopped_because"].as_str().unwrap_or_default();
     assert!(
         why.contains("they tried to run reporunner-absent-renderer, not installed here"),

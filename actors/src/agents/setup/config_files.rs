@@ -23,6 +23,11 @@ const ELSEWHERE: &[&str] = &[
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b(postgres(?:ql)?|mysql|mariadb|redis)://[^\s"'<>`]+"#).unwrap()
 });
+static GO_MYSQL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"([A-Za-z0-9_.-]+)(?::([^@\s"'`]*))?@tcp\(([^)\s]*)\)/([A-Za-z0-9_-]+)"#).unwrap()
+});
+static KV_PAIR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\b(host|port|user|password|dbname)=([^\s"'`]+)"#).unwrap());
 static KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^(\s*)"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*([:=])\s*(.*?)\s*,?\s*$"#).unwrap()
 });
@@ -47,6 +52,10 @@ pub(crate) struct ConfigDb {
 enum Place {
     /// A URL on line `line` (0-based).
     Url { line: usize, url: String },
+    /// Go's MySQL DSN (`user:pass@tcp(localhost:3306)/app`) on line `line`: its address.
+    GoMysql { line: usize, addr: String },
+    /// libpq's key-value DSN (`host=localhost port=5432 dbname=app`) on line `line`.
+    KeyValue { line: usize },
     /// A block of keys: the host's and the port's lines, where each is.
     Split {
         host: Option<usize>,
@@ -204,6 +213,34 @@ fn read(file: &str, text: &str) -> Vec<ConfigDb> {
                     place: Place::Url { line: i, url },
                 });
             }
+        } else if let Some(c) = GO_MYSQL.captures(l) {
+            out.push(ConfigDb {
+                file: file.to_string(),
+                kind: Some("mysql"),
+                user: Some(c[1].to_string()),
+                password: c.get(2).map(|p| p.as_str().to_string()),
+                database: Some(c[4].to_string()),
+                place: Place::GoMysql {
+                    line: i,
+                    addr: c[3].to_string(),
+                },
+            });
+        } else {
+            let pairs: Vec<(String, String)> = KV_PAIR
+                .captures_iter(l)
+                .map(|c| (c[1].to_string(), c[2].to_string()))
+                .collect();
+            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            if get("host").is_some() && get("dbname").is_some() {
+                out.push(ConfigDb {
+                    file: file.to_string(),
+                    kind: Some("postgresql"),
+                    user: get("user"),
+                    password: get("password"),
+                    database: get("dbname"),
+                    place: Place::KeyValue { line: i },
+                });
+            }
         }
     }
     // Blocks: a header (`db:`, `[database]`, `"db": {`) and the keys under it.
@@ -281,11 +318,16 @@ fn read(file: &str, text: &str) -> Vec<ConfigDb> {
         }
         i = j.max(i + 1);
     }
-    out.retain(|d| {
-        d.database
-            .as_deref()
-            .is_none_or(|n| !n.is_empty() && !n.contains('$'))
-    });
+    // A value the program fills in from its environment (`${DB_NAME}`) names nothing.
+    for d in &mut out {
+        for v in [&mut d.user, &mut d.password, &mut d.database] {
+            if v.as_deref()
+                .is_some_and(|x| x.is_empty() || x.contains('$'))
+            {
+                *v = None;
+            }
+        }
+    }
     out
 }
 
@@ -363,7 +405,7 @@ pub(crate) fn point_at(
             let shift = |l: usize| l + inserted.iter().filter(|&&at| at <= l).count();
             let anchor_at = match &d.place {
                 Place::Split { anchor, .. } => shift(*anchor),
-                Place::Url { .. } => 0,
+                _ => 0,
             };
             match &d.place {
                 Place::Url { line, url } => {
@@ -376,6 +418,35 @@ pub(crate) fn point_at(
                     );
                     let at = shift(*line);
                     lines[at] = lines[at].replacen(url.as_str(), &new, 1);
+                    done.push(format!("{file}:{}", at + 1));
+                }
+                Place::GoMysql { line, addr } => {
+                    let at = shift(*line);
+                    lines[at] = lines[at].replacen(
+                        &format!("@tcp({addr})"),
+                        &format!("@tcp({host}:{port})"),
+                        1,
+                    );
+                    done.push(format!("{file}:{}", at + 1));
+                }
+                Place::KeyValue { line } => {
+                    let at = shift(*line);
+                    let old = lines[at].clone();
+                    let mut new = KV_PAIR
+                        .replace_all(&old, |c: &regex::Captures<'_>| match &c[1] {
+                            "host" => format!("host={host}"),
+                            "port" => format!("port={port}"),
+                            _ => c[0].to_string(),
+                        })
+                        .into_owned();
+                    if !old.contains("port=") {
+                        new = new.replacen(
+                            &format!("host={host}"),
+                            &format!("host={host} port={port}"),
+                            1,
+                        );
+                    }
+                    lines[at] = new;
                     done.push(format!("{file}:{}", at + 1));
                 }
                 Place::Split {
@@ -528,6 +599,47 @@ mod tests {
             std::fs::read_to_string(d.0.join("config.toml")).unwrap(),
             "[server]\nport = 8080\n\n[database]\nhost = \"127.0.0.1\"\nport = 40002\nuser = \"app\"\nname = \"shop\"\n"
         );
+    }
+
+    #[test]
+    fn go_mysql_and_libpq_key_value_dsns_are_read_and_pointed() {
+        let d = tmp(&[(
+            "config/config.yaml",
+            "mysql:\n  dsn: \"root:secret@tcp(localhost:3306)/shop?parseTime=true\"\npg: \"host=localhost user=app password=pw dbname=orders sslmode=disable\"\n",
+        )]);
+        let found = find(&d.0);
+        let mysql = found.iter().find(|d| d.kind == Some("mysql")).unwrap();
+        assert_eq!(
+            (
+                mysql.user.as_deref(),
+                mysql.password.as_deref(),
+                mysql.database.as_deref()
+            ),
+            (Some("root"), Some("secret"), Some("shop"))
+        );
+        let pg = found.iter().find(|d| d.kind == Some("postgresql")).unwrap();
+        assert_eq!(
+            (pg.user.as_deref(), pg.database.as_deref()),
+            (Some("app"), Some("orders"))
+        );
+        point_at(&d.0, &[mysql], "127.0.0.1", 40003).unwrap();
+        point_at(&d.0, &[pg], "127.0.0.1", 40004).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.0.join("config/config.yaml")).unwrap(),
+            "mysql:\n  dsn: \"root:secret@tcp(127.0.0.1:40003)/shop?parseTime=true\"\npg: \"host=127.0.0.1 port=40004 user=app password=pw dbname=orders sslmode=disable\"\n"
+        );
+    }
+
+    #[test]
+    fn a_name_filled_in_from_the_environment_names_nothing() {
+        let d = tmp(&[(
+            "configs/app.yml",
+            "db:\n  host: ${DB_HOST}\n  port: 5432\n  dbname: ${DB_NAME}\n  user: app\n",
+        )]);
+        let found = find(&d.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].database, None);
+        assert_eq!(found[0].user.as_deref(), Some("app"));
     }
 
     #[test]
