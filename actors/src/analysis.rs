@@ -439,6 +439,15 @@ pub(crate) fn default_port_fact(
     })
 }
 
+/// The prefix of the paths of the files in `dir`: empty for the root.
+pub(crate) fn prefix_of(dir: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        String::new()
+    } else {
+        format!("{}/", dir.trim_end_matches('/'))
+    }
+}
+
 /// Joins a component folder and a file name into a path relative to the root.
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() || dir == "." {

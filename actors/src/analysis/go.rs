@@ -3,7 +3,7 @@
 //! (`PORT`, a flag, a literal), environment variables, databases and tests.
 
 use super::text::line_at;
-use super::{Analysis, Concerns, choose, join};
+use super::{Analysis, Concerns, choose, join, prefix_of};
 use regex::Regex;
 use reporunner_protocols::profile::{Component, Dependency, Evidence, Fact};
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,15 +143,6 @@ pub(crate) fn parse_go_mod(text: &str) -> GoMod {
         }
     }
     m
-}
-
-/// The prefix of the paths of the files in `dir`: empty for the root.
-fn prefix_of(dir: &str) -> String {
-    if dir.is_empty() || dir == "." {
-        String::new()
-    } else {
-        format!("{}/", dir.trim_end_matches('/'))
-    }
 }
 
 /// The packages `start` reaches through the module's own imports, itself included.

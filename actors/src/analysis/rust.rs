@@ -338,8 +338,20 @@ fn enclosing_workspace(a: &mut Analysis<'_>, dir: &str) -> Option<String> {
         }
         let text = a.snap.read(&manifest).ok()?;
         let toml: toml::Table = text.parse().ok()?;
-        if toml.contains_key("workspace") {
-            return Some(manifest);
+        if let Some(ws) = toml.get("workspace") {
+            // A folder the workspace excludes is a package of its own.
+            let rel = dir.strip_prefix(&super::prefix_of(at)).unwrap_or(dir);
+            let excluded = ws
+                .get("exclude")
+                .and_then(|e| e.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.as_str())
+                .any(|e| {
+                    let e = e.trim_end_matches('/');
+                    rel == e || rel.starts_with(&format!("{e}/"))
+                });
+            return (!excluded).then_some(manifest);
         }
     }
     None

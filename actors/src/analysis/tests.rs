@@ -1008,3 +1008,39 @@ fn compose_ports_and_django_asgi() {
                 .any(|f| f.value == "uvicorn mysite.asgi:application --host $HOST --port $PORT")
     }));
 }
+
+#[test]
+fn a_package_the_workspace_excludes_runs_its_own_tests() {
+    let root = std::env::temp_dir().join(format!("rr-ws-exclude-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (f, t) in [
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\"]\nexclude = [\"tools/gen\"]\n",
+        ),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+        ),
+        ("app/src/main.rs", "fn main() {}\n"),
+        (
+            "tools/gen/Cargo.toml",
+            "[package]\nname = \"gen\"\nversion = \"0.1.0\"\n",
+        ),
+        ("tools/gen/src/main.rs", "fn main() {}\n"),
+    ] {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    let p = analyze(&root).unwrap();
+    assert_eq!(
+        v(&p.component("app").unwrap().test_command).as_deref(),
+        Some("cargo test --workspace")
+    );
+    assert_eq!(
+        v(&p.component("tools/gen").unwrap().test_command).as_deref(),
+        Some("cargo test")
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
