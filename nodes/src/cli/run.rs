@@ -484,6 +484,13 @@ pub(crate) fn render(r: &RunReport) -> String {
         for test in t.tests.iter().filter(|t| t.status == "failed") {
             let _ = writeln!(out, "  failed: {}", test.name);
         }
+        if !t.missing_programs.is_empty() {
+            let _ = writeln!(
+                out,
+                "  they tried to run, not installed here: {}",
+                t.missing_programs.join(", ")
+            );
+        }
     }
     if let Some(o) = &r.service_output {
         let _ = writeln!(out, "service output (last lines):");
