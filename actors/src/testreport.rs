@@ -668,12 +668,20 @@ static MISSING_PROGRAM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
 
 /// The programs `output` says could not be run because they are not installed (Go's
 /// `exec: "google-chrome": executable file not found`, Node's `spawn X ENOENT`, Java's
-/// `Cannot run program "X"`, the shell's `X: not found`, Python's `FileNotFoundError`),
-/// each once, at most five.
+/// `Cannot run program "X"`, the shell's `X: not found`, Python's `FileNotFoundError`,
+/// Testcontainers' `Could not find a valid Docker environment`), each once, at most five.
 pub fn missing_programs(output: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in output.lines() {
         let line = strip_ansi(line);
+        // Testcontainers and Docker clients name the daemon, not a program.
+        if (line.contains("Could not find a valid Docker environment")
+            || line.contains("Cannot connect to the Docker daemon"))
+            && !out.iter().any(|p| p == "docker")
+            && out.len() < 5
+        {
+            out.push("docker".into());
+        }
         for c in MISSING_PROGRAM.captures_iter(line.trim_end()) {
             let Some(name) = (1..c.len()).find_map(|g| c.get(g)).map(|m| m.as_str()) else {
                 continue;
@@ -959,6 +967,8 @@ FAILED (failures=1, skipped=1)\n";
             ]
         );
         assert!(missing_programs("test result: ok. 3 passed\nmodule not found\n").is_empty());
+        let testcontainers = "java.lang.IllegalStateException: Could not find a valid Docker environment. Please see logs and check configuration\n";
+        assert_eq!(missing_programs(testcontainers), ["docker"]);
     }
 
     #[test]
