@@ -300,7 +300,19 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
         starts,
         "the start script, then other run scripts, then main, then an index file",
     );
-    if script("test").is_some_and(|t| !t.contains(NO_TEST)) {
+    let lints = script("test").and_then(|t| lint_only(&t, &scripts, 0));
+    if let Some(tools) = &lints {
+        // A `test` script that only lints or type-checks runs no test: passing it proves
+        // nothing about the code's behaviour.
+        a.warn(
+            &join(dir, "package.json"),
+            format!(
+                "the test script only lints or type-checks ({}): no tests to run",
+                tools.join(", ")
+            ),
+        );
+    }
+    if lints.is_none() && script("test").is_some_and(|t| !t.contains(NO_TEST)) {
         c.test_command = Some(Fact::new(
             if pm == "npm" {
                 "npm test".into()
@@ -519,4 +531,68 @@ fn static_site(a: &mut Analysis<'_>, dir: &str, c: &mut Component) {
         0.9,
         Evidence::file(&index, "static.index-html"),
     ));
+}
+
+/// Programs that check code without running it: linters, formatters, type checkers.
+const CHECKERS: &[&str] = &[
+    "eslint",
+    "standard",
+    "semistandard",
+    "xo",
+    "prettier",
+    "tsc",
+    "vue-tsc",
+    "biome",
+    "stylelint",
+    "tslint",
+    "jshint",
+    "jscs",
+    "markdownlint",
+    "publint",
+    "attw",
+];
+
+/// The checkers a script runs when that is all it runs (`eslint . && tsc --noEmit`,
+/// `npm run lint` whose script is `standard`); `None` when any command does more.
+fn lint_only(
+    script: &str,
+    scripts: &serde_json::Map<String, Value>,
+    depth: u8,
+) -> Option<Vec<String>> {
+    let mut tools: Vec<String> = Vec::new();
+    for command in script.split(['&', ';', '|']) {
+        let mut words = command
+            .split_whitespace()
+            .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+            .peekable();
+        let Some(mut program) = words.next() else {
+            continue;
+        };
+        if program == "npx" || program == "exec" {
+            program = words.find(|w| !w.starts_with('-'))?;
+        }
+        let program = program.rsplit('/').next().unwrap_or(program);
+        // Another script of the package: what it runs.
+        if matches!(program, "npm" | "yarn" | "pnpm" | "bun") {
+            let rest: Vec<&str> = words.filter(|w| !w.starts_with('-')).collect();
+            let name = match rest.as_slice() {
+                ["run" | "run-script", name, ..] => *name,
+                [name, ..] if program != "npm" => *name,
+                _ => return None,
+            };
+            let inner = scripts.get(name).and_then(Value::as_str)?;
+            if depth >= 3 {
+                return None;
+            }
+            tools.extend(lint_only(inner, scripts, depth + 1)?);
+            continue;
+        }
+        if !CHECKERS.contains(&program) {
+            return None;
+        }
+        if !tools.iter().any(|t| t == program) {
+            tools.push(program.to_string());
+        }
+    }
+    (!tools.is_empty()).then_some(tools)
 }

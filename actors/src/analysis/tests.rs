@@ -1044,3 +1044,42 @@ fn a_package_the_workspace_excludes_runs_its_own_tests() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_test_script_that_only_lints_is_no_test_command() {
+    let root = std::env::temp_dir().join(format!("rr-lint-only-{}", std::process::id()));
+    for (name, scripts, tests) in [
+        (
+            "lints",
+            r#"{"test": "npm run lint && tsc --noEmit", "lint": "eslint . --ext .js"}"#,
+            None,
+        ),
+        (
+            "tests-too",
+            r#"{"test": "npm run lint && jest", "lint": "standard"}"#,
+            Some("npm test"),
+        ),
+        ("plain", r#"{"test": "mocha"}"#, Some("npm test")),
+    ] {
+        let dir = root.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("package.json"),
+            format!(r#"{{"name": "{name}", "version": "1.0.0", "scripts": {scripts}}}"#),
+        )
+        .unwrap();
+        let p = analyze(&dir).unwrap();
+        assert_eq!(v(&root(&p).test_command).as_deref(), tests, "{name}");
+        if tests.is_none() {
+            assert!(
+                p.warnings.iter().any(|w| w
+                    .message
+                    .contains("only lints or type-checks (eslint, tsc)")),
+                "{:?}",
+                p.warnings
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
