@@ -1047,7 +1047,7 @@ fn a_package_the_workspace_excludes_runs_its_own_tests() {
 
 #[test]
 fn a_test_script_that_only_lints_is_no_test_command() {
-    let root = std::env::temp_dir().join(format!("rr-lint-only-{}", std::process::id()));
+    let base = std::env::temp_dir().join(format!("rr-lint-only-{}", std::process::id()));
     for (name, scripts, tests) in [
         (
             "lints",
@@ -1061,7 +1061,7 @@ fn a_test_script_that_only_lints_is_no_test_command() {
         ),
         ("plain", r#"{"test": "mocha"}"#, Some("npm test")),
     ] {
-        let dir = root.join(name);
+        let dir = base.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -1081,5 +1081,5 @@ fn a_test_script_that_only_lints_is_no_test_command() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&base);
 }
