@@ -1156,3 +1156,17 @@ fn a_command_spawned_with_its_arguments_as_one_name_gets_a_shim() {
         o.report["tests"]
     );
 }
+
+/// The same for a service: its launcher spawns `node server.js` as one program name; the
+/// shim is put on the service's PATH and the run starts it again.
+#[test]
+fn a_service_spawned_with_its_arguments_as_one_name_gets_a_shim_at_the_start() {
+    let o = check("spawned-server", &[]);
+    expect_rung("spawned-server", &o, "http_answers");
+    let shim = fix_of(&o, "test_tooling");
+    assert_eq!(shim["fix"]["action"], "command_shim", "{shim}");
+    assert_eq!(shim["fix"]["command"], "node server.js");
+    assert_eq!(shim["redo_from"], "start", "{shim}");
+    assert_eq!(shim["outcome"], "helped");
+    assert_eq!(o.report["http"]["status"], 200);
+}

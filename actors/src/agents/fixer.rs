@@ -231,10 +231,15 @@ pub fn decide(req: &FixRequest) -> Option<RepairRecord> {
         };
         used < budget(d.class) && !repeat && applicable
     })?;
+    // A shim for a command the service spawned is applied where it failed: at the start.
+    let redo = match &chosen.fix {
+        Fix::CommandShim { .. } if req.phase != "tests" => "start",
+        fix => redo_from(fix),
+    };
     Some(RepairRecord {
         phase: req.phase.clone(),
         class: chosen.class,
-        redo_from: redo_from(&chosen.fix).to_string(),
+        redo_from: redo.to_string(),
         fix: chosen.fix,
         evidence: chosen.evidence,
         at_ms: crate::runs::now_ms(),

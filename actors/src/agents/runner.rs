@@ -218,6 +218,7 @@ impl RunnerState {
                 env.insert("CHOKIDAR_USEPOLLING".into(), "false".into());
                 env.insert("WATCHPACK_POLLING".into(), "false".into());
             }
+            crate::agents::stage::command_shims(&req.repairs, &req.logs, &mut env);
             let log = log_path(&req.logs, "service");
             let mut spec = CommandSpec::new("/bin/sh", &["-c", &exec_script(start)], &dir);
             spec.env = env;

@@ -5,6 +5,7 @@ use ractor::rpc::CallResult;
 use ractor::{ActorRef, Message, RpcReplyPort};
 use reporunner_protocols::Wire;
 use reporunner_protocols::ports::{LeaseRequest, PortManagerMessage};
+use reporunner_protocols::repair::{Fix, RepairRecord};
 use reporunner_protocols::stage::StepReport;
 use reporunner_runtime::naming::{Namespace, lookup};
 use reporunner_runtime::process::{self, CommandSpec, Outcome};
@@ -261,4 +262,49 @@ pub(crate) async fn release_port(namespace: &Namespace, lease: u64) {
     if let Some(pm) = lookup::<PortManagerMessage>(&namespace.port_manager()) {
         let _ = ractor::call_t!(pm, PortManagerMessage::Release, 5_000, Wire::new(lease));
     }
+}
+
+/// Writes the programs the Fixer's [`Fix::CommandShim`]s call for, each named exactly as a
+/// tool spawned a command with its arguments (`tsx --test`) and running that command with
+/// the arguments it is given, in the run's folder (above `logs`), and puts them first on
+/// the PATH: for the tests and the service alike.
+pub(crate) fn command_shims(
+    repairs: &[RepairRecord],
+    logs: &Path,
+    env: &mut BTreeMap<String, String>,
+) {
+    let commands: Vec<&String> = repairs
+        .iter()
+        .filter_map(|r| match &r.fix {
+            Fix::CommandShim { command } => Some(command),
+            _ => None,
+        })
+        .collect();
+    let Some(run_dir) = logs.parent() else {
+        return;
+    };
+    if commands.is_empty() {
+        return;
+    }
+    let shims = run_dir.join("shims");
+    let _ = std::fs::create_dir_all(&shims);
+    for command in commands {
+        // Its words are plain characters (the Fixer's pattern), each quoted anyway.
+        let words: Vec<String> = command
+            .split_whitespace()
+            .map(|w| format!("'{}'", w.replace('\'', "")))
+            .collect();
+        let path = shims.join(command);
+        let script = format!("#!/bin/sh\nexec {} \"$@\"\n", words.join(" "));
+        if std::fs::write(&path, script).is_ok() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    let path = env
+        .get("PATH")
+        .cloned()
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    env.insert("PATH".into(), format!("{}:{path}", shims.display()));
 }

@@ -195,47 +195,6 @@ fn maven_goal(command: &str, goal: &str) -> String {
         .join(" ")
 }
 
-/// Writes the programs the Fixer's [`Fix::CommandShim`]s call for, each named exactly as a
-/// tool spawned a command with its arguments (`tsx --test`) and running that command with
-/// the arguments it is given, in the run's folder, and puts them first on the PATH.
-fn command_shims(req: &TestRequest, env: &mut BTreeMap<String, String>) {
-    let commands: Vec<&String> = req
-        .repairs
-        .iter()
-        .filter_map(|r| match &r.fix {
-            Fix::CommandShim { command } => Some(command),
-            _ => None,
-        })
-        .collect();
-    let Some(run_dir) = req.logs.parent() else {
-        return;
-    };
-    if commands.is_empty() {
-        return;
-    }
-    let shims = run_dir.join("shims");
-    let _ = std::fs::create_dir_all(&shims);
-    for command in commands {
-        // Its words are plain characters (the Fixer's pattern), each quoted anyway.
-        let words: Vec<String> = command
-            .split_whitespace()
-            .map(|w| format!("'{}'", w.replace('\'', "")))
-            .collect();
-        let path = shims.join(command);
-        let script = format!("#!/bin/sh\nexec {} \"$@\"\n", words.join(" "));
-        if std::fs::write(&path, script).is_ok() {
-            use std::os::unix::fs::PermissionsExt as _;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
-        }
-    }
-    let path = env
-        .get("PATH")
-        .cloned()
-        .or_else(|| std::env::var("PATH").ok())
-        .unwrap_or_default();
-    env.insert("PATH".into(), format!("{}:{path}", shims.display()));
-}
-
 async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     let Some(command) = req.plan.test.clone() else {
         return Ok(TestReport {
@@ -281,7 +240,7 @@ async fn run_tests(req: &TestRequest) -> Result<TestReport, StageFailure> {
     // under CI.
     let mut env = req.env.clone();
     env.entry("CI".into()).or_insert_with(|| "true".into());
-    command_shims(req, &mut env);
+    crate::agents::stage::command_shims(&req.repairs, &req.logs, &mut env);
     let mut spec = shell(&script, &dir, &env, &req.logs, "tests").confined(req.confine.as_ref());
     spec.hosts_file = req.hosts_file.clone();
     let (mut step, outcome) = run_step("tests", &spec).await;
