@@ -293,6 +293,11 @@ pub fn confinement(
     home: Option<&Path>,
 ) -> Confinement {
     let mut hidden = vec![work.to_path_buf()];
+    // Other runs' workspaces, where they live outside the data directory.
+    let workspaces = workspaces_root(work);
+    if !workspaces.starts_with(work) {
+        hidden.push(workspaces);
+    }
     if !work.starts_with(checkout) && !workspace.starts_with(checkout) {
         hidden.push(checkout.to_path_buf());
     }
@@ -1144,7 +1149,40 @@ pub fn workspace_for(work: &Path, source: &Path) -> PathBuf {
             }
         })
         .collect();
-    work.join("workspaces").join(&key[..12]).join(name)
+    workspaces_root(work).join(&key[..12]).join(name)
+}
+
+/// Where the workspaces of the data directory `work` live: its `workspaces` folder,
+/// unless a folder on its path is hidden (the default `~/.local/share/reporunner`). Code
+/// that refuses dotted paths (the `send` module behind Express's `res.sendFile` answers 404
+/// for any absolute path with a `.folder` in it) fails there where it passes in a
+/// checkout, so they go to `/var/tmp/reporunner-<uid>/<hash of work>` instead (made
+/// private to the user), when that can be made.
+pub fn workspaces_root(work: &Path) -> PathBuf {
+    let hidden = work.components().any(
+        |c| matches!(c, std::path::Component::Normal(n) if n.to_string_lossy().starts_with('.')),
+    );
+    let inside = work.join("workspaces");
+    if !hidden {
+        return inside;
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let base = PathBuf::from(format!("/var/tmp/reporunner-{uid}"));
+    let key = crate::toolchains::install_key(Path::new("/"), "", &[], &work.display().to_string());
+    let private = || -> std::io::Result<()> {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        std::fs::create_dir_all(&base)?;
+        let meta = std::fs::symlink_metadata(&base)?;
+        // Another user's folder, or a link planted there, is not ours to use.
+        if !meta.is_dir() || meta.uid() != uid {
+            return Err(std::io::Error::other("not this user's folder"));
+        }
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
+    };
+    match private() {
+        Ok(()) => base.join(&key[..12]).join("workspaces"),
+        Err(_) => inside,
+    }
 }
 
 fn value<T: Clone>(f: &Option<reporunner_protocols::profile::Fact<T>>) -> Option<T> {
@@ -2151,6 +2189,34 @@ mod tests {
         );
         assert!(a.starts_with("/data/workspaces"));
         assert_eq!(a.file_name().unwrap(), "my_app");
+        // Under a hidden data directory, no folder of the workspace's path is hidden.
+        let hidden = std::env::temp_dir().join(format!(".rr-hidden-{}", std::process::id()));
+        let w = workspace_for(&hidden, Path::new("/src/my app"));
+        assert!(
+            !w.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.')),
+            "{}",
+            w.display()
+        );
+        assert_eq!(w, workspace_for(&hidden, Path::new("/src/my app")));
+        assert_ne!(
+            workspaces_root(&hidden),
+            workspaces_root(&hidden.with_file_name(".rr-other"))
+        );
+        // Confined, a run sees its own workspace there and not the others'.
+        let c = confinement(
+            &hidden,
+            w.parent().unwrap(),
+            &hidden.join("runs/r1"),
+            Path::new("/src/my app"),
+            None,
+        );
+        assert!(
+            c.hidden.contains(&workspaces_root(&hidden)),
+            "{:?}",
+            c.hidden
+        );
+        assert!(c.writable.contains(&w.parent().unwrap().to_path_buf()));
     }
 
     #[test]
