@@ -69,6 +69,7 @@ fn confined(root: &std::path::Path, reach: Vec<SocketAddr>, allow: &[&str]) -> C
             allow_hosts: allow.iter().map(|h| h.to_string()).collect(),
             no_proxy: Vec::new(),
             upstream: None,
+            proxy_env: true,
         }),
         ..Confinement::default()
     }
@@ -271,5 +272,33 @@ async fn serve_and_reach(bind: &str) {
     );
     service.stop(Duration::from_secs(5)).await;
     TcpListener::bind(("127.0.0.1", port)).expect("the forwarded port is free again");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A test suite's narrowed network keeps the proxy for npm, Yarn and the JVM, but not in
+/// the generic variables its code may read (`HTTPS_PROXY`), which a service keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_proxy_variables_are_left_out_when_asked() {
+    if !narrowing() {
+        return;
+    }
+    let root = scratch("proxy-env");
+    let script = "echo \"${HTTPS_PROXY:-none} ${http_proxy:-none} ${npm_config_proxy:+npm} ${JAVA_TOOL_OPTIONS:+jvm}\"";
+    for (announce, want) in [(true, "http://127.0.0.1:"), (false, "none none npm jvm")] {
+        let mut spec = CommandSpec::new("/bin/sh", &["-c", script], &root);
+        let mut confine = confined(&root, Vec::new(), &[]);
+        if let Some(net) = confine.network.as_mut() {
+            net.proxy_env = announce;
+        }
+        spec.confine = Some(confine);
+        spec.timeout = Some(Duration::from_secs(30));
+        let out = process::run(&spec).await.unwrap();
+        assert!(out.success(), "{out:?}");
+        let line = out.head.first().cloned().unwrap_or_default();
+        assert!(line.starts_with(want), "{announce}: {line}");
+        if announce {
+            assert!(line.ends_with(" npm jvm"), "{line}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -241,6 +241,7 @@ pub fn network_policy(input: &RepoRunInput, setup: Option<SetupReport>) -> Optio
         allow_hosts,
         no_proxy,
         upstream: reporunner_runtime::network::upstream_from_env(),
+        proxy_env: true,
     })
 }
 
@@ -672,6 +673,10 @@ impl Phase for RepoPhase {
                             std::net::Ipv4Addr::LOCALHOST,
                             service.port,
                         )));
+                    }
+                    // Installed already: the suite's code sees no proxy of the bridge's.
+                    if let Some(net) = confine.as_mut().and_then(|c| c.network.as_mut()) {
+                        net.proxy_env = false;
                     }
                     let req = TestRequest {
                         workspace: PathBuf::from(&a.workspace),

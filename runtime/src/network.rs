@@ -7,7 +7,9 @@
 //!   `postgres://127.0.0.1:5433` works unchanged; no other port of the host can be reached
 //!   (not Repo Runner's own API, not another run's service);
 //! - **the registries**: an HTTP proxy (CONNECT for HTTPS, plain requests for HTTP),
-//!   announced to the command with `HTTP_PROXY`, `HTTPS_PROXY` and their kin, that lets
+//!   announced to the command with the tools' own variables (npm's, Yarn's, pip's, cargo's,
+//!   the JVM's `JAVA_TOOL_OPTIONS`) and, unless `proxy_env` is off (a test suite, whose
+//!   code may read them), `HTTP_PROXY`, `HTTPS_PROXY` and their kin, that lets
 //!   through only the hosts of its allow-list (`allow_hosts`) and answers every other one
 //!   with `403` and a sentence saying why (said in the command's output too);
 //! - **its own listening sockets**: every TCP port the command's processes listen on inside
@@ -81,6 +83,11 @@ pub struct NetPolicy {
     /// The HTTP proxy (`host:port`) this host reaches the internet through, when it has
     /// one: the allowed requests go on through it ([`upstream_from_env`]).
     pub upstream: Option<String>,
+    /// Whether the generic proxy variables (`HTTP_PROXY`, `HTTPS_PROXY` and their
+    /// lowercase kin) announce the proxy, besides npm's, Yarn's and the JVM's own. A test
+    /// suite goes without them: its dependencies are installed, and tests that check how
+    /// the code reads those variables would see the bridge's.
+    pub proxy_env: bool,
 }
 
 /// The HTTP proxy this process is configured to go through (`HTTPS_PROXY`, `https_proxy`,
@@ -176,6 +183,8 @@ pub fn bridge_main(args: &[String]) -> Option<i32> {
 struct BridgeArgs {
     reach: Vec<SocketAddr>,
     no_proxy: Vec<String>,
+    /// `--no-proxy-env`: the generic proxy variables are not set.
+    quiet: bool,
     command: Vec<String>,
 }
 
@@ -193,6 +202,7 @@ fn parse(args: &[String]) -> Result<BridgeArgs, String> {
             "--no-proxy" => parsed
                 .no_proxy
                 .push(it.next().ok_or("--no-proxy needs a host")?.clone()),
+            "--no-proxy-env" => parsed.quiet = true,
             "--" => {
                 parsed.command = it.cloned().collect();
                 break;
@@ -262,17 +272,24 @@ fn front(args: &[String]) -> i32 {
     java.push_str(" -Daether.connector.http.useSystemProperties=true");
     let mut cmd = std::process::Command::new(&parsed.command[0]);
     cmd.args(&parsed.command[1..]);
+    let generic = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"];
+    // The tools' own variables, which the code under test does not read.
     for key in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
         "npm_config_proxy",
         "npm_config_https_proxy",
         "YARN_HTTP_PROXY",
         "YARN_HTTPS_PROXY",
+        "PIP_PROXY",
+        "CARGO_HTTP_PROXY",
     ] {
         cmd.env(key, &proxy);
+    }
+    for key in generic {
+        if parsed.quiet {
+            cmd.env_remove(key);
+        } else {
+            cmd.env(key, &proxy);
+        }
     }
     cmd.env("NO_PROXY", &no_proxy)
         .env("no_proxy", &no_proxy)
@@ -470,6 +487,10 @@ pub(crate) struct HostSide {
     policy: Arc<NetPolicy>,
     notice: Notice,
     tasks: Vec<JoinHandle<()>>,
+    /// The tasks that forward the command's listening ports from the host's.
+    mirrors: Vec<JoinHandle<()>>,
+    /// Tells the forwarding tasks to close their listeners and end ([`HostSide::close`]).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for HostSide {
@@ -494,6 +515,8 @@ impl HostSide {
             policy: policy.clone(),
             notice: notice.clone(),
             tasks: Vec::new(),
+            mirrors: Vec::new(),
+            closing: tokio::sync::watch::channel(false).0,
         };
         side.tasks.push(tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
@@ -529,6 +552,9 @@ impl HostSide {
         for h in &self.policy.no_proxy {
             args.extend(["--no-proxy".into(), h.clone()]);
         }
+        if !self.policy.proxy_env {
+            args.push("--no-proxy-env".into());
+        }
         args.push("--".into());
         args
     }
@@ -539,7 +565,8 @@ impl HostSide {
     pub(crate) fn mirror(&mut self, pgid: u32) {
         let inbound = self.dir.join("ns/in.sock");
         let notice = self.notice.clone();
-        self.tasks.push(tokio::spawn(async move {
+        let mut closing = self.closing.subscribe();
+        self.mirrors.push(tokio::spawn(async move {
             let mut seen: BTreeSet<(String, u16)> = BTreeSet::new();
             let mut ports: BTreeSet<u16> = BTreeSet::new();
             // Dropped with this task, which aborts every forward.
@@ -599,15 +626,42 @@ impl HostSide {
                         )),
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    // Closed: every forwarded port is free again before `close` returns.
+                    _ = closing.changed() => {
+                        forwards.shutdown().await;
+                        return;
+                    }
+                }
             }
         }));
+    }
+
+    /// Closes it: the host's ports it forwarded are free again when this returns (a
+    /// service started again at once finds its port free), then the folder goes.
+    pub(crate) async fn close(mut self) {
+        let _ = self.closing.send(true);
+        // The forwarding tasks end by themselves, their listeners closed.
+        for m in std::mem::take(&mut self.mirrors) {
+            let abort = m.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), m)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        for t in std::mem::take(&mut self.tasks) {
+            t.abort();
+            let _ = t.await;
+        }
     }
 }
 
 impl Drop for HostSide {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(&self.mirrors) {
             t.abort();
         }
         let _ = std::fs::remove_dir_all(&self.dir);

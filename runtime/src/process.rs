@@ -790,7 +790,9 @@ impl Running {
         for dir in &self.cgroups {
             remove_cgroup(dir);
         }
-        drop(self.net.take());
+        if let Some(net) = self.net.take() {
+            net.close().await;
+        }
         let c = self.capture.lock().unwrap_or_else(|e| e.into_inner());
         use std::os::unix::process::ExitStatusExt;
         Outcome {

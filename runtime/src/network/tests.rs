@@ -102,6 +102,7 @@ async fn the_host_side_serves_only_what_its_policy_lists() {
             allow_hosts: vec!["127.0.0.1".into()],
             no_proxy: Vec::new(),
             upstream: None,
+            proxy_env: true,
         },
         notice,
     )
