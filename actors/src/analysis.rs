@@ -403,6 +403,11 @@ pub(crate) fn add_env(
     default: Option<String>,
     ev: Evidence,
 ) {
+    // What the system sets for every process is no setting of the project's: a
+    // placeholder for `HOME` or `USER` in `.env` would only break what reads them.
+    if SYSTEM_ENV.contains(&name) {
+        return;
+    }
     match vars.iter_mut().find(|v| v.name == name) {
         Some(v) => {
             v.required &= required;
@@ -438,6 +443,30 @@ pub(crate) fn default_port_fact(
         }],
     })
 }
+
+/// Variables the system and the shell set for every process.
+const SYSTEM_ENV: &[&str] = &[
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "PATH",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "TERM",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "HOSTNAME",
+    "SHLVL",
+    "USERPROFILE",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+];
 
 /// The prefix of the paths of the files in `dir`: empty for the root.
 pub(crate) fn prefix_of(dir: &str) -> String {
