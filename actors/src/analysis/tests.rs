@@ -1083,3 +1083,21 @@ fn a_test_script_that_only_lints_is_no_test_command() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn what_the_system_sets_is_no_variable_of_the_projects() {
+    let dir = std::env::temp_dir().join(format!("rr-system-env-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "flask==3.0.3\n").unwrap();
+    std::fs::write(
+        dir.join("app.py"),
+        "import os\nfrom flask import Flask\n\nhome = os.environ[\"HOME\"]\nkey = os.environ[\"API_KEY\"]\napp = Flask(__name__)\n",
+    )
+    .unwrap();
+    let p = analyze(&dir).unwrap();
+    let names: Vec<&str> = root(&p).env_vars.iter().map(|v| v.name.as_str()).collect();
+    assert!(names.contains(&"API_KEY"), "{names:?}");
+    assert!(!names.contains(&"HOME"), "{names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
