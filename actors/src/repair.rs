@@ -378,7 +378,7 @@ pub fn diagnose<'a>(
         if frame.starts_with("File \"") {
             in_dependency = frame.contains("/site-packages/") || frame.contains("/dist-packages/");
         }
-        if let Some(found) = special(&lines, i, line, in_dependency, ctx) {
+        if let Some(found) = special(&lines, i, line, &lower, in_dependency, ctx) {
             for (class, fix) in found {
                 push(class, fix, line);
             }
@@ -616,6 +616,7 @@ fn special(
     lines: &[&str],
     i: usize,
     line: &str,
+    lower: &str,
     in_dependency: bool,
     ctx: &DiagnoseContext,
 ) -> Option<Vec<(FailureClass, Fix)>> {
@@ -660,7 +661,6 @@ fn special(
         );
     }
     // A configuration file the program could not find, which the README shows.
-    let lower = line.to_ascii_lowercase();
     if [
         "not found",
         "no such file",
@@ -680,8 +680,10 @@ fn special(
         return one(FailureClass::MissingEnv, Fix::WriteConfig { path, from });
     }
     // Go code that names what the project generates (ego templates, stringers, mocks)
-    // before it is generated: the project's own generation command, then the build.
+    // before it is generated: the project's own generation command, then the build. A
+    // build names many; the sources are read for the first.
     if GO_UNDEFINED.is_match(line)
+        && lines.iter().position(|l| GO_UNDEFINED.is_match(l)) == Some(i)
         && let Some(command) = ctx.dir.as_deref().and_then(go_generate_command)
     {
         return one(FailureClass::BuildStep, Fix::Generate { command });

@@ -294,11 +294,9 @@ pub fn confinement(
     home: Option<&Path>,
 ) -> Confinement {
     let mut hidden = vec![work.to_path_buf()];
-    // Other runs' workspaces, where they live outside the data directory.
-    let workspaces = workspaces_root(work);
-    if !workspaces.starts_with(work) {
-        hidden.push(workspaces);
-    }
+    // Other runs' workspaces, where they live outside the data directory (hidden only
+    // where that folder exists).
+    hidden.extend(outside_workspaces(work));
     if !work.starts_with(checkout) && !workspace.starts_with(checkout) {
         hidden.push(checkout.to_path_buf());
     }
@@ -1164,16 +1162,12 @@ pub fn workspace_for(work: &Path, source: &Path) -> PathBuf {
 /// checkout, so they go to `/var/tmp/reporunner-<uid>/<hash of work>` instead (made
 /// private to the user), when that can be made.
 pub fn workspaces_root(work: &Path) -> PathBuf {
-    let hidden = work.components().any(
-        |c| matches!(c, std::path::Component::Normal(n) if n.to_string_lossy().starts_with('.')),
-    );
     let inside = work.join("workspaces");
-    if !hidden {
+    let Some(outside) = outside_workspaces(work) else {
         return inside;
-    }
+    };
     let uid = rustix::process::getuid().as_raw();
     let base = PathBuf::from(format!("/var/tmp/reporunner-{uid}"));
-    let key = crate::toolchains::install_key(Path::new("/"), "", &[], &work.display().to_string());
     let private = || -> std::io::Result<()> {
         use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
         std::fs::create_dir_all(&base)?;
@@ -1185,9 +1179,26 @@ pub fn workspaces_root(work: &Path) -> PathBuf {
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))
     };
     match private() {
-        Ok(()) => base.join(&key[..12]).join("workspaces"),
+        Ok(()) => outside,
         Err(_) => inside,
     }
+}
+
+/// Where [`workspaces_root`] puts the workspaces of a data directory whose path has a
+/// hidden folder, worked out without touching the disk; `None` for any other.
+fn outside_workspaces(work: &Path) -> Option<PathBuf> {
+    let hidden = work.components().any(
+        |c| matches!(c, std::path::Component::Normal(n) if n.to_string_lossy().starts_with('.')),
+    );
+    if !hidden {
+        return None;
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let key = crate::toolchains::install_key(Path::new("/"), "", &[], &work.display().to_string());
+    Some(PathBuf::from(format!(
+        "/var/tmp/reporunner-{uid}/{}/workspaces",
+        &key[..12]
+    )))
 }
 
 fn value<T: Clone>(f: &Option<reporunner_protocols::profile::Fact<T>>) -> Option<T> {

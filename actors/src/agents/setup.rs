@@ -24,6 +24,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The prefixes of a MySQL template's split variables (`MYSQL_USER`, `DB_NAME`).
+const MYSQL_PREFIXES: &[&str] = &["MYSQL", "MARIADB", "DB", "SQL", "DATABASE"];
+
 /// The kind name the Setup agent is registered under.
 pub const KIND: &str = "setup";
 
@@ -214,14 +217,21 @@ impl SetupState {
         let mut template = template_values(&dir, &req.component);
         // The project's own configuration files may name the database instead (`dsn:` in
         // `config/local.yml`): the instance takes their names, and they are pointed at it.
-        let configured = config_files::find(&dir);
+        let configured = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            config_files::find(&dir)
+        };
         let sql = wanted
             .iter()
             .find(|k| matches!(k.as_str(), "postgresql" | "mysql"))
             .cloned();
         let named_in_template = template.contains_key("DATABASE_URL")
             || template.contains_key("POSTGRES_URL")
-            || !pg_keys(&template).is_empty();
+            || match sql.as_deref() {
+                Some("mysql") => !db_keys(&template, MYSQL_PREFIXES).is_empty(),
+                _ => !pg_keys(&template).is_empty(),
+            };
         if let (Some(kind), false) = (&sql, named_in_template)
             && let Some(c) = configured
                 .iter()
@@ -818,7 +828,7 @@ impl SetupState {
             lease: Some(lease),
             addr: listen_addr("127.0.0.1", port),
         });
-        let split = db_keys(template, &["MYSQL", "MARIADB", "DB", "SQL", "DATABASE"]);
+        let split = db_keys(template, MYSQL_PREFIXES);
         let value = |role| split_value(&split, template, role);
         let from_url = template
             .get("DATABASE_URL")

@@ -212,13 +212,12 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
     let tooling = workspace_root
         .as_deref()
         .filter(|_| !dir.is_empty())
-        .and_then(|root| cargo_alias_of(a, root.trim_end_matches("Cargo.toml"), &c.name))
+        .and_then(|root| cargo_alias_of(a, root, &c.name))
         .or_else(|| (c.name == "xtask").then(|| Evidence::file(&manifest, "rust.xtask")));
     if let Some(bin) = bins.first() {
-        c.start_command = Some(match tooling {
-            Some(why) => Fact::new(format!("./target/release/{bin}"), 0.3, why),
-            None => Fact::new(
-                format!("./target/release/{bin}"),
+        let (confidence, why) = match tooling {
+            Some(why) => (0.3, why),
+            None => (
                 0.8,
                 ev(
                     if toml.contains_key("bin") {
@@ -229,7 +228,12 @@ pub(crate) fn analyze(a: &mut Analysis<'_>, dir: &str, c: &mut Component, want: 
                     "rust.binary",
                 ),
             ),
-        });
+        };
+        c.start_command = Some(Fact::new(
+            format!("./target/release/{bin}"),
+            confidence,
+            why,
+        ));
     }
     if let Some(ws) = toml
         .get("workspace")
@@ -357,10 +361,10 @@ fn enclosing_workspace(a: &mut Analysis<'_>, dir: &str) -> Option<String> {
     None
 }
 
-/// Where the workspace in `root` makes package `name` a cargo alias (`xtask = "run
-/// --package xtask --"` in `.cargo/config.toml`): its build tooling.
+/// Where the workspace of the manifest `root` makes package `name` a cargo alias (`xtask =
+/// "run --package xtask --"` in `.cargo/config.toml`): its build tooling.
 fn cargo_alias_of(a: &mut Analysis<'_>, root: &str, name: &str) -> Option<Evidence> {
-    let root = root.trim_end_matches('/');
+    let root = root.rsplit_once('/').map_or("", |(dir, _)| dir);
     for file in [".cargo/config.toml", ".cargo/config"] {
         let path = join(root, file);
         if !a.snap.exists(&path) {

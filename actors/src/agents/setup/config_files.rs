@@ -395,6 +395,7 @@ pub(crate) fn point_at(
 ) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
     let mut files: Vec<&str> = dbs.iter().map(|d| d.file.as_str()).collect();
+    files.sort_unstable();
     files.dedup();
     for file in files {
         let path = dir.join(file);
@@ -403,10 +404,6 @@ pub(crate) fn point_at(
         let mut inserted: Vec<usize> = Vec::new();
         for d in dbs.iter().filter(|d| d.file == file) {
             let shift = |l: usize| l + inserted.iter().filter(|&&at| at <= l).count();
-            let anchor_at = match &d.place {
-                Place::Split { anchor, .. } => shift(*anchor),
-                _ => 0,
-            };
             match &d.place {
                 Place::Url { line, url } => {
                     let Some(parts) = parse_url(url) else {
@@ -452,10 +449,11 @@ pub(crate) fn point_at(
                 Place::Split {
                     host: h,
                     port: p,
+                    anchor,
                     indent,
                     sep,
-                    ..
                 } => {
+                    let anchor_at = shift(*anchor);
                     for (line, value) in [(h, host.to_string()), (p, port.to_string())] {
                         let Some(at) = line.map(shift) else { continue };
                         let old = lines[at].clone();
